@@ -1,0 +1,1 @@
+"""newsflow's services: ingest, entities, geocoder, summarizer, aggregator, and the CLI."""

@@ -1,0 +1,5 @@
+"""``python -m services`` is the ``newsflow`` command."""
+
+from services.cli import main
+
+main()

@@ -1,0 +1,167 @@
+"""Merging stage results into enriched events.
+
+Each stage result becomes a *fragment*: the JSON members it contributes to the
+:class:`~shared.schemas.EnrichedEvent` (``"summary":{...}``). The merge script
+(``merge.lua``) stores fragments per article inside Redis and, atomically, emits the
+event once all stages are in, or as partial once the deadline has passed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aredis
+from pydantic import TypeAdapter
+from redis.asyncio.client import Pipeline
+
+from shared import __version__
+from shared.redis_client import queue_script, trim_args
+from shared.schemas import (
+    SCHEMA_VERSION,
+    ArticleMeta,
+    EntitiesResult,
+    Entity,
+    Place,
+    PlacesResult,
+    StageInfo,
+    Summary,
+    SummaryResult,
+)
+from shared.settings import Settings
+from shared.streams import DATA_FIELD, REQUIRED_STAGES, Keys, Stage
+
+_MERGE_LUA = Path(__file__).with_name("merge.lua").read_text()
+
+_ENTITIES = TypeAdapter(list[Entity])
+_PLACES = TypeAdapter(list[Place])
+_PLACE = TypeAdapter(Place | None)
+_SUMMARY = TypeAdapter(Summary | None)
+
+StageResult = EntitiesResult | PlacesResult | SummaryResult
+
+
+@dataclass(frozen=True)
+class Fragment:
+    """One stage's contribution to an enriched event."""
+
+    article: ArticleMeta
+    stage: Stage
+    members: str
+    info: str
+
+
+def _members(**parts: bytes) -> str:
+    return ",".join(f'"{name}":{value.decode()}' for name, value in parts.items())
+
+
+def fragment_of(result: StageResult) -> Fragment:
+    """The fragment a stage result contributes."""
+    if isinstance(result, EntitiesResult):
+        stage = Stage.ENTITIES
+        members = _members(entities=_ENTITIES.dump_json(result.entities))
+    elif isinstance(result, PlacesResult):
+        stage = Stage.GEOCODER
+        focus = next((p for p in result.places if p.focus), None)
+        members = _members(places=_PLACES.dump_json(result.places), focus=_PLACE.dump_json(focus))
+    else:
+        stage = Stage.SUMMARIZER
+        members = _members(summary=_SUMMARY.dump_json(result.summary))
+    return Fragment(result.meta, stage, members, result.info.model_dump_json())
+
+
+def empty_fragment(stage: Stage) -> str:
+    """What a missing stage contributes to a partial event."""
+    return {
+        Stage.ENTITIES: '"entities":[]',
+        Stage.GEOCODER: '"places":[],"focus":null',
+        Stage.SUMMARIZER: '"summary":null',
+    }[stage]
+
+
+def missing_info(stage: Stage) -> str:
+    """The stage info of a stage whose result did not arrive before the deadline."""
+    return StageInfo(
+        stage=stage.value, status="timeout", duration_s=0.0, service_version=__version__
+    ).model_dump_json()
+
+
+def head_of(meta: ArticleMeta) -> str:
+    """The members every event starts with: version, id, article metadata."""
+    return f'"schema_version":{SCHEMA_VERSION},"id":{json.dumps(meta.id)},"article":{meta.model_dump_json()}'
+
+
+class Merger:
+    """Runs the merge script; one instance per aggregator process."""
+
+    def __init__(
+        self, client: aredis.Redis, settings: Settings, stages: Sequence[Stage] = REQUIRED_STAGES
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.keys = Keys(settings.stream_prefix)
+        self.stages = tuple(stages)
+        self._script = client.register_script(_MERGE_LUA)
+        self._tail = [
+            len(self.stages),
+            *[s.value for s in self.stages],
+            *[empty_fragment(s) for s in self.stages],
+            *[missing_info(s) for s in self.stages],
+        ]
+
+    def _arguments(
+        self, *, mode: str, article_id: str, now: datetime, fragment: Fragment | None
+    ) -> tuple[list[str], list[Any]]:
+        keys = [
+            self.keys.merge(article_id),
+            self.keys.done(article_id),
+            self.keys.enriched,
+            self.keys.merge_deadlines,
+        ]
+        deadline = now.timestamp() + self.settings.merge_deadline_s
+        args = [
+            mode,
+            article_id,
+            fragment.stage.value if fragment else "",
+            fragment.members if fragment else "",
+            fragment.info if fragment else "",
+            head_of(fragment.article) if fragment else "",
+            deadline,
+            self.settings.dedupe_ttl_s,
+            trim_args(self.settings)["maxlen"],
+            json.dumps(now.isoformat()),
+            DATA_FIELD,
+            *self._tail,
+        ]
+        return keys, args
+
+    def queue_add(self, pipe: Pipeline, fragment: Fragment, now: datetime) -> None:
+        """Add the merge of one fragment to a transaction (ack goes in the same one)."""
+        keys, args = self._arguments(
+            mode="add", article_id=fragment.article.id, now=now, fragment=fragment
+        )
+        queue_script(pipe, self._script, keys, args)
+
+    async def flush(self, article_id: str, now: datetime) -> tuple[str, int]:
+        """Emit an article past its deadline as partial (no-op if already emitted)."""
+        keys, args = self._arguments(mode="flush", article_id=article_id, now=now, fragment=None)
+        return parse_result(await self._script(keys=keys, args=args))
+
+    async def overdue(self, now: datetime, limit: int = 100) -> list[str]:
+        """Ids whose merge deadline has passed."""
+        ids = await self.client.zrangebyscore(
+            self.keys.merge_deadlines, "-inf", now.timestamp(), start=0, num=limit
+        )
+        return [i.decode() if isinstance(i, bytes) else str(i) for i in ids]
+
+
+def parse_result(result: object) -> tuple[str, int]:
+    """The merge script's reply as (status, missing stage count)."""
+    if not isinstance(result, list | tuple) or len(result) != 2:
+        raise ValueError(f"unexpected merge script reply: {result!r}")
+    status = result[0].decode() if isinstance(result[0], bytes) else str(result[0])
+    return status, int(result[1])

@@ -1,0 +1,74 @@
+"""Stream and group gauges: length, lag, pending and oldest pending age.
+
+newsflow exports these itself: the exporters packaged for Debian predate group lag.
+"""
+
+from __future__ import annotations
+
+import time
+
+import redis.asyncio as aredis
+
+from shared.metrics import (
+    GROUP_LAG,
+    GROUP_OLDEST_PENDING_AGE,
+    GROUP_PENDING,
+    MERGES_OPEN,
+    STREAM_LENGTH,
+)
+from shared.streams import Keys
+
+
+def entry_age_s(entry_id: bytes | str, now_s: float) -> float:
+    """Seconds since a stream entry id's timestamp (ids start with milliseconds)."""
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    millis = int(text.split("-", 1)[0])
+    return max(0.0, now_s - millis / 1000.0)
+
+
+async def group_stats(client: aredis.Redis, keys: Keys) -> list[dict[str, object]]:
+    """One row per (stream, group): lag, pending, oldest pending age; plus stream lengths."""
+    rows: list[dict[str, object]] = []
+    now = time.time()
+    for stream, _groups in keys.groups().items():
+        length = int(await client.xlen(stream))
+        try:
+            infos = await client.xinfo_groups(stream)
+        except aredis.ResponseError:
+            infos = []
+        for info in infos:
+            group = info["name"].decode() if isinstance(info["name"], bytes) else info["name"]
+            pending = int(info.get("pending", 0))
+            oldest = 0.0
+            if pending:
+                summary = await client.xpending(stream, group)
+                if summary.get("min"):
+                    oldest = entry_age_s(summary["min"], now)
+            lag = info.get("lag")
+            rows.append(
+                {
+                    "stream": stream,
+                    "group": group,
+                    "length": length,
+                    "lag": int(lag) if lag is not None else length,
+                    "pending": pending,
+                    "oldest_pending_age_s": oldest,
+                }
+            )
+    return rows
+
+
+async def update_gauges(client: aredis.Redis, keys: Keys) -> list[dict[str, object]]:
+    """Refresh the stream gauges from Redis and return the rows (for ``newsflow status``)."""
+    rows = await group_stats(client, keys)
+    for row in rows:
+        stream, group = str(row["stream"]), str(row["group"])
+        GROUP_LAG.labels(stream, group).set(float(row["lag"]))  # type: ignore[arg-type]
+        GROUP_PENDING.labels(stream, group).set(float(row["pending"]))  # type: ignore[arg-type]
+        GROUP_OLDEST_PENDING_AGE.labels(stream, group).set(
+            float(row["oldest_pending_age_s"])  # type: ignore[arg-type]
+        )
+    for stream in (*keys.groups(), keys.enriched, keys.dead):
+        STREAM_LENGTH.labels(stream).set(await client.xlen(stream))
+    MERGES_OPEN.set(await client.zcard(keys.merge_deadlines))
+    return rows

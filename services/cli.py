@@ -1,0 +1,314 @@
+"""The ``newsflow`` command: up, push, tail, status, service, gazetteer, eval."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+
+import redis.asyncio as aredis
+
+from services.client import (
+    describe_event,
+    follow_events,
+    push_articles,
+    read_inputs,
+    validate_inputs,
+    wait_for_events,
+)
+from services.supervisor import SERVICES, Supervisor, default_counts, start_redis
+from shared.redis_client import connect
+from shared.settings import Settings, load_settings
+from shared.streams import Keys
+
+DEFAULT_STATE_DIR = Path(".newsflow")
+
+
+def _redis_url(args: argparse.Namespace, settings: Settings) -> str:
+    url = getattr(args, "redis_url", None) or settings.redis_url
+    if not url:
+        sys.exit("newsflow: no Redis: pass --redis-url or set NEWSFLOW_REDIS_URL")
+    return str(url)
+
+
+async def _unreachable_guard(client: aredis.Redis, url: str) -> None:
+    try:
+        await client.ping()
+    except (aredis.ConnectionError, OSError) as exc:
+        sys.exit(f"newsflow: cannot reach Redis at {url}: {exc}")
+
+
+# --- push -----------------------------------------------------------------------------
+
+
+async def _push(args: argparse.Namespace, settings: Settings, url: str) -> int:
+    articles, rejected = validate_inputs(read_inputs(args.inputs), settings)
+    for item in rejected:
+        print(f"rejected {item.origin}: {item.reason}", file=sys.stderr)
+    client = connect(url)
+    try:
+        await _unreachable_guard(client, url)
+        results = await push_articles(client, settings, articles)
+        for result in results:
+            print(f"{result.status} {result.id}")
+        if args.wait and results:
+            keys = Keys(settings.stream_prefix)
+            events = await wait_for_events(
+                client, keys, [r.id for r in results], timeout_s=args.timeout
+            )
+            for result in results:
+                event = events.get(result.id)
+                if event is None:
+                    print(f"timeout: no enriched event for {result.id}", file=sys.stderr)
+                    continue
+                print(event.model_dump_json(indent=2) if args.json else describe_event(
+                    event.model_dump(mode="json")))
+            if len(events) < len({r.id for r in results}):
+                return 3
+    finally:
+        await client.aclose()
+    return 1 if rejected else 0
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    """Push files, folders, JSONL or stdin; optionally wait for the enriched events."""
+    settings = load_settings()
+    return asyncio.run(_push(args, settings, _redis_url(args, settings)))
+
+
+# --- tail -----------------------------------------------------------------------------
+
+
+async def _tail(args: argparse.Namespace, settings: Settings, url: str) -> int:
+    client = connect(url)
+    await _unreachable_guard(client, url)
+    shown = 0
+    try:
+        start = "$" if args.start == "now" else ("0-0" if args.start == "begin" else args.start)
+        async for _entry_id, event in follow_events(client, Keys(settings.stream_prefix), start=start):
+            print(json.dumps(event) if args.json else describe_event(event), flush=True)
+            shown += 1
+            if args.count and shown >= args.count:
+                break
+    finally:
+        await client.aclose()
+    return 0
+
+
+def cmd_tail(args: argparse.Namespace) -> int:
+    """Follow the enriched stream."""
+    settings = load_settings()
+    try:
+        return asyncio.run(_tail(args, settings, _redis_url(args, settings)))
+    except KeyboardInterrupt:
+        return 0
+
+
+# --- status ---------------------------------------------------------------------------
+
+
+async def _status(args: argparse.Namespace, settings: Settings, url: str) -> int:
+    from services.aggregator.monitor import group_stats
+
+    client = connect(url)
+    await _unreachable_guard(client, url)
+    keys = Keys(settings.stream_prefix)
+    try:
+        rows = await group_stats(client, keys)
+        report = {
+            "groups": rows,
+            "enriched": int(await client.xlen(keys.enriched)),
+            "dead_letters": int(await client.xlen(keys.dead)),
+            "merges_open": int(await client.zcard(keys.merge_deadlines)),
+        }
+    finally:
+        await client.aclose()
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(f"{'stream':28} {'group':12} {'length':>8} {'lag':>8} {'pending':>8} {'oldest':>8}")
+    for row in rows:
+        print(
+            f"{row['stream']!s:28} {row['group']!s:12} {row['length']!s:>8} {row['lag']!s:>8} "
+            f"{row['pending']!s:>8} {float(row['oldest_pending_age_s']):>7.1f}s"  # type: ignore[arg-type]
+        )
+    print(f"enriched events: {report['enriched']}   dead letters: {report['dead_letters']}   "
+          f"merges open: {report['merges_open']}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Lag, pending and dead letters per group."""
+    settings = load_settings()
+    return asyncio.run(_status(args, settings, _redis_url(args, settings)))
+
+
+# --- service and up -------------------------------------------------------------------
+
+
+def cmd_service(args: argparse.Namespace) -> int:
+    """Run one service in this process (what ``up`` and container images start)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # Import only the service asked for: each loads different models.
+    module = importlib.import_module(f"services.{args.name}.app")
+    run: Callable[[Settings], None] = module.main
+    run(load_settings())
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    """Start the pipeline; with ``--push`` push inputs and print their events."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = load_settings()
+    state = Path(args.state_dir)
+    url, embedded = start_redis(args.redis_url or settings.redis_url, state)
+    counts = default_counts()
+    if args.entities_workers:
+        counts["entities"] = args.entities_workers
+    supervisor = Supervisor(
+        redis_url=url,
+        log_dir=state / "logs",
+        counts=counts,
+        metrics_base_port=args.metrics_port,
+        http_port=args.http_port,
+    )
+    stopping = False
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    print(f"newsflow: redis at {url}" + (" (embedded)" if embedded else ""), flush=True)
+    supervisor.start()
+    print(
+        f"newsflow: started {', '.join(f'{counts[s]}x {s}' for s in SERVICES)}; "
+        f"logs in {state / 'logs'}",
+        flush=True,
+    )
+    code = 0
+    try:
+        if args.push:
+            push_args = argparse.Namespace(
+                inputs=args.push, wait=True, timeout=args.timeout, json=args.json
+            )
+            code = asyncio.run(_push(push_args, settings, url))
+            if args.once:
+                return code
+        print("newsflow: running; Ctrl-C stops", flush=True)
+        while not stopping:
+            supervisor.check()
+            time.sleep(0.5)
+    finally:
+        print("newsflow: stopping", flush=True)
+        supervisor.stop()
+        if embedded is not None:
+            embedded.stop()
+    return code
+
+
+# --- gazetteer and eval ---------------------------------------------------------------
+
+
+def cmd_gazetteer(args: argparse.Namespace) -> int:
+    """Build the gazetteer index."""
+    from services.geocoder.gazetteer import build_gazetteer, default_gazetteer_path
+
+    out = Path(args.out) if args.out else default_gazetteer_path()
+    info = build_gazetteer(out)
+    print(f"gazetteer written to {out}: {info}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Score a stage on an evaluation set; the last line of ``--json`` is one JSON object."""
+    if args.task == "ner":
+        from services.entities.evaluate import evaluate_ner
+
+        result = evaluate_ner(args.data, limit=args.limit)
+    elif args.task == "geo":
+        from services.geocoder.evaluate import evaluate_geo
+
+        result = evaluate_geo(args.data, limit=args.limit)
+    else:
+        from services.summarizer.evaluate import evaluate_summaries
+
+        result = evaluate_summaries(args.data, limit=args.limit)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:28} {value}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    parser = argparse.ArgumentParser(prog="newsflow", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="start every service (embedded Redis if no URL)")
+    up.add_argument("--redis-url")
+    up.add_argument("--state-dir", default=str(DEFAULT_STATE_DIR))
+    up.add_argument("--push", nargs="*", help="files or folders to push once up")
+    up.add_argument("--once", action="store_true", help="stop after printing the pushed events")
+    up.add_argument("--timeout", type=float, default=120.0)
+    up.add_argument("--json", action="store_true")
+    up.add_argument("--entities-workers", type=int)
+    up.add_argument("--metrics-port", type=int, help="first metrics port (one per process)")
+    up.add_argument("--http-port", type=int, help="ingest HTTP port")
+    up.set_defaults(func=cmd_up)
+
+    push = sub.add_parser("push", help="push files, folders, .jsonl or - (stdin)")
+    push.add_argument("inputs", nargs="+")
+    push.add_argument("--redis-url")
+    push.add_argument("--wait", action="store_true", help="print the enriched events")
+    push.add_argument("--timeout", type=float, default=120.0)
+    push.add_argument("--json", action="store_true")
+    push.set_defaults(func=cmd_push)
+
+    tail = sub.add_parser("tail", help="follow the enriched stream")
+    tail.add_argument("--from", dest="start", default="now", help="now, begin, or an entry id")
+    tail.add_argument("--count", type=int, default=0)
+    tail.add_argument("--json", action="store_true")
+    tail.add_argument("--redis-url")
+    tail.set_defaults(func=cmd_tail)
+
+    status = sub.add_parser("status", help="lag, pending and dead letters per group")
+    status.add_argument("--json", action="store_true")
+    status.add_argument("--redis-url")
+    status.set_defaults(func=cmd_status)
+
+    service = sub.add_parser("service", help="run one service in this process")
+    service.add_argument("name", choices=SERVICES)
+    service.set_defaults(func=cmd_service)
+
+    gazetteer = sub.add_parser("gazetteer", help="gazetteer index")
+    gazetteer.add_argument("action", choices=["build"])
+    gazetteer.add_argument("--out")
+    gazetteer.set_defaults(func=cmd_gazetteer)
+
+    evaluate = sub.add_parser("eval", help="score a stage on evaluation data")
+    evaluate.add_argument("task", choices=["ner", "geo", "summary"])
+    evaluate.add_argument("--data", required=True)
+    evaluate.add_argument("--limit", type=int)
+    evaluate.add_argument("--json", action="store_true")
+    evaluate.set_defaults(func=cmd_eval)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``newsflow`` command."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    args = build_parser().parse_args(argv)
+    sys.exit(args.func(args))

@@ -1,0 +1,184 @@
+"""Pushing articles and reading enriched events: what the CLI's push, tail and status do."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aredis
+from pydantic import ValidationError
+
+from services.ingest.admit import Admission, Admitter, admit_payload
+from shared.redis_client import ensure_groups
+from shared.schemas import Article, EnrichedEvent
+from shared.settings import Settings
+from shared.streams import DATA_FIELD, Keys
+from shared.worker import InvalidInput, describe_error
+
+INPUT_SUFFIXES = (".txt", ".json", ".jsonl")
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """An input that failed validation, with where it came from and why."""
+
+    origin: str
+    reason: str
+
+
+def _payloads_of_file(path: Path) -> Iterator[tuple[str, str]]:
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if path.suffix == ".jsonl":
+        for number, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                yield f"{path}:{number}", line
+    elif path.suffix == ".json":
+        try:
+            document = json.loads(text)
+        except ValueError:
+            yield str(path), text  # let validation report the JSON error
+            return
+        items = document if isinstance(document, list) else [document]
+        for index, item in enumerate(items):
+            yield f"{path}[{index}]", json.dumps(item)
+    else:
+        # A plain text file is an article's text.
+        yield str(path), json.dumps({"text": text, "source": "file"})
+
+
+def read_inputs(targets: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """(origin, JSON payload) for every article in files, folders (recursively) or ``-`` (stdin,
+    JSON lines, or plain text if the first character is not ``{``)."""
+    for target in targets:
+        if target == "-":
+            data = sys.stdin.read()
+            if data.lstrip().startswith("{"):
+                for number, line in enumerate(data.splitlines(), 1):
+                    if line.strip():
+                        yield f"stdin:{number}", line
+            elif data.strip():
+                yield "stdin", json.dumps({"text": data, "source": "stdin"})
+            continue
+        path = Path(target)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and child.suffix in INPUT_SUFFIXES:
+                    yield from _payloads_of_file(child)
+        elif path.is_file():
+            yield from _payloads_of_file(path)
+        else:
+            raise FileNotFoundError(f"no such file or folder: {target}")
+
+
+def validate_inputs(
+    payloads: Iterable[tuple[str, str]], settings: Settings
+) -> tuple[list[Article], list[Rejected]]:
+    """Split inputs into accepted articles and rejected ones with their reasons."""
+    articles: list[Article] = []
+    rejected: list[Rejected] = []
+    for origin, payload in payloads:
+        try:
+            articles.append(admit_payload(payload, settings))
+        except (ValidationError, InvalidInput, ValueError) as exc:
+            rejected.append(Rejected(origin, describe_error(exc)))
+    return articles, rejected
+
+
+async def push_articles(
+    client: aredis.Redis,
+    settings: Settings,
+    articles: list[Article],
+    *,
+    chunk: int = 100,
+    wait_s: float = 0.5,
+) -> list[Admission]:
+    """Admit articles in chunks, waiting while the pipeline's backlog is over its limit."""
+    await ensure_groups(client, Keys(settings.stream_prefix))
+    admitter = Admitter(client, settings)
+    results: list[Admission] = []
+    for start in range(0, len(articles), chunk):
+        while await admitter.over_limit():
+            await asyncio.sleep(wait_s)
+        results.extend(await admitter.admit(articles[start : start + chunk]))
+    return results
+
+
+def _decode_event(fields: dict[bytes, bytes]) -> dict[str, Any] | None:
+    payload = fields.get(DATA_FIELD)
+    if payload is None:
+        return None
+    try:
+        document = json.loads(payload)
+    except ValueError:
+        return None
+    return document if isinstance(document, dict) else None
+
+
+async def follow_events(
+    client: aredis.Redis, keys: Keys, *, start: str = "$", block_ms: int = 1000
+) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    """Enriched events from ``start`` on (``$``: only new ones), following the stream."""
+    last = start
+    if last == "$":
+        newest = await client.xrevrange(keys.enriched, count=1)
+        last = newest[0][0].decode() if newest else "0-0"
+    while True:
+        reply = await client.xread({keys.enriched: last}, count=500, block=block_ms)
+        for _stream, entries in reply or []:
+            for entry_id, fields in entries:
+                last = entry_id.decode()
+                event = _decode_event(fields)
+                if event is not None:
+                    yield last, event
+
+
+async def wait_for_events(
+    client: aredis.Redis, keys: Keys, ids: Iterable[str], *, timeout_s: float
+) -> dict[str, EnrichedEvent]:
+    """The enriched events of ``ids``, from the stream's history on; stops at the timeout."""
+    wanted = set(ids)
+    found: dict[str, EnrichedEvent] = {}
+
+    async def collect() -> None:
+        async for _entry_id, event in follow_events(client, keys, start="0-0", block_ms=200):
+            if event.get("id") in wanted:
+                found[event["id"]] = EnrichedEvent.model_validate(event)
+                if len(found) == len(wanted):
+                    return
+
+    if wanted:
+        try:
+            await asyncio.wait_for(collect(), timeout=timeout_s)
+        except TimeoutError:
+            pass
+    return found
+
+
+def describe_event(event: dict[str, Any]) -> str:
+    """A few readable lines about an enriched event."""
+    article = event.get("article") or {}
+    lines = [f"{event.get('id')}  {article.get('title') or article.get('url') or ''}".rstrip()]
+    if event.get("partial"):
+        lines.append(f"  partial: missing {', '.join(event.get('missing_stages') or [])}")
+    people = [e["name"] for e in event.get("entities") or [] if e.get("label") == "PERSON"]
+    orgs = [e["name"] for e in event.get("entities") or [] if e.get("label") in ("ORG", "NORP")]
+    if people:
+        lines.append(f"  people: {', '.join(people)}")
+    if orgs:
+        lines.append(f"  groups: {', '.join(orgs)}")
+    places = [
+        f"{p['name']} ({p.get('country_code') or '?'}, {p['latitude']:.2f},{p['longitude']:.2f})"
+        + (" *focus*" if p.get("focus") else "")
+        for p in event.get("places") or []
+    ]
+    if places:
+        lines.append(f"  places: {'; '.join(places)}")
+    summary = (event.get("summary") or {}).get("text")
+    if summary:
+        lines.append(f"  summary: {summary}")
+    return "\n".join(lines)

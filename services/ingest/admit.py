@@ -1,0 +1,160 @@
+"""Admission of articles: validation, ids, dedupe and back-pressure.
+
+The HTTP API, the CLI and the ingest group on ``{prefix}:articles`` (producers that
+XADD directly) all call these functions, so every path validates, names and dedupes
+articles the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import redis.asyncio as aredis
+from pydantic import ValidationError
+
+from shared.ids import article_id
+from shared.redis_client import queue_script, trim_args
+from shared.schemas import Article, ArticleIn, ArticleMeta, utc_now
+from shared.settings import Settings
+from shared.streams import DATA_FIELD, Keys
+from shared.wire import encode
+from shared.worker import InvalidInput
+
+_ADMIT_LUA = (Path(__file__).with_name("admit.lua")).read_text()
+
+
+def parse_article_in(payload: bytes | str, settings: Settings) -> ArticleIn:
+    """Validate one producer payload (JSON text) against the input schema and the limits.
+
+    Raises :class:`InvalidInput` or pydantic's ``ValidationError`` with the reason.
+    """
+    size = len(payload)
+    if size > settings.max_payload_bytes:
+        raise InvalidInput(f"payload is {size} bytes; the limit is {settings.max_payload_bytes}")
+    if isinstance(payload, bytes):
+        try:
+            payload = payload.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(f"payload is not UTF-8 text: {exc}") from exc
+    article = ArticleIn.model_validate_json(payload)
+    return check_limits(article, settings)
+
+
+def check_limits(article: ArticleIn, settings: Settings) -> ArticleIn:
+    """Enforce the text size limit on an already validated article."""
+    if len(article.text) > settings.max_text_chars:
+        raise InvalidInput(
+            f"text is {len(article.text)} characters; the limit is {settings.max_text_chars}"
+        )
+    return article
+
+
+def to_article(article: ArticleIn, *, now: datetime | None = None) -> Article:
+    """The accepted form of an input article: its id, UTC times, metadata."""
+    published_local = article.published_at
+    if published_local is not None and published_local.tzinfo is None:
+        published_local = published_local.replace(tzinfo=UTC)
+    meta = ArticleMeta(
+        id=article_id(article.id, article.url, article.text),
+        url=article.url,
+        title=article.title,
+        source=article.source,
+        published_at=published_local.astimezone(UTC) if published_local else None,
+        published_at_local=published_local,
+        language=article.language,
+        ingested_at=now or utc_now(),
+        metadata=dict(article.metadata),
+        text_chars=len(article.text),
+    )
+    return Article(meta=meta, text=article.text)
+
+
+def admit_payload(payload: bytes | str, settings: Settings) -> Article:
+    """Validate a raw payload and turn it into an accepted article (not yet stored)."""
+    return to_article(parse_article_in(payload, settings))
+
+
+def validation_errors(exc: ValidationError | InvalidInput) -> list[dict[str, str]]:
+    """Field errors as ``[{"field": ..., "error": ...}]`` for API responses."""
+    if isinstance(exc, InvalidInput):
+        return [{"field": "(payload)", "error": str(exc)}]
+    return [
+        {"field": ".".join(str(p) for p in err["loc"]) or "(root)", "error": err["msg"]}
+        for err in exc.errors(include_url=False)
+    ]
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What became of one article: accepted (new) or a duplicate of an earlier one."""
+
+    id: str
+    status: str  # "accepted" | "duplicate"
+
+
+class Admitter:
+    """Stores accepted articles: dedupe marker and stream entry in one atomic script."""
+
+    def __init__(self, client: aredis.Redis, settings: Settings) -> None:
+        self.client = client
+        self.settings = settings
+        self.keys = Keys(settings.stream_prefix)
+        self._script = client.register_script(_ADMIT_LUA)
+        self._backlog_cache: tuple[float, int] = (0.0, 0)
+
+    def queue(self, pipe: aredis.client.Pipeline, article: Article) -> None:
+        """Add the admission of ``article`` to a pipeline (its result: entry id or None)."""
+        article_key = article.meta.id
+        trim = trim_args(self.settings)
+        queue_script(
+            pipe,
+            self._script,
+            [self.keys.seen(article_key), self.keys.accepted],
+            [encode(article), self.settings.dedupe_ttl_s, trim["maxlen"], DATA_FIELD],
+        )
+
+    async def admit(self, articles: list[Article]) -> list[Admission]:
+        """Store articles; duplicates of already accepted ids are reported, not stored."""
+        if not articles:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for article in articles:
+            self.queue(pipe, article)
+        results = await pipe.execute()
+        return [
+            Admission(article.meta.id, "accepted" if result else "duplicate")
+            for article, result in zip(articles, results, strict=True)
+        ]
+
+    async def backlog(self, *, max_age_s: float = 0.5) -> int:
+        """The largest backlog (undelivered + unacknowledged) of any group, cached briefly."""
+        stamp, value = self._backlog_cache
+        if time.monotonic() - stamp < max_age_s:
+            return value
+        value = await group_backlog(self.client, self.keys)
+        self._backlog_cache = (time.monotonic(), value)
+        return value
+
+    async def over_limit(self) -> bool:
+        """True when ingest must push back."""
+        return await self.backlog() >= self.settings.backlog_limit
+
+
+async def group_backlog(client: aredis.Redis, keys: Keys) -> int:
+    """Max over every consumer group of lag plus pending (entries not yet done)."""
+    worst = 0
+    for stream in keys.groups():
+        try:
+            groups = await client.xinfo_groups(stream)
+        except aredis.ResponseError:
+            continue  # stream not created yet
+        for info in groups:
+            lag = info.get("lag")
+            if lag is None:
+                # Redis cannot tell the lag after deletions; count the whole stream.
+                lag = await client.xlen(stream)
+            worst = max(worst, int(lag) + int(info.get("pending", 0)))
+    return worst

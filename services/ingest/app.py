@@ -1,0 +1,162 @@
+"""Ingest: the HTTP API and the ingest group on ``{prefix}:articles``.
+
+Both paths validate, name and dedupe articles with :mod:`services.ingest.admit` and
+append them to ``{prefix}:accepted``, which the workers read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import redis.asyncio as aredis
+import uvicorn
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import ValidationError
+from redis.asyncio.client import Pipeline
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from services.ingest.admit import Admitter, admit_payload, check_limits, to_article, validation_errors
+from shared.metrics import ARTICLES_INGESTED, set_build_info
+from shared.schemas import Article, ArticleIn
+from shared.settings import Settings, load_settings
+from shared.streams import Group, Keys
+from shared.worker import InvalidInput, Service, StageSpec
+
+MAX_BATCH = 1000
+
+
+def stream_stage(settings: Settings, admitter: Admitter) -> StageSpec[Article, Article]:
+    """The ingest group's stage: raw producer payloads in, accepted articles out."""
+
+    def observe(_article: Article, _result: Article, results: list[Any]) -> None:
+        ARTICLES_INGESTED.labels("stream", "accepted" if results[0] else "duplicate").inc()
+
+    def commit(pipe: Pipeline, _article: Article, result: Article) -> None:
+        admitter.queue(pipe, result)
+
+    keys = Keys(settings.stream_prefix)
+    return StageSpec(
+        name="ingest",
+        stream=keys.articles,
+        group=Group.INGEST,
+        parse=lambda payload: admit_payload(payload, settings),
+        work=lambda articles: articles,
+        commit=commit,
+        article_id=lambda article: article.meta.id,
+        observe=observe,
+    )
+
+
+def build_service(settings: Settings) -> tuple[Service, dict[str, Admitter]]:
+    """The consuming half of ingest, and a slot the HTTP half finds its admitter in."""
+    holder: dict[str, Admitter] = {}
+
+    async def make_specs(client: aredis.Redis) -> list[StageSpec[Any, Any]]:
+        admitter = Admitter(client, settings)
+        holder["admitter"] = admitter
+        return [stream_stage(settings, admitter)]
+
+    keys = Keys(settings.stream_prefix)
+    service = Service("ingest", settings, [(keys.articles, Group.INGEST)], make_specs)
+    return service, holder
+
+
+def _error(status: int, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": message, **extra}, status_code=status)
+
+
+def create_http_app(settings: Settings) -> Starlette:
+    """The ingest HTTP API: ``POST /articles``, ``GET /healthz``, ``GET /metrics``."""
+    service, holder = build_service(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        set_build_info("ingest")
+        await service.startup()
+        await service.broker.start()
+        try:
+            yield
+        finally:
+            await service.broker.stop()
+            await service.shutdown()
+
+    async def post_articles(request: Request) -> Response:
+        admitter = holder["admitter"]
+        declared = request.headers.get("content-length")
+        limit = settings.max_payload_bytes * 10
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return _error(413, f"request body over {limit} bytes")
+        body = await request.body()
+        if len(body) > limit:
+            return _error(413, f"request body over {limit} bytes")
+        try:
+            document = json.loads(body)
+        except (ValueError, RecursionError) as exc:
+            ARTICLES_INGESTED.labels("http", "invalid").inc()
+            return _error(422, f"invalid JSON: {exc}")
+        items = document if isinstance(document, list) else [document]
+        if not items or len(items) > MAX_BATCH:
+            return _error(422, f"send one article or a list of 1 to {MAX_BATCH}")
+        articles: list[Article] = []
+        errors: list[dict[str, Any]] = []
+        for index, item in enumerate(items):
+            try:
+                if not isinstance(item, dict):
+                    raise InvalidInput("an article must be a JSON object")
+                articles.append(to_article(check_limits(ArticleIn.model_validate(item), settings)))
+            except (ValidationError, InvalidInput) as exc:
+                errors.append({"index": index, "errors": validation_errors(exc)})
+        if errors:
+            ARTICLES_INGESTED.labels("http", "invalid").inc(len(errors))
+            return _error(422, "invalid article(s); nothing was accepted", details=errors)
+        if await admitter.over_limit():
+            ARTICLES_INGESTED.labels("http", "throttled").inc(len(articles))
+            return JSONResponse(
+                {"error": "backlog over the limit; retry later"},
+                status_code=503,
+                headers={"Retry-After": "1"},
+            )
+        results = await admitter.admit(articles)
+        for result in results:
+            ARTICLES_INGESTED.labels("http", result.status).inc()
+        return JSONResponse(
+            {"articles": [{"id": r.id, "status": r.status} for r in results]}, status_code=202
+        )
+
+    async def healthz(_request: Request) -> Response:
+        admitter = holder.get("admitter")
+        if admitter is None:
+            return _error(503, "starting")
+        try:
+            await admitter.client.ping()
+        except aredis.RedisError as exc:
+            return _error(503, f"redis unreachable: {exc}")
+        return JSONResponse({"status": "ok"})
+
+    async def metrics(_request: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    routes = [
+        Route("/articles", post_articles, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def main(settings: Settings | None = None) -> None:
+    """Run ingest: HTTP API plus the ingest consumer group."""
+    settings = settings or load_settings()
+    uvicorn.run(
+        create_http_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level="warning",
+        access_log=False,
+    )

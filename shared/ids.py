@@ -1,0 +1,62 @@
+"""Article id rules: the given id, else the normalised URL, else the text.
+
+Ids are stable: the same article pushed twice, by any path, gets the same id, which is
+what makes dedupe and idempotent handlers work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+# Query parameters that say how a reader arrived, not which article it is.
+_TRACKING_PARAMS = re.compile(
+    r"^(utm_[a-z]+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|igshid|ref|ref_src|cmpid|ocid|"
+    r"_ga|yclid|spm|share|smid|s_cid)$",
+    re.IGNORECASE,
+)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_WHITESPACE = re.compile(r"\s+")
+
+
+def normalise_url(url: str) -> str:
+    """Canonical form of a URL for identity: https, lower-case host without www,
+    no default port, fragment or tracking parameters, sorted query, no trailing slash."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme == "http":
+        # The same article is served on both; identity must not depend on it.
+        scheme = "https"
+    host = (parts.hostname or "").lower().rstrip(".")
+    host = host.removeprefix("www.")
+    port = parts.port
+    netloc = host if port in (None, _DEFAULT_PORTS.get(parts.scheme.lower())) else f"{host}:{port}"
+    query = sorted(
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not _TRACKING_PARAMS.match(k)
+    )
+    path = parts.path or "/"
+    if len(path) > 1:
+        path = path.rstrip("/")
+    return urlunsplit((scheme, netloc, path, urlencode(query), ""))
+
+
+def normalise_text(text: str) -> str:
+    """Text identity: Unicode NFC, whitespace runs folded, trimmed."""
+    return _WHITESPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()[:24]
+
+
+def article_id(given_id: str | None, url: str | None, text: str) -> str:
+    """The article's id: ``given_id`` as is, else ``url-<hash>``, else ``txt-<hash>``."""
+    if given_id is not None and given_id.strip():
+        return given_id.strip()
+    if url is not None and url.strip():
+        return f"url-{_digest(normalise_url(url))}"
+    return f"txt-{_digest(normalise_text(text))}"

@@ -1,0 +1,89 @@
+"""Every Prometheus metric newsflow exports, defined once.
+
+Base units, ``_total`` counters, histograms for durations, and only bounded labels
+(stage, status, stream, group, service): never an article id, URL or entity string.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram, Info, start_http_server
+
+from shared import __version__
+
+# Stage work: from a millisecond (a cache hit) to tens of seconds (a huge article).
+STAGE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# Push to enriched event: sub-second when idle, minutes under a backlog.
+E2E_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+
+ARTICLES_INGESTED = Counter(
+    "newsflow_articles_ingested_total",
+    "Articles offered to ingest, by path (http, stream) and outcome "
+    "(accepted, duplicate, invalid, throttled).",
+    ["path", "status"],
+)
+STAGE_MESSAGES = Counter(
+    "newsflow_stage_messages_total",
+    "Messages handled per stage, by outcome (ok, error, retry, dead).",
+    ["stage", "status"],
+)
+STAGE_DURATION = Histogram(
+    "newsflow_stage_duration_seconds",
+    "Time a stage spent on one article.",
+    ["stage"],
+    buckets=STAGE_BUCKETS,
+)
+BATCH_SIZE = Histogram(
+    "newsflow_stage_batch_size",
+    "Entries read per batch.",
+    ["stage"],
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+)
+DEAD_LETTERS = Counter(
+    "newsflow_dead_letters_total",
+    "Entries sent to the dead-letter stream, by stage.",
+    ["stage"],
+)
+ENRICHED = Counter(
+    "newsflow_enriched_total",
+    "Enriched events emitted, complete or partial.",
+    ["status"],
+)
+LATE_RESULTS = Counter(
+    "newsflow_late_results_total",
+    "Stage results that arrived after their article was emitted (duplicates or too late).",
+    ["stage"],
+)
+END_TO_END = Histogram(
+    "newsflow_end_to_end_latency_seconds",
+    "From ingest to the enriched event.",
+    buckets=E2E_BUCKETS,
+)
+STREAM_LENGTH = Gauge("newsflow_stream_length", "Entries in a stream.", ["stream"])
+GROUP_LAG = Gauge(
+    "newsflow_group_lag", "Entries not yet delivered to a consumer group.", ["stream", "group"]
+)
+GROUP_PENDING = Gauge(
+    "newsflow_group_pending",
+    "Entries delivered to a group and not yet acknowledged.",
+    ["stream", "group"],
+)
+GROUP_OLDEST_PENDING_AGE = Gauge(
+    "newsflow_group_oldest_pending_age_seconds",
+    "Age of the oldest unacknowledged entry of a group (0 when none).",
+    ["stream", "group"],
+)
+MERGES_OPEN = Gauge("newsflow_merges_open", "Articles waiting for stage results.")
+BUILD_INFO = Info("newsflow_build", "Versions of the service, model and gazetteer.")
+
+
+def set_build_info(service: str, *, model: str = "", gazetteer: str = "") -> None:
+    """Publish the versions that produce this process's results."""
+    BUILD_INFO.info(
+        {"service": service, "version": __version__, "model": model, "gazetteer": gazetteer}
+    )
+
+
+def serve_metrics(host: str, port: int | None) -> None:
+    """Serve ``/metrics`` on ``host:port`` in a background thread; no-op when port is None."""
+    if port is not None:
+        start_http_server(port, addr=host)

@@ -1,0 +1,52 @@
+"""Redis connections, consumer-group creation and the stream retention policy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis.asyncio as aredis
+from redis.asyncio.client import Pipeline
+from redis.commands.core import AsyncScript
+from redis.exceptions import ResponseError
+
+from shared.settings import Settings
+from shared.streams import Keys
+
+
+def connect(url: str, **options: Any) -> aredis.Redis:
+    """An asyncio Redis client for ``url`` (redis://, rediss:// with TLS, unix://).
+
+    Passwords, ACL users and TLS options travel in the URL. Responses stay bytes:
+    payloads are decoded once, where they are parsed.
+    """
+    options.setdefault("health_check_interval", 15)
+    options.setdefault("socket_keepalive", True)
+    options.setdefault("retry_on_timeout", True)
+    return aredis.Redis.from_url(url, **options)
+
+
+async def ensure_groups(client: aredis.Redis, keys: Keys) -> None:
+    """Create every consumer group from id 0 (MKSTREAM), so nothing published before the
+    first worker started is skipped. Existing groups are left as they are."""
+    for stream, groups in keys.groups().items():
+        for group in groups:
+            try:
+                await client.xgroup_create(stream, group, id="0", mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+
+def trim_args(settings: Settings) -> dict[str, Any]:
+    """The retention policy for every XADD: an approximate cap on stream length.
+
+    Ingest's back-pressure keeps the backlog of every group far below this cap
+    (``Settings`` enforces the margin), so trimming removes only acknowledged entries.
+    """
+    return {"maxlen": settings.stream_maxlen, "approximate": True}
+
+
+def queue_script(pipe: Pipeline, script: AsyncScript, keys: list[str], args: list[Any]) -> None:
+    """Queue a Lua script call in a pipeline or transaction (loaded at execute if needed)."""
+    pipe.scripts.add(script)
+    pipe.evalsha(script.sha, len(keys), *keys, *args)

@@ -1,0 +1,242 @@
+"""The messages newsflow exchanges, as versioned pydantic v2 models.
+
+Every message carries ``schema_version``. The public ones are :class:`ArticleIn` (what
+producers write to ``{prefix}:articles``), :class:`EnrichedEvent` (what subscribers read
+from ``{prefix}:enriched``) and :class:`DeadLetter`. The stage results are internal.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
+
+#: The version every message is written with. Change it only with an adapter for the old one.
+SCHEMA_VERSION = 1
+SUPPORTED_SCHEMA_VERSIONS = frozenset({1})
+
+StageStatus = Literal["ok", "error", "timeout", "skipped"]
+ShortStr = Annotated[str, StringConstraints(max_length=2_000)]
+MetaValue = str | int | float | bool | None
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ArticleIn(BaseModel):
+    """An article as a producer sends it. Only ``text`` is required."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+    schema_version: int = SCHEMA_VERSION
+    id: (
+        Annotated[
+            str,
+            StringConstraints(
+                min_length=1, max_length=256, strip_whitespace=True, pattern=r"^[^\s{}]+$"
+            ),
+        ]
+        | None
+    ) = Field(default=None, description="Your own id; no spaces or braces.")
+    text: str = Field(description="Plain text of the article; newlines separate paragraphs.")
+    url: ShortStr | None = None
+    title: ShortStr | None = None
+    source: Annotated[str, StringConstraints(max_length=256)] | None = None
+    published_at: datetime | None = Field(
+        default=None, description="ISO 8601; naive times are taken as UTC."
+    )
+    language: Annotated[str, StringConstraints(max_length=16)] | None = None
+    metadata: dict[Annotated[str, StringConstraints(max_length=64)], MetaValue] = Field(
+        default_factory=dict, max_length=64, description="Flat key/value metadata."
+    )
+
+    @field_validator("schema_version")
+    @classmethod
+    def _supported_version(cls, value: int) -> int:
+        if value not in SUPPORTED_SCHEMA_VERSIONS:
+            raise ValueError(
+                f"unsupported schema_version {value}; supported: {sorted(SUPPORTED_SCHEMA_VERSIONS)}"
+            )
+        return value
+
+    @field_validator("text")
+    @classmethod
+    def _has_text(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text is empty")
+        if "\x00" in value:
+            raise ValueError("text contains NUL characters (binary data?)")
+        return value
+
+
+class ArticleMeta(_Model):
+    """An accepted article's identity and provenance (everything but its text)."""
+
+    id: str
+    url: str | None = None
+    title: str | None = None
+    source: str | None = None
+    published_at: AwareDatetime | None = Field(default=None, description="In UTC.")
+    published_at_local: AwareDatetime | None = Field(
+        default=None, description="As given, with its original UTC offset."
+    )
+    language: str | None = None
+    ingested_at: AwareDatetime
+    metadata: dict[str, MetaValue] = Field(default_factory=dict)
+    text_chars: int = Field(ge=0)
+
+
+class Article(_Model):
+    """An accepted article: what the entity and summary workers read."""
+
+    schema_version: int = SCHEMA_VERSION
+    meta: ArticleMeta
+    text: str
+
+
+class Mention(_Model):
+    """One occurrence of a name in the article text: ``text == article.text[start:end]``."""
+
+    text: str
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+
+
+class Entity(_Model):
+    """One real-world thing named in an article, with every mention of it."""
+
+    name: str = Field(description="Canonical name: the longest, title-free form.")
+    label: str = Field(description="OntoNotes label: PERSON, ORG, GPE, LOC, NORP, FAC, ...")
+    mentions: list[Mention]
+    count: int = Field(ge=1)
+    salience: float = Field(ge=0.0, le=1.0)
+
+
+class PlaceCandidate(_Model):
+    """A span the geocoder should look at, whatever label the model gave it."""
+
+    text: str
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    label: str
+    sentence: str = Field(description="The sentence around the span.")
+    sentence_start: int = Field(ge=0)
+
+
+class StageInfo(_Model):
+    """How a stage went for one article, and what produced its result."""
+
+    stage: str
+    status: StageStatus
+    duration_s: float = Field(ge=0.0)
+    service_version: str
+    model: str | None = None
+    gazetteer: str | None = None
+    error: str | None = None
+
+
+class EntitiesResult(_Model):
+    """Entity stage output: entities, plus what the geocoder needs."""
+
+    schema_version: int = SCHEMA_VERSION
+    meta: ArticleMeta
+    entities: list[Entity]
+    candidates: list[PlaceCandidate]
+    info: StageInfo
+
+
+class Place(_Model):
+    """A place mentioned in the article, resolved to a GeoNames entry."""
+
+    name: str
+    geonameid: int
+    latitude: float = Field(ge=-90.0, le=90.0)
+    longitude: float = Field(ge=-180.0, le=180.0)
+    country_code: str | None
+    admin1: str | None = None
+    feature_class: str
+    feature_code: str
+    population: int = Field(ge=0)
+    confidence: float = Field(ge=0.0, le=1.0)
+    focus: bool = Field(default=False, description="True for the place the article is about.")
+    mentions: list[Mention]
+
+
+class PlacesResult(_Model):
+    """Geocoder output."""
+
+    schema_version: int = SCHEMA_VERSION
+    meta: ArticleMeta
+    places: list[Place]
+    info: StageInfo
+
+
+class SummarySentence(_Model):
+    """A sentence chosen for the summary, with its offsets in the article text."""
+
+    text: str
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    score: float
+
+
+class Summary(_Model):
+    """An extractive summary: chosen sentences in text order, and their joined text."""
+
+    sentences: list[SummarySentence]
+    text: str
+
+
+class SummaryResult(_Model):
+    """Summarizer output."""
+
+    schema_version: int = SCHEMA_VERSION
+    meta: ArticleMeta
+    summary: Summary | None
+    info: StageInfo
+
+
+class EnrichedEvent(_Model):
+    """One article, enriched: the public output on ``{prefix}:enriched``."""
+
+    schema_version: int = SCHEMA_VERSION
+    id: str
+    article: ArticleMeta
+    entities: list[Entity] = Field(default_factory=list)
+    places: list[Place] = Field(default_factory=list)
+    focus: Place | None = None
+    summary: Summary | None = None
+    stages: dict[str, StageInfo]
+    partial: bool
+    missing_stages: list[str]
+    enriched_at: AwareDatetime
+
+
+class DeadLetter(_Model):
+    """An entry a stage could not process, with the reason and the original payload."""
+
+    schema_version: int = SCHEMA_VERSION
+    stage: str
+    reason: str
+    error_type: str
+    source_stream: str
+    source_entry_id: str
+    deliveries: int = Field(ge=0)
+    article_id: str | None = None
+    payload: str = Field(description="The entry's data field, decoded as UTF-8 with escapes.")
+    fields: dict[str, str] = Field(description="The entry's other fields, if any.")
+    failed_at: AwareDatetime = Field(default_factory=utc_now)

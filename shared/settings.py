@@ -1,0 +1,82 @@
+"""Settings: one frozen, validated object, built at start-up from ``NEWSFLOW_*`` variables."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_consumer_name() -> str:
+    """A consumer name unique to this process: host and pid."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class Settings(BaseSettings):
+    """Every tunable of newsflow. Read once, at start-up, via :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSFLOW_", frozen=True, extra="ignore")
+
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://, rediss:// or unix:// URL. Unset: `newsflow up` embeds a server.",
+    )
+    stream_prefix: str = Field(default="newsflow", pattern=r"^[A-Za-z0-9_.:{}-]{1,64}$")
+
+    # Delivery
+    max_deliveries: int = Field(default=5, ge=1, description="Deliveries before a dead letter.")
+    claim_idle_ms: int = Field(default=30_000, ge=100, description="Idle time before a claim.")
+    batch_size: int = Field(default=16, ge=1, le=1000)
+    poll_ms: int = Field(default=100, ge=1, description="XREADGROUP block time.")
+    consumer_name: str = Field(default_factory=default_consumer_name)
+
+    # Merging
+    merge_deadline_s: float = Field(default=60.0, gt=0, description="Then emit as partial.")
+    merge_sweep_s: float = Field(default=1.0, gt=0)
+
+    # Retention and back-pressure
+    stream_maxlen: int = Field(default=100_000, ge=100, description="Approximate cap per stream.")
+    backlog_limit: int = Field(default=10_000, ge=1, description="Ingest pushes back above it.")
+    dedupe_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
+
+    # Input limits
+    max_text_chars: int = Field(default=200_000, ge=1)
+    max_payload_bytes: int = Field(default=1_000_000, ge=1024)
+
+    # Work
+    summary_sentences: int = Field(default=3, ge=1, le=20)
+    gazetteer_path: str | None = Field(default=None, description="Gazetteer index file.")
+
+    # HTTP (ingest API) and metrics
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _known_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("redis_url must start with redis://, rediss:// or unix://")
+        return value
+
+    @model_validator(mode="after")
+    def _trim_never_reaches_backlog(self) -> Settings:
+        # Trimming must only ever remove acknowledged entries: the cap has to stay well
+        # above the largest backlog ingest admits.
+        if self.stream_maxlen < 2 * self.backlog_limit:
+            raise ValueError("stream_maxlen must be at least twice backlog_limit")
+        return self
+
+    def require_redis_url(self) -> str:
+        """The Redis URL, for services that cannot run without one."""
+        if not self.redis_url:
+            raise RuntimeError("NEWSFLOW_REDIS_URL is not set (newsflow up sets it for services)")
+        return self.redis_url
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings from the environment, with explicit overrides on top."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,303 @@
+"""The delivery machinery every consuming service shares.
+
+A stage reads batches from its input stream in its consumer group, validates each entry,
+does its work, then publishes the results and acknowledges the inputs in one MULTI/EXEC
+transaction, so an input is acknowledged exactly when its result is published.
+
+- Input that fails validation goes to the dead-letter stream at once.
+- Work that fails is left pending; the group's claimer (XAUTOCLAIM) retries it after
+  ``claim_idle_ms``. At ``max_deliveries`` it is dead-lettered, and the stage publishes
+  its failure result (status ``error``) so the article is still emitted, as partial.
+- Entries left pending by a dead or stopped consumer are claimed the same way.
+
+The stage itself is a :class:`StageSpec` of pure functions; this module is the wiring.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import redis.asyncio as aredis
+from faststream import AckPolicy, FastStream
+from faststream.redis import RedisBroker, StreamSub
+from pydantic import ValidationError
+from redis.asyncio.client import Pipeline
+
+from shared.metrics import BATCH_SIZE, DEAD_LETTERS, STAGE_DURATION, STAGE_MESSAGES, serve_metrics
+from shared.redis_client import connect, ensure_groups, trim_args
+from shared.settings import Settings
+from shared.streams import Keys
+from shared.wire import Entry, dead_letter, decode_entries, fields_of, parse_entries
+
+log = logging.getLogger("newsflow.worker")
+
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+
+class InvalidInput(ValueError):
+    """Input that no retry can fix: it is dead-lettered at once."""
+
+
+def describe_error(exc: BaseException) -> str:
+    """A one-line, human-readable reason for a dead letter or an HTTP error."""
+    if isinstance(exc, ValidationError):
+        parts = []
+        for err in exc.errors(include_url=False)[:10]:
+            loc = ".".join(str(p) for p in err["loc"]) or "(root)"
+            parts.append(f"{loc}: {err['msg']}")
+        return "; ".join(parts)
+    return f"{type(exc).__name__}: {exc}" if not isinstance(exc, InvalidInput) else str(exc)
+
+
+@dataclass(frozen=True)
+class StageSpec(Generic[In, Out]):
+    """What a stage does, as functions; the runner does the delivery.
+
+    ``parse`` turns an entry's payload into the input (raising for invalid input),
+    ``work`` maps a batch of inputs to results in order, ``commit`` adds the commands
+    that publish one result to a transaction, ``failed`` makes the result published
+    when an input is dead-lettered after its retries (None: publish nothing).
+    """
+
+    name: str
+    stream: str
+    group: str
+    parse: Callable[[bytes], In]
+    work: Callable[[list[In]], list[Out]]
+    commit: Callable[[Pipeline, In, Out], None]
+    failed: Callable[[In, str], Out] | None = None
+    article_id: Callable[[In], str | None] = field(default=lambda _item: None)
+    observe: Callable[[In, Out, list[Any]], None] | None = None
+
+
+@dataclass
+class _Item(Generic[In]):
+    entry: Entry
+    value: In
+    deliveries: int
+
+
+class StageRunner(Generic[In, Out]):
+    """Runs one :class:`StageSpec` on batches of entries from its group."""
+
+    def __init__(self, spec: StageSpec[In, Out], client: aredis.Redis, settings: Settings) -> None:
+        self.spec = spec
+        self.client = client
+        self.settings = settings
+        self.keys = Keys(settings.stream_prefix)
+
+    async def handle(self, entries: Sequence[Entry], *, claimed: bool) -> None:
+        """Process a batch: publish results and acknowledge in one transaction."""
+        spec = self.spec
+        BATCH_SIZE.labels(spec.name).observe(len(entries))
+        deliveries = await self._deliveries(entries) if claimed else {}
+        pipe = self.client.pipeline(transaction=True)
+        acks: list[str] = []
+        items: list[_Item[In]] = []
+        for entry in entries:
+            count = deliveries.get(entry.entry_id, 1) if claimed else 1
+            if claimed and entry.entry_id not in deliveries:
+                continue  # acknowledged by its first consumer since it was claimed
+            if count > self.settings.max_deliveries:
+                self._dead(pipe, entry, count, "worker_died",
+                           f"delivered {count} times without being acknowledged "
+                           "(the worker processing it died or timed out each time)")
+                acks.append(entry.entry_id)
+                continue
+            payload = entry.payload
+            if payload is None:
+                self._dead(pipe, entry, count, "invalid_input", "entry has no 'data' field")
+                acks.append(entry.entry_id)
+                continue
+            try:
+                value = spec.parse(payload)
+            except (ValidationError, ValueError, RecursionError) as exc:
+                self._dead(pipe, entry, count, "invalid_input", describe_error(exc))
+                acks.append(entry.entry_id)
+                continue
+            items.append(_Item(entry, value, count))
+
+        committed: list[tuple[In, Out, int, int]] = []
+        for item, result in zip(items, self._work(items), strict=True):
+            if isinstance(result, BaseException):
+                reason = describe_error(result)
+                if item.deliveries < self.settings.max_deliveries:
+                    STAGE_MESSAGES.labels(spec.name, "retry").inc()
+                    log.warning("%s failed on %s (delivery %d), will retry: %s",
+                                spec.name, item.entry.entry_id, item.deliveries, reason)
+                    continue
+                self._dead(pipe, item.entry, item.deliveries, type(result).__name__, reason,
+                           article_id=spec.article_id(item.value))
+                if spec.failed is not None:
+                    failure = spec.failed(item.value, reason)
+                    start = len(pipe.command_stack)
+                    spec.commit(pipe, item.value, failure)
+                    committed.append((item.value, failure, start, len(pipe.command_stack)))
+            else:
+                STAGE_MESSAGES.labels(spec.name, "ok").inc()
+                start = len(pipe.command_stack)
+                spec.commit(pipe, item.value, result)
+                committed.append((item.value, result, start, len(pipe.command_stack)))
+            acks.append(item.entry.entry_id)
+
+        if not acks:
+            return
+        pipe.xack(spec.stream, spec.group, *acks)
+        results = await pipe.execute()
+        if spec.observe is not None:
+            for value, result, start, end in committed:
+                spec.observe(value, result, results[start:end])
+
+    def _work(self, items: list[_Item[In]]) -> list[Out | BaseException]:
+        """Run the batch; if it fails, run each input alone to isolate the bad one."""
+        if not items:
+            return []
+        values = [item.value for item in items]
+        started = time.perf_counter()
+        try:
+            results: list[Out | BaseException] = list(self.spec.work(values))
+        except Exception:
+            if len(values) == 1:
+                log.exception("%s failed", self.spec.name)
+                return [_capture(self.spec.work, values[0])]
+            return [_capture(self.spec.work, value) for value in values]
+        per_item = (time.perf_counter() - started) / len(values)
+        histogram = STAGE_DURATION.labels(self.spec.name)
+        for _ in values:
+            histogram.observe(per_item)
+        return results
+
+    def _dead(
+        self,
+        pipe: Pipeline,
+        entry: Entry,
+        deliveries: int,
+        error_type: str,
+        reason: str,
+        *,
+        article_id: str | None = None,
+    ) -> None:
+        STAGE_MESSAGES.labels(self.spec.name, "dead").inc()
+        DEAD_LETTERS.labels(self.spec.name).inc()
+        letter = dead_letter(
+            entry,
+            stage=self.spec.name,
+            stream=self.spec.stream,
+            reason=reason,
+            error_type=error_type,
+            deliveries=deliveries,
+            article_id=article_id,
+        )
+        log.warning("dead letter from %s: %s (%s)", self.spec.name, entry.entry_id, reason)
+        pipe.xadd(self.keys.dead, fields_of(letter), **trim_args(self.settings))  # type: ignore[arg-type]
+
+    async def _deliveries(self, entries: Sequence[Entry]) -> dict[str, int]:
+        """Delivery counts (XPENDING) of claimed entries that are still pending."""
+        counts: dict[str, int] = {}
+        for entry in entries:
+            pending = await self.client.xpending_range(
+                self.spec.stream, self.spec.group, min=entry.entry_id, max=entry.entry_id, count=1
+            )
+            if pending:
+                counts[entry.entry_id] = int(pending[0]["times_delivered"])
+        return counts
+
+
+def _capture(work: Callable[[list[In]], list[Out]], value: In) -> Out | BaseException:
+    try:
+        return work([value])[0]
+    except Exception as exc:
+        return exc
+
+
+@dataclass
+class Service:
+    """A consuming service: its broker, its stages, and its start-up and shutdown hooks.
+
+    ``make_specs`` runs at start-up (models load then, never at import time) and
+    returns the stage specs in the order of ``inputs``.
+    """
+
+    name: str
+    settings: Settings
+    inputs: list[tuple[str, str]]
+    make_specs: Callable[[aredis.Redis], Awaitable[list[StageSpec[Any, Any]]]]
+    broker: RedisBroker = field(init=False)
+    client: aredis.Redis | None = field(init=False, default=None)
+    runners: list[StageRunner[Any, Any]] = field(init=False, default_factory=list)
+    extra_startup: list[Callable[[aredis.Redis], Awaitable[None]]] = field(default_factory=list)
+    extra_shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        settings = self.settings
+        # Per-message logging costs more CPU than the messaging itself: log at DEBUG only.
+        self.broker = RedisBroker(
+            settings.require_redis_url(), log_level=logging.DEBUG, graceful_timeout=30.0
+        )
+        for index, (stream, group) in enumerate(self.inputs):
+            self._subscribe(index, stream, group)
+
+    def _subscribe(self, index: int, stream: str, group: str) -> None:
+        settings = self.settings
+        reader = StreamSub(
+            stream,
+            group=group,
+            consumer=settings.consumer_name,
+            batch=True,
+            max_records=settings.batch_size,
+            polling_interval=settings.poll_ms,
+        )
+        # FastStream's min_idle_time subscriber only claims (XAUTOCLAIM), never reads
+        # new entries: each group runs both.
+        claimer = StreamSub(
+            stream,
+            group=group,
+            consumer=settings.consumer_name,
+            batch=True,
+            min_idle_time=settings.claim_idle_ms,
+            polling_interval=max(settings.poll_ms, 500),
+        )
+
+        async def read(entries: list[Entry]) -> None:
+            await self.runners[index].handle(entries, claimed=False)
+
+        async def claim(entries: list[Entry]) -> None:
+            await self.runners[index].handle(entries, claimed=True)
+
+        options: dict[str, Any] = {
+            "ack_policy": AckPolicy.MANUAL,
+            "parser": parse_entries,
+            "decoder": decode_entries,
+        }
+        self.broker.subscriber(stream=reader, title=f"{self.name}:{stream}:read", **options)(read)
+        self.broker.subscriber(stream=claimer, title=f"{self.name}:{stream}:claim", **options)(
+            claim
+        )
+
+    async def startup(self) -> None:
+        """Create the groups, build the stages, serve metrics."""
+        client = connect(self.settings.require_redis_url())
+        self.client = client
+        await ensure_groups(client, Keys(self.settings.stream_prefix))
+        specs = await self.make_specs(client)
+        self.runners = [StageRunner(spec, client, self.settings) for spec in specs]
+        serve_metrics(self.settings.metrics_host, self.settings.metrics_port)
+        for hook in self.extra_startup:
+            await hook(client)
+
+    async def shutdown(self) -> None:
+        """Stop background tasks and close the connection."""
+        for hook in self.extra_shutdown:
+            await hook()
+        if self.client is not None:
+            await self.client.aclose()
+
+    def app(self) -> FastStream:
+        """The FastStream application running this service."""
+        # Close after the broker stopped: in-flight handlers still need the connection.
+        return FastStream(self.broker, on_startup=[self.startup], after_shutdown=[self.shutdown])

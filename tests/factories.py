@@ -1,0 +1,59 @@
+"""Small builders of schema objects for tests."""
+
+from __future__ import annotations
+
+from shared import __version__
+from shared.schemas import (
+    ArticleMeta,
+    EntitiesResult,
+    Entity,
+    Mention,
+    Place,
+    PlacesResult,
+    StageInfo,
+    Summary,
+    SummaryResult,
+    SummarySentence,
+    utc_now,
+)
+
+
+def meta(article_id: str = "a1") -> ArticleMeta:
+    return ArticleMeta(id=article_id, title="Title", ingested_at=utc_now(), text_chars=40)
+
+
+def info(stage: str, status: str = "ok") -> StageInfo:
+    return StageInfo(stage=stage, status=status, duration_s=0.01, service_version=__version__)  # type: ignore[arg-type]
+
+
+def entities_result(article_id: str = "a1") -> EntitiesResult:
+    mention = Mention(text="Mosul", start=0, end=5)
+    entity = Entity(name="Mosul", label="GPE", mentions=[mention], count=1, salience=1.0)
+    return EntitiesResult(meta=meta(article_id), entities=[entity], candidates=[], info=info("entities"))
+
+
+def places_result(article_id: str = "a1") -> PlacesResult:
+    place = Place(
+        name="Mosul",
+        geonameid=99072,
+        latitude=36.335,
+        longitude=43.11889,
+        country_code="IQ",
+        admin1="15",
+        feature_class="P",
+        feature_code="PPLA",
+        population=1683000,
+        confidence=0.9,
+        focus=True,
+        mentions=[Mention(text="Mosul", start=0, end=5)],
+    )
+    return PlacesResult(meta=meta(article_id), places=[place], info=info("geocoder"))
+
+
+def summary_result(article_id: str = "a1") -> SummaryResult:
+    sentence = SummarySentence(text="Mosul is a city.", start=0, end=16, score=1.0)
+    return SummaryResult(
+        meta=meta(article_id),
+        summary=Summary(sentences=[sentence], text=sentence.text),
+        info=info("summarizer"),
+    )
