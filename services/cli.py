@@ -70,8 +70,11 @@ async def _push(args: argparse.Namespace, settings: Settings, url: str) -> int:
                 if event is None:
                     print(f"timeout: no enriched event for {result.id}", file=sys.stderr)
                     continue
-                print(event.model_dump_json(indent=2) if args.json else describe_event(
-                    event.model_dump(mode="json")))
+                print(
+                    event.model_dump_json(indent=2)
+                    if args.json
+                    else describe_event(event.model_dump(mode="json"))
+                )
             if len(events) < len({r.id for r in results}):
                 return 3
     finally:
@@ -94,7 +97,9 @@ async def _tail(args: argparse.Namespace, settings: Settings, url: str) -> int:
     shown = 0
     try:
         start = "$" if args.start == "now" else ("0-0" if args.start == "begin" else args.start)
-        async for _entry_id, event in follow_events(client, Keys(settings.stream_prefix), start=start):
+        async for _entry_id, event in follow_events(
+            client, Keys(settings.stream_prefix), start=start
+        ):
             print(json.dumps(event) if args.json else describe_event(event), flush=True)
             shown += 1
             if args.count and shown >= args.count:
@@ -141,8 +146,10 @@ async def _status(args: argparse.Namespace, settings: Settings, url: str) -> int
             f"{row['stream']!s:28} {row['group']!s:12} {row['length']!s:>8} {row['lag']!s:>8} "
             f"{row['pending']!s:>8} {float(row['oldest_pending_age_s']):>7.1f}s"  # type: ignore[arg-type]
         )
-    print(f"enriched events: {report['enriched']}   dead letters: {report['dead_letters']}   "
-          f"merges open: {report['merges_open']}")
+    print(
+        f"enriched events: {report['enriched']}   dead letters: {report['dead_letters']}   "
+        f"merges open: {report['merges_open']}"
+    )
     return 0
 
 

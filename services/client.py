@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 from collections.abc import AsyncIterator, Iterable, Iterator
@@ -14,7 +15,7 @@ import redis.asyncio as aredis
 from pydantic import ValidationError
 
 from services.ingest.admit import Admission, Admitter, admit_payload
-from shared.redis_client import ensure_groups
+from shared.redis_client import ensure_groups, read_after
 from shared.schemas import Article, EnrichedEvent
 from shared.settings import Settings
 from shared.streams import DATA_FIELD, Keys
@@ -125,16 +126,16 @@ async def follow_events(
     """Enriched events from ``start`` on (``$``: only new ones), following the stream."""
     last = start
     if last == "$":
-        newest = await client.xrevrange(keys.enriched, count=1)
+        newest: Any = await client.xrevrange(keys.enriched, count=1)
         last = newest[0][0].decode() if newest else "0-0"
     while True:
-        reply = await client.xread({keys.enriched: last}, count=500, block=block_ms)
-        for _stream, entries in reply or []:
-            for entry_id, fields in entries:
-                last = entry_id.decode()
-                event = _decode_event(fields)
-                if event is not None:
-                    yield last, event
+        for entry_id, fields in await read_after(
+            client, keys.enriched, last, count=500, block_ms=block_ms
+        ):
+            last = entry_id.decode()
+            event = _decode_event(fields)
+            if event is not None:
+                yield last, event
 
 
 async def wait_for_events(
@@ -152,10 +153,8 @@ async def wait_for_events(
                     return
 
     if wanted:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(collect(), timeout=timeout_s)
-        except TimeoutError:
-            pass
     return found
 
 

@@ -20,7 +20,6 @@ def connect(url: str, **options: Any) -> aredis.Redis:
     payloads are decoded once, where they are parsed.
     """
     options.setdefault("health_check_interval", 15)
-    options.setdefault("socket_keepalive", True)
     options.setdefault("retry_on_timeout", True)
     return aredis.Redis.from_url(url, **options)
 
@@ -48,5 +47,26 @@ def trim_args(settings: Settings) -> dict[str, Any]:
 
 def queue_script(pipe: Pipeline, script: AsyncScript, keys: list[str], args: list[Any]) -> None:
     """Queue a Lua script call in a pipeline or transaction (loaded at execute if needed)."""
-    pipe.scripts.add(script)
+    # redis-py annotates the set as holding sync Scripts; async ones are what it stores.
+    pipe.scripts.add(script)  # type: ignore[arg-type]
     pipe.evalsha(script.sha, len(keys), *keys, *args)
+
+
+#: Stream entries as redis-py returns them with bytes responses: (id, fields).
+StreamEntries = list[tuple[bytes, dict[bytes, bytes]]]
+
+
+async def read_after(
+    client: aredis.Redis, stream: str, last_id: str, *, count: int, block_ms: int | None
+) -> StreamEntries:
+    """Entries of one stream after ``last_id`` (XREAD), waiting up to ``block_ms``."""
+    reply: Any = await client.xread({stream: last_id}, count=count, block=block_ms)
+    return [(entry_id, fields) for _name, entries in reply or [] for entry_id, fields in entries]
+
+
+async def entries_between(
+    client: aredis.Redis, stream: str, start: str = "-", end: str = "+", count: int | None = None
+) -> StreamEntries:
+    """Entries of a stream by id range (XRANGE)."""
+    reply: Any = await client.xrange(stream, start, end, count)
+    return list(reply)

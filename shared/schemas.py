@@ -68,9 +68,8 @@ class ArticleIn(BaseModel):
     @classmethod
     def _supported_version(cls, value: int) -> int:
         if value not in SUPPORTED_SCHEMA_VERSIONS:
-            raise ValueError(
-                f"unsupported schema_version {value}; supported: {sorted(SUPPORTED_SCHEMA_VERSIONS)}"
-            )
+            supported = sorted(SUPPORTED_SCHEMA_VERSIONS)
+            raise ValueError(f"unsupported schema_version {value}; supported: {supported}")
         return value
 
     @field_validator("text")

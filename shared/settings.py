@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -47,7 +48,7 @@ class Settings(BaseSettings):
 
     # Work
     summary_sentences: int = Field(default=3, ge=1, le=20)
-    gazetteer_path: str | None = Field(default=None, description="Gazetteer index file.")
+    gazetteer_path: Path | None = Field(default=None, description="Gazetteer index file.")
 
     # HTTP (ingest API) and metrics
     http_host: str = "127.0.0.1"

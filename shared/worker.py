@@ -104,9 +104,14 @@ class StageRunner(Generic[In, Out]):
             if claimed and entry.entry_id not in deliveries:
                 continue  # acknowledged by its first consumer since it was claimed
             if count > self.settings.max_deliveries:
-                self._dead(pipe, entry, count, "worker_died",
-                           f"delivered {count} times without being acknowledged "
-                           "(the worker processing it died or timed out each time)")
+                self._dead(
+                    pipe,
+                    entry,
+                    count,
+                    "worker_died",
+                    f"delivered {count} times without being acknowledged "
+                    "(the worker processing it died or timed out each time)",
+                )
                 acks.append(entry.entry_id)
                 continue
             payload = entry.payload
@@ -128,11 +133,22 @@ class StageRunner(Generic[In, Out]):
                 reason = describe_error(result)
                 if item.deliveries < self.settings.max_deliveries:
                     STAGE_MESSAGES.labels(spec.name, "retry").inc()
-                    log.warning("%s failed on %s (delivery %d), will retry: %s",
-                                spec.name, item.entry.entry_id, item.deliveries, reason)
+                    log.warning(
+                        "%s failed on %s (delivery %d), will retry: %s",
+                        spec.name,
+                        item.entry.entry_id,
+                        item.deliveries,
+                        reason,
+                    )
                     continue
-                self._dead(pipe, item.entry, item.deliveries, type(result).__name__, reason,
-                           article_id=spec.article_id(item.value))
+                self._dead(
+                    pipe,
+                    item.entry,
+                    item.deliveries,
+                    type(result).__name__,
+                    reason,
+                    article_id=spec.article_id(item.value),
+                )
                 if spec.failed is not None:
                     failure = spec.failed(item.value, reason)
                     start = len(pipe.command_stack)
@@ -161,11 +177,16 @@ class StageRunner(Generic[In, Out]):
         started = time.perf_counter()
         try:
             results: list[Out | BaseException] = list(self.spec.work(values))
-        except Exception:
+        except Exception as exc:
             if len(values) == 1:
-                log.exception("%s failed", self.spec.name)
-                return [_capture(self.spec.work, values[0])]
-            return [_capture(self.spec.work, value) for value in values]
+                return [exc]
+            isolated: list[Out | BaseException] = []
+            for value in values:
+                try:
+                    isolated.extend(self.spec.work([value]))
+                except Exception as item_exc:
+                    isolated.append(item_exc)
+            return isolated
         per_item = (time.perf_counter() - started) / len(values)
         histogram = STAGE_DURATION.labels(self.spec.name)
         for _ in values:
@@ -208,13 +229,6 @@ class StageRunner(Generic[In, Out]):
         return counts
 
 
-def _capture(work: Callable[[list[In]], list[Out]], value: In) -> Out | BaseException:
-    try:
-        return work([value])[0]
-    except Exception as exc:
-        return exc
-
-
 @dataclass
 class Service:
     """A consuming service: its broker, its stages, and its start-up and shutdown hooks.
@@ -225,7 +239,7 @@ class Service:
 
     name: str
     settings: Settings
-    inputs: list[tuple[str, str]]
+    inputs: Sequence[tuple[str, str]]
     make_specs: Callable[[aredis.Redis], Awaitable[list[StageSpec[Any, Any]]]]
     broker: RedisBroker = field(init=False)
     client: aredis.Redis | None = field(init=False, default=None)

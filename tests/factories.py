@@ -11,6 +11,7 @@ from shared.schemas import (
     Place,
     PlacesResult,
     StageInfo,
+    StageStatus,
     Summary,
     SummaryResult,
     SummarySentence,
@@ -22,14 +23,16 @@ def meta(article_id: str = "a1") -> ArticleMeta:
     return ArticleMeta(id=article_id, title="Title", ingested_at=utc_now(), text_chars=40)
 
 
-def info(stage: str, status: str = "ok") -> StageInfo:
-    return StageInfo(stage=stage, status=status, duration_s=0.01, service_version=__version__)  # type: ignore[arg-type]
+def info(stage: str, status: StageStatus = "ok") -> StageInfo:
+    return StageInfo(stage=stage, status=status, duration_s=0.01, service_version=__version__)
 
 
 def entities_result(article_id: str = "a1") -> EntitiesResult:
     mention = Mention(text="Mosul", start=0, end=5)
     entity = Entity(name="Mosul", label="GPE", mentions=[mention], count=1, salience=1.0)
-    return EntitiesResult(meta=meta(article_id), entities=[entity], candidates=[], info=info("entities"))
+    return EntitiesResult(
+        meta=meta(article_id), entities=[entity], candidates=[], info=info("entities")
+    )
 
 
 def places_result(article_id: str = "a1") -> PlacesResult:

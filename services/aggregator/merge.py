@@ -92,7 +92,8 @@ def missing_info(stage: Stage) -> str:
 
 def head_of(meta: ArticleMeta) -> str:
     """The members every event starts with: version, id, article metadata."""
-    return f'"schema_version":{SCHEMA_VERSION},"id":{json.dumps(meta.id)},"article":{meta.model_dump_json()}'
+    article = meta.model_dump_json()
+    return f'"schema_version":{SCHEMA_VERSION},"id":{json.dumps(meta.id)},"article":{article}'
 
 
 class Merger:

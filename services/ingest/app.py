@@ -21,7 +21,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from services.ingest.admit import Admitter, admit_payload, check_limits, to_article, validation_errors
+from services.ingest.admit import (
+    Admitter,
+    admit_payload,
+    check_limits,
+    to_article,
+    validation_errors,
+)
 from shared.metrics import ARTICLES_INGESTED, set_build_info
 from shared.schemas import Article, ArticleIn
 from shared.settings import Settings, load_settings

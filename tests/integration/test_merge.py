@@ -13,13 +13,13 @@ from shared.schemas import EnrichedEvent, utc_now
 from shared.settings import Settings
 from shared.streams import Keys
 from tests.factories import entities_result, places_result, summary_result
+from tests.helpers import payloads
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 
 
 async def _events(client: aredis.Redis, keys: Keys) -> list[EnrichedEvent]:
-    entries = await client.xrange(keys.enriched)
-    return [EnrichedEvent.model_validate_json(fields[b"data"]) for _id, fields in entries]
+    return [EnrichedEvent.model_validate_json(p) for p in await payloads(client, keys.enriched)]
 
 
 async def _add(merger: Merger, client: aredis.Redis, result: object) -> tuple[str, int]:
@@ -54,7 +54,9 @@ async def test_complete_article_emitted_once_with_every_stage(
     assert await client.zcard(keys.merge_deadlines) == 0
 
 
-async def test_duplicate_stage_result_keeps_the_first(client: aredis.Redis, settings: Settings) -> None:
+async def test_duplicate_stage_result_keeps_the_first(
+    client: aredis.Redis, settings: Settings
+) -> None:
     merger = Merger(client, settings)
     first = entities_result()
     await _add(merger, client, first)
@@ -87,7 +89,9 @@ async def test_overdue_article_emitted_as_partial_naming_missing_stages(
     assert event.entities == [] and event.places == [] and event.summary is not None
 
 
-async def test_sweeper_flushes_only_overdue_articles(client: aredis.Redis, settings: Settings) -> None:
+async def test_sweeper_flushes_only_overdue_articles(
+    client: aredis.Redis, settings: Settings
+) -> None:
     merger = Merger(client, settings)
     await _add(merger, client, summary_result("fresh"))
     assert await sweep_overdue(merger) == 0
@@ -103,7 +107,11 @@ async def test_two_aggregators_racing_emit_each_article_once(
         mergers = [Merger(client, settings), Merger(other, settings)]
         for n in range(20):
             article = f"r{n}"
-            for result in (entities_result(article), places_result(article), summary_result(article)):
+            for result in (
+                entities_result(article),
+                places_result(article),
+                summary_result(article),
+            ):
                 for merger, connection in zip(mergers, (client, other), strict=True):
                     await _add(merger, connection, result)
         events = await _events(client, Keys(settings.stream_prefix))

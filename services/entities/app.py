@@ -1,0 +1,104 @@
+"""Entities worker: named entities of accepted articles, and place candidates for the geocoder."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import redis.asyncio as aredis
+from redis.asyncio.client import Pipeline
+from spacy.language import Language
+
+from services.entities.extract import extract_entities, load_nlp
+from services.geocoder.gazetteer import Gazetteer, ensure_gazetteer
+from shared import __version__
+from shared.metrics import set_build_info
+from shared.redis_client import trim_args
+from shared.schemas import Article, EntitiesResult, StageInfo, StageStatus
+from shared.settings import Settings, load_settings
+from shared.streams import Group, Keys, Stage
+from shared.wire import fields_of
+from shared.worker import Service, StageSpec
+
+
+def model_version(nlp: Language) -> str:
+    """The model's name and version, as reported in every result."""
+    return f"{nlp.meta['lang']}_{nlp.meta['name']}-{nlp.meta['version']}"
+
+
+def entities_stage(
+    settings: Settings, nlp: Language, gazetteer: Gazetteer | None
+) -> StageSpec[Article, EntitiesResult]:
+    """The entity stage: a batch of articles through one ``nlp.pipe``."""
+    keys = Keys(settings.stream_prefix)
+    model = model_version(nlp)
+    gazetteer_version = gazetteer.version if gazetteer else None
+
+    def is_place(name: str) -> bool:
+        return gazetteer is not None and bool(gazetteer.lookup(name))
+
+    def info(status: StageStatus, duration: float, error: str | None = None) -> StageInfo:
+        return StageInfo(
+            stage=Stage.ENTITIES.value,
+            status=status,
+            duration_s=duration,
+            service_version=__version__,
+            model=model,
+            gazetteer=gazetteer_version,
+            error=error,
+        )
+
+    def work(articles: list[Article]) -> list[EntitiesResult]:
+        started = time.perf_counter()
+        extractions = extract_entities(
+            nlp, [a.text for a in articles], is_place=is_place, batch_size=settings.batch_size
+        )
+        each = (time.perf_counter() - started) / max(1, len(articles))
+        return [
+            EntitiesResult(
+                meta=article.meta,
+                entities=extraction.entities,
+                candidates=extraction.candidates,
+                info=info("ok", each),
+            )
+            for article, extraction in zip(articles, extractions, strict=True)
+        ]
+
+    def failed(article: Article, reason: str) -> EntitiesResult:
+        return EntitiesResult(
+            meta=article.meta, entities=[], candidates=[], info=info("error", 0.0, reason)
+        )
+
+    def commit(pipe: Pipeline, _article: Article, result: EntitiesResult) -> None:
+        pipe.xadd(keys.entities, fields_of(result), **trim_args(settings))  # type: ignore[arg-type]
+
+    return StageSpec(
+        name=Stage.ENTITIES.value,
+        stream=keys.accepted,
+        group=Group.ENTITIES,
+        parse=Article.model_validate_json,
+        work=work,
+        commit=commit,
+        failed=failed,
+        article_id=lambda article: article.meta.id,
+    )
+
+
+def build_service(settings: Settings) -> Service:
+    """The entities service."""
+    keys = Keys(settings.stream_prefix)
+
+    async def make_specs(_client: aredis.Redis) -> list[StageSpec[Any, Any]]:
+        nlp = await asyncio.to_thread(load_nlp)
+        path = await asyncio.to_thread(ensure_gazetteer, settings.gazetteer_path)
+        gazetteer = await asyncio.to_thread(Gazetteer.open, path)
+        set_build_info("entities", model=model_version(nlp), gazetteer=gazetteer.version)
+        return [entities_stage(settings, nlp, gazetteer)]
+
+    return Service("entities", settings, [(keys.accepted, Group.ENTITIES)], make_specs)
+
+
+def main(settings: Settings | None = None) -> None:
+    """Run the entities worker."""
+    asyncio.run(build_service(settings or load_settings()).app().run())

@@ -1,0 +1,85 @@
+"""Geocoder worker: resolves the entity stage's place candidates to GeoNames entries."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import redis.asyncio as aredis
+from redis.asyncio.client import Pipeline
+
+from services.geocoder.gazetteer import Gazetteer, ensure_gazetteer
+from services.geocoder.resolve import resolve_places
+from shared import __version__
+from shared.metrics import set_build_info
+from shared.redis_client import trim_args
+from shared.schemas import EntitiesResult, PlacesResult, StageInfo, StageStatus
+from shared.settings import Settings, load_settings
+from shared.streams import Group, Keys, Stage
+from shared.wire import fields_of
+from shared.worker import Service, StageSpec
+
+
+def geocoder_stage(
+    settings: Settings, gazetteer: Gazetteer
+) -> StageSpec[EntitiesResult, PlacesResult]:
+    """The geocoding stage: one entities result in, its resolved places out."""
+    keys = Keys(settings.stream_prefix)
+
+    def info(status: StageStatus, duration: float, error: str | None = None) -> StageInfo:
+        return StageInfo(
+            stage=Stage.GEOCODER.value,
+            status=status,
+            duration_s=duration,
+            service_version=__version__,
+            gazetteer=gazetteer.version,
+            error=error,
+        )
+
+    def geocode(result: EntitiesResult) -> PlacesResult:
+        if result.info.status != "ok":
+            # Without entities there is nothing to resolve: say so rather than "no places".
+            return PlacesResult(
+                meta=result.meta, places=[], info=info("skipped", 0.0, "entity stage failed")
+            )
+        started = time.perf_counter()
+        places = resolve_places(result.candidates, gazetteer)
+        return PlacesResult(
+            meta=result.meta, places=places, info=info("ok", time.perf_counter() - started)
+        )
+
+    def failed(result: EntitiesResult, reason: str) -> PlacesResult:
+        return PlacesResult(meta=result.meta, places=[], info=info("error", 0.0, reason))
+
+    def commit(pipe: Pipeline, _result: EntitiesResult, places: PlacesResult) -> None:
+        pipe.xadd(keys.places, fields_of(places), **trim_args(settings))  # type: ignore[arg-type]
+
+    return StageSpec(
+        name=Stage.GEOCODER.value,
+        stream=keys.entities,
+        group=Group.GEOCODER,
+        parse=EntitiesResult.model_validate_json,
+        work=lambda results: [geocode(r) for r in results],
+        commit=commit,
+        failed=failed,
+        article_id=lambda result: result.meta.id,
+    )
+
+
+def build_service(settings: Settings) -> Service:
+    """The geocoder service."""
+    keys = Keys(settings.stream_prefix)
+
+    async def make_specs(_client: aredis.Redis) -> list[StageSpec[Any, Any]]:
+        path = await asyncio.to_thread(ensure_gazetteer, settings.gazetteer_path)
+        gazetteer = await asyncio.to_thread(Gazetteer.open, path)
+        set_build_info("geocoder", gazetteer=gazetteer.version)
+        return [geocoder_stage(settings, gazetteer)]
+
+    return Service("geocoder", settings, [(keys.entities, Group.GEOCODER)], make_specs)
+
+
+def main(settings: Settings | None = None) -> None:
+    """Run the geocoder worker."""
+    asyncio.run(build_service(settings or load_settings()).app().run())

@@ -1,0 +1,79 @@
+"""Summarizer worker: an extractive summary of each accepted article."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import redis.asyncio as aredis
+from redis.asyncio.client import Pipeline
+
+from services.summarizer.rank import summarize
+from shared import __version__
+from shared.metrics import set_build_info
+from shared.redis_client import trim_args
+from shared.schemas import Article, StageInfo, SummaryResult, StageStatus
+from shared.settings import Settings, load_settings
+from shared.streams import Group, Keys, Stage
+from shared.wire import fields_of
+from shared.worker import Service, StageSpec
+
+METHOD = "newsflow-rank"
+
+
+def summarizer_stage(settings: Settings) -> StageSpec[Article, SummaryResult]:
+    """The summary stage: one article in, its summary out."""
+    keys = Keys(settings.stream_prefix)
+
+    def info(status: StageStatus, duration: float, error: str | None = None) -> StageInfo:
+        return StageInfo(
+            stage=Stage.SUMMARIZER.value,
+            status=status,
+            duration_s=duration,
+            service_version=__version__,
+            model=f"{METHOD}-{__version__}",
+            error=error,
+        )
+
+    def summarize_article(article: Article) -> SummaryResult:
+        started = time.perf_counter()
+        summary = summarize(
+            article.text, title=article.meta.title, max_sentences=settings.summary_sentences
+        )
+        return SummaryResult(
+            meta=article.meta, summary=summary, info=info("ok", time.perf_counter() - started)
+        )
+
+    def failed(article: Article, reason: str) -> SummaryResult:
+        return SummaryResult(meta=article.meta, summary=None, info=info("error", 0.0, reason))
+
+    def commit(pipe: Pipeline, _article: Article, result: SummaryResult) -> None:
+        pipe.xadd(keys.summaries, fields_of(result), **trim_args(settings))  # type: ignore[arg-type]
+
+    return StageSpec(
+        name=Stage.SUMMARIZER.value,
+        stream=keys.accepted,
+        group=Group.SUMMARIZER,
+        parse=Article.model_validate_json,
+        work=lambda articles: [summarize_article(a) for a in articles],
+        commit=commit,
+        failed=failed,
+        article_id=lambda article: article.meta.id,
+    )
+
+
+def build_service(settings: Settings) -> Service:
+    """The summarizer service."""
+    keys = Keys(settings.stream_prefix)
+
+    async def make_specs(_client: aredis.Redis) -> list[StageSpec[Any, Any]]:
+        set_build_info("summarizer", model=f"{METHOD}-{__version__}")
+        return [summarizer_stage(settings)]
+
+    return Service("summarizer", settings, [(keys.accepted, Group.SUMMARIZER)], make_specs)
+
+
+def main(settings: Settings | None = None) -> None:
+    """Run the summarizer worker."""
+    asyncio.run(build_service(settings or load_settings()).app().run())

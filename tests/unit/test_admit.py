@@ -1,0 +1,87 @@
+"""Validation of producer payloads: clear reasons for every kind of bad input."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC
+
+import pytest
+from pydantic import ValidationError
+
+from services.ingest.admit import admit_payload, validation_errors
+from shared.settings import load_settings
+from shared.worker import InvalidInput, describe_error
+
+SETTINGS = load_settings(max_text_chars=1000, max_payload_bytes=4096)
+
+
+def _reason(payload: bytes | str) -> str:
+    with pytest.raises((ValidationError, InvalidInput)) as caught:
+        admit_payload(payload, SETTINGS)
+    return describe_error(caught.value)
+
+
+def test_valid_article_gets_id_times_and_meta() -> None:
+    article = admit_payload(
+        json.dumps(
+            {
+                "text": "Rain in Lyon.",
+                "url": "https://example.org/x",
+                "published_at": "2016-10-19T14:05:00+03:00",
+                "metadata": {"section": "world"},
+            }
+        ),
+        SETTINGS,
+    )
+    assert article.meta.id.startswith("url-")
+    assert article.meta.published_at is not None and article.meta.published_at.tzinfo == UTC
+    assert article.meta.published_at.hour == 11
+    assert article.meta.published_at_local is not None
+    assert article.meta.published_at_local.utcoffset().total_seconds() == 3 * 3600  # type: ignore[union-attr]
+    assert article.meta.text_chars == len("Rain in Lyon.")
+    assert article.meta.metadata == {"section": "world"}
+
+
+def test_naive_published_time_is_taken_as_utc() -> None:
+    article = admit_payload(
+        json.dumps({"text": "x", "published_at": "2020-01-01T10:00:00"}), SETTINGS
+    )
+    assert article.meta.published_at is not None
+    assert article.meta.published_at.tzinfo == UTC and article.meta.published_at.hour == 10
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        ("{not json", "Invalid JSON"),
+        (b"\xff\xfe", "not UTF-8"),
+        ('{"title": "no text"}', "text: Field required"),
+        ('{"text": "   "}', "text is empty"),
+        ('{"text": 42}', "text: Input should be a valid string"),
+        ('{"text": "a\\u0000b"}', "NUL"),
+        ('{"text": "x", "schema_version": 99}', "unsupported schema_version 99"),
+        ('{"text": "x", "colour": "red"}', "colour: Extra inputs are not permitted"),
+        ('{"text": "x", "metadata": {"a": {"b": 1}}}', "metadata.a"),
+        ('{"text": "x", "id": "has space"}', "id: String should match pattern"),
+        ('[{"text": "x"}]', "Input should be an object"),
+        (json.dumps({"text": "y" * 1001}), "limit is 1000"),
+        (json.dumps({"text": "y" * 5000}), "the limit is 4096"),
+        ("[" * 100_000 + "]" * 100_000, "the limit is 4096"),
+    ],
+)
+def test_bad_input_is_rejected_with_a_clear_reason(payload: str | bytes, expected: str) -> None:
+    assert expected in _reason(payload)
+
+
+def test_deep_nesting_within_size_limit_is_rejected_not_crashing() -> None:
+    settings = load_settings(max_payload_bytes=1_000_000)
+    deep = '{"text": "x", "metadata": {"a": ' + "[" * 5000 + "]" * 5000 + "}}"
+    with pytest.raises(ValidationError):
+        admit_payload(deep, settings)
+
+
+def test_validation_errors_name_the_fields() -> None:
+    with pytest.raises(ValidationError) as caught:
+        admit_payload('{"text": 1, "url": 2}', SETTINGS)
+    fields = {e["field"] for e in validation_errors(caught.value)}
+    assert fields == {"text", "url"}

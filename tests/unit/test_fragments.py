@@ -1,0 +1,73 @@
+"""Stage results become event fragments that assemble into a valid EnrichedEvent."""
+
+from __future__ import annotations
+
+import json
+
+from services.aggregator.merge import (
+    StageResult,
+    empty_fragment,
+    fragment_of,
+    head_of,
+    missing_info,
+)
+from shared.schemas import EnrichedEvent, utc_now
+from shared.streams import REQUIRED_STAGES, Stage
+from tests.factories import entities_result, places_result, summary_result
+
+
+def _assemble(members: list[str], stages: dict[str, str], missing: list[str]) -> EnrichedEvent:
+    # The same concatenation merge.lua does.
+    document = (
+        "{"
+        + ",".join(members)
+        + ',"stages":{'
+        + ",".join(f'"{k}":{v}' for k, v in stages.items())
+        + '},"partial":'
+        + ("true" if missing else "false")
+        + ',"missing_stages":'
+        + json.dumps(missing)
+        + ',"enriched_at":'
+        + json.dumps(utc_now().isoformat())
+        + "}"
+    )
+    return EnrichedEvent.model_validate_json(document)
+
+
+def test_fragments_of_every_stage_assemble_into_an_event() -> None:
+    results: list[StageResult] = [entities_result(), places_result(), summary_result()]
+    fragments = [fragment_of(r) for r in results]
+    assert [f.stage for f in fragments] == list(REQUIRED_STAGES)
+    event = _assemble(
+        [head_of(fragments[0].article)] + [f.members for f in fragments],
+        {f.stage.value: f.info for f in fragments},
+        [],
+    )
+    assert event.id == "a1"
+    assert event.focus is not None and event.focus.name == "Mosul"
+    assert event.places[0].focus
+
+
+def test_missing_stage_defaults_assemble_into_a_partial_event() -> None:
+    summary = fragment_of(summary_result())
+    event = _assemble(
+        [
+            head_of(summary.article),
+            empty_fragment(Stage.ENTITIES),
+            empty_fragment(Stage.GEOCODER),
+            summary.members,
+        ],
+        {
+            "entities": missing_info(Stage.ENTITIES),
+            "geocoder": missing_info(Stage.GEOCODER),
+            "summarizer": summary.info,
+        },
+        ["entities", "geocoder"],
+    )
+    assert event.partial and event.entities == [] and event.focus is None
+    assert event.stages["geocoder"].status == "timeout"
+
+
+def test_head_escapes_ids() -> None:
+    meta = entities_result('we"ird').meta
+    assert json.loads("{" + head_of(meta) + "}")["id"] == 'we"ird'
