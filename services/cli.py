@@ -70,11 +70,9 @@ async def _push(args: argparse.Namespace, settings: Settings, url: str) -> int:
                 if event is None:
                     print(f"timeout: no enriched event for {result.id}", file=sys.stderr)
                     continue
-                print(
-                    event.model_dump_json(indent=2)
-                    if args.json
-                    else describe_event(event.model_dump(mode="json"))
-                )
+                if not args.json:
+                    print(describe_event(event.model_dump(mode="json")))
+                print(event.model_dump_json(indent=2))
             if len(events) < len({r.id for r in results}):
                 return 3
     finally:
@@ -272,7 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--timeout", type=float, default=120.0)
     up.add_argument("--json", action="store_true")
     up.add_argument("--entities-workers", type=int)
-    up.add_argument("--metrics-port", type=int, help="first metrics port (one per process)")
+    up.add_argument(
+        "--metrics-port", type=int, default=9100, help="first metrics port (one per process)"
+    )
     up.add_argument("--http-port", type=int, help="ingest HTTP port")
     up.set_defaults(func=cmd_up)
 

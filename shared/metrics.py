@@ -28,7 +28,14 @@ STAGE_MESSAGES = Counter(
 )
 STAGE_DURATION = Histogram(
     "newsflow_stage_duration_seconds",
-    "Time a stage spent on one article.",
+    "Time a stage spent on one article, as reported in its result (observed once per "
+    "article and stage by the aggregator, whatever the number of workers).",
+    ["stage", "status"],
+    buckets=STAGE_BUCKETS,
+)
+BATCH_DURATION = Histogram(
+    "newsflow_stage_batch_duration_seconds",
+    "Time a worker process spent on one batch.",
     ["stage"],
     buckets=STAGE_BUCKETS,
 )

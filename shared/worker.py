@@ -27,7 +27,13 @@ from faststream.redis import RedisBroker, StreamSub
 from pydantic import ValidationError
 from redis.asyncio.client import Pipeline
 
-from shared.metrics import BATCH_SIZE, DEAD_LETTERS, STAGE_DURATION, STAGE_MESSAGES, serve_metrics
+from shared.metrics import (
+    BATCH_DURATION,
+    BATCH_SIZE,
+    DEAD_LETTERS,
+    STAGE_MESSAGES,
+    serve_metrics,
+)
 from shared.redis_client import connect, ensure_groups, trim_args
 from shared.settings import Settings
 from shared.streams import Keys
@@ -187,10 +193,7 @@ class StageRunner(Generic[In, Out]):
                 except Exception as item_exc:
                     isolated.append(item_exc)
             return isolated
-        per_item = (time.perf_counter() - started) / len(values)
-        histogram = STAGE_DURATION.labels(self.spec.name)
-        for _ in values:
-            histogram.observe(per_item)
+        BATCH_DURATION.labels(self.spec.name).observe(time.perf_counter() - started)
         return results
 
     def _dead(

@@ -16,7 +16,7 @@ from redis.asyncio.client import Pipeline
 
 from services.aggregator.merge import Fragment, Merger, StageResult, fragment_of
 from services.aggregator.monitor import update_gauges
-from shared.metrics import END_TO_END, ENRICHED, LATE_RESULTS, set_build_info
+from shared.metrics import END_TO_END, ENRICHED, LATE_RESULTS, STAGE_DURATION, set_build_info
 from shared.schemas import EntitiesResult, PlacesResult, SummaryResult, utc_now
 from shared.settings import Settings, load_settings
 from shared.streams import Group, Keys
@@ -26,6 +26,8 @@ log = logging.getLogger("newsflow.aggregator")
 
 
 def _record(status: str, missing: int, fragment: Fragment) -> None:
+    if status in ("stored", "emitted"):
+        STAGE_DURATION.labels(fragment.stage.value, fragment.status).observe(fragment.duration_s)
     if status == "emitted":
         ENRICHED.labels("partial" if missing else "complete").inc()
         END_TO_END.observe((utc_now() - fragment.article.ingested_at).total_seconds())

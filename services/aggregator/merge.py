@@ -53,6 +53,8 @@ class Fragment:
     stage: Stage
     members: str
     info: str
+    status: str
+    duration_s: float
 
 
 def _members(**parts: bytes) -> str:
@@ -71,7 +73,10 @@ def fragment_of(result: StageResult) -> Fragment:
     else:
         stage = Stage.SUMMARIZER
         members = _members(summary=_SUMMARY.dump_json(result.summary))
-    return Fragment(result.meta, stage, members, result.info.model_dump_json())
+    info = result.info
+    return Fragment(
+        result.meta, stage, members, info.model_dump_json(), info.status, info.duration_s
+    )
 
 
 def empty_fragment(stage: Stage) -> str:

@@ -58,7 +58,18 @@ class Pipeline:
             NEWSFLOW_MERGE_DEADLINE_S="120",
         )
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "services", "up", "--state-dir", str(state), "--http-port", "0"],
+            [
+                sys.executable,
+                "-m",
+                "services",
+                "up",
+                "--state-dir",
+                str(state),
+                "--http-port",
+                "0",
+                "--metrics-port",
+                str(random.randint(20000, 40000)),
+            ],
             cwd=REPO,
             env=env,
             stdout=subprocess.PIPE,
@@ -224,3 +235,40 @@ def test_redis_cli_round_trip(pipeline: Pipeline, redis_url: str) -> None:
     event = json.loads(payload)
     assert event["id"] == "cli-1"
     assert any(p["country_code"] == "FR" for p in event["places"])
+
+
+def test_up_once_on_the_embedded_server_prints_the_sample_event(tmp_path: Path) -> None:
+    """What ``make run`` does: no Redis URL, so ``up`` starts its own Valkey (AOF, socket)."""
+    env = {k: v for k, v in os.environ.items() if k != "NEWSFLOW_REDIS_URL"}
+    state = tmp_path / "state"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "services",
+            "up",
+            "--push",
+            str(SAMPLE),
+            "--once",
+            "--state-dir",
+            str(state),
+            "--http-port",
+            "0",
+            "--metrics-port",
+            str(random.randint(20000, 40000)),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "(embedded)" in done.stdout
+    assert (state / "redis" / "appendonlydir").is_dir()
+    payload = done.stdout[done.stdout.index("\n{") + 1 : done.stdout.rindex("\n}") + 2]
+    event = EnrichedEvent.model_validate_json(payload)
+    assert not event.partial
+    assert event.focus is not None and event.focus.country_code == "IQ"
+    assert "people: " in done.stdout and "Gary Volesky" in done.stdout
