@@ -79,6 +79,11 @@ GROUP_OLDEST_PENDING_AGE = Gauge(
     "Age of the oldest unacknowledged entry of a group (0 when none).",
     ["stream", "group"],
 )
+GROUP_RECOVERIES = Counter(
+    "newsflow_group_recoveries_total",
+    "Times a service re-created lost consumer groups and restarted its subscribers.",
+    ["service"],
+)
 MERGES_OPEN = Gauge("newsflow_merges_open", "Articles waiting for stage results.")
 BUILD_INFO = Info("newsflow_build", "Versions of the service, model and gazetteer.")
 

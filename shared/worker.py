@@ -15,7 +15,10 @@ The stage itself is a :class:`StageSpec` of pure functions; this module is the w
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +34,7 @@ from shared.metrics import (
     BATCH_DURATION,
     BATCH_SIZE,
     DEAD_LETTERS,
+    GROUP_RECOVERIES,
     STAGE_MESSAGES,
     serve_metrics,
 )
@@ -40,6 +44,9 @@ from shared.streams import Keys
 from shared.wire import Entry, dead_letter, decode_entries, fields_of, parse_entries
 
 log = logging.getLogger("newsflow.worker")
+
+#: How often a service checks that its subscribers still run.
+WATCHDOG_INTERVAL_S = 1.0
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -249,6 +256,7 @@ class Service:
     runners: list[StageRunner[Any, Any]] = field(init=False, default_factory=list)
     extra_startup: list[Callable[[aredis.Redis], Awaitable[None]]] = field(default_factory=list)
     extra_shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    _watchdog: asyncio.Task[None] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         settings = self.settings
@@ -314,7 +322,54 @@ class Service:
         if self.client is not None:
             await self.client.aclose()
 
+    async def start(self) -> None:
+        """Start-up hooks, then the subscribers, then the watchdog."""
+        await self.startup()
+        await self.broker.start()
+        self._watchdog = asyncio.create_task(self._watch())
+
+    async def stop(self) -> None:
+        """Stop reading, let in-flight batches finish (graceful timeout), then close."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watchdog
+        await self.broker.stop()
+        await self.shutdown()
+
+    async def run(self) -> None:
+        """Run until SIGTERM or SIGINT, then drain and stop."""
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stopping.set)
+        await self.start()
+        log.info("%s running as consumer %s", self.name, self.settings.consumer_name)
+        await stopping.wait()
+        log.info("%s stopping", self.name)
+        await self.stop()
+
+    async def _watch(self) -> None:
+        """Restart subscribers that stopped: FastStream stops one for good when its group
+        is gone (NOGROUP: the server lost its data). Re-create the groups and go on."""
+        while True:
+            await asyncio.sleep(WATCHDOG_INTERVAL_S)
+            stopped = [sub for sub in self.broker.subscribers if not sub.running]
+            if not stopped or self.client is None:
+                continue
+            try:
+                await ensure_groups(self.client, Keys(self.settings.stream_prefix))
+                for sub in stopped:
+                    await sub.start()
+                GROUP_RECOVERIES.labels(self.name).inc()
+                log.warning(
+                    "%s: re-created consumer groups, restarted %d subscribers",
+                    self.name,
+                    len(stopped),
+                )
+            except aredis.RedisError as exc:
+                log.warning("%s: cannot recover subscribers yet: %s", self.name, exc)
+
     def app(self) -> FastStream:
-        """The FastStream application running this service."""
-        # Close after the broker stopped: in-flight handlers still need the connection.
+        """The service as a FastStream application (for ``faststream docs`` and tooling)."""
         return FastStream(self.broker, on_startup=[self.startup], after_shutdown=[self.shutdown])

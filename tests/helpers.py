@@ -19,13 +19,11 @@ from shared.worker import Service
 @asynccontextmanager
 async def running(service: Service) -> AsyncIterator[Service]:
     """Start a service's start-up hooks and broker; stop both afterwards."""
-    await service.startup()
-    await service.broker.start()
+    await service.start()
     try:
         yield service
     finally:
-        await service.broker.stop()
-        await service.shutdown()
+        await service.stop()
 
 
 async def wait_until(

@@ -131,4 +131,4 @@ def build_service(settings: Settings) -> Service:
 
 def main(settings: Settings | None = None) -> None:
     """Run the aggregator."""
-    asyncio.run(build_service(settings or load_settings()).app().run())
+    asyncio.run(build_service(settings or load_settings()).run())

@@ -82,4 +82,4 @@ def build_service(settings: Settings) -> Service:
 
 def main(settings: Settings | None = None) -> None:
     """Run the geocoder worker."""
-    asyncio.run(build_service(settings or load_settings()).app().run())
+    asyncio.run(build_service(settings or load_settings()).run())

@@ -84,13 +84,11 @@ def create_http_app(settings: Settings) -> Starlette:
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         set_build_info("ingest")
-        await service.startup()
-        await service.broker.start()
+        await service.start()
         try:
             yield
         finally:
-            await service.broker.stop()
-            await service.shutdown()
+            await service.stop()
 
     async def post_articles(request: Request) -> Response:
         admitter = holder["admitter"]

@@ -13,7 +13,7 @@ from services.summarizer.rank import summarize
 from shared import __version__
 from shared.metrics import set_build_info
 from shared.redis_client import trim_args
-from shared.schemas import Article, StageInfo, SummaryResult, StageStatus
+from shared.schemas import Article, StageInfo, StageStatus, SummaryResult
 from shared.settings import Settings, load_settings
 from shared.streams import Group, Keys, Stage
 from shared.wire import fields_of
@@ -76,4 +76,4 @@ def build_service(settings: Settings) -> Service:
 
 def main(settings: Settings | None = None) -> None:
     """Run the summarizer worker."""
-    asyncio.run(build_service(settings or load_settings()).app().run())
+    asyncio.run(build_service(settings or load_settings()).run())

@@ -14,13 +14,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
-import redis
 
 from shared.schemas import EnrichedEvent
 from tests.conftest import REPO, SAMPLE
-from tests.helpers import sync_payloads
+from tests.e2e.harness import Pipeline
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
@@ -42,92 +40,6 @@ def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 6371.0 * 2 * math.asin(math.sqrt(a))
-
-
-class Pipeline:
-    """A running ``newsflow up`` on the test server, under its own prefix."""
-
-    def __init__(self, redis_url: str, prefix: str, state: Path) -> None:
-        self.redis = redis.Redis.from_url(redis_url)
-        self.prefix = prefix
-        env = dict(os.environ)
-        env.update(
-            NEWSFLOW_REDIS_URL=redis_url,
-            NEWSFLOW_STREAM_PREFIX=prefix,
-            NEWSFLOW_CLAIM_IDLE_MS="1500",
-            NEWSFLOW_MERGE_DEADLINE_S="120",
-        )
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "services",
-                "up",
-                "--state-dir",
-                str(state),
-                "--http-port",
-                "0",
-                "--metrics-port",
-                str(random.randint(20000, 40000)),
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        self.state = state
-
-    def xadd_article(self, article: dict[str, object]) -> None:
-        self.redis.xadd(f"{self.prefix}:articles", {"data": json.dumps(article)})
-
-    def events(self) -> list[EnrichedEvent]:
-        payloads = sync_payloads(self.redis, f"{self.prefix}:enriched")
-        return [EnrichedEvent.model_validate_json(p) for p in payloads]
-
-    def wait_events(self, count: int, timeout: float) -> list[EnrichedEvent]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.redis.xlen(f"{self.prefix}:enriched") >= count:
-                return self.events()
-            assert self.process.poll() is None, self.logs()
-            time.sleep(0.2)
-        raise AssertionError(f"fewer than {count} events after {timeout}s\n{self.logs()}")
-
-    def workers(self, service: str) -> list[psutil.Process]:
-        found = []
-        for child in psutil.Process(self.process.pid).children():
-            try:
-                if child.status() != psutil.STATUS_ZOMBIE and child.cmdline()[-2:] == [
-                    "service",
-                    service,
-                ]:
-                    found.append(child)
-            except psutil.Error:
-                continue  # exited while we looked
-        return found
-
-    def wait_started(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        services = ("ingest", "entities", "geocoder", "summarizer", "aggregator")
-        while time.monotonic() < deadline:
-            if all(self.workers(service) for service in services):
-                return
-            time.sleep(0.1)
-        raise AssertionError(f"services not started after {timeout}s\n{self.logs()}")
-
-    def logs(self) -> str:
-        parts = []
-        for path in sorted((self.state / "logs").glob("*.log")):
-            parts.append(f"--- {path.name}\n{path.read_text(errors='replace')[-3000:]}")
-        return "\n".join(parts)
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.redis.close()
 
 
 @pytest.fixture

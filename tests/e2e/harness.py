@@ -1,0 +1,109 @@
+"""A running ``newsflow up`` that tests feed, watch and damage."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import redis
+
+from shared.schemas import EnrichedEvent
+from tests.conftest import REPO
+from tests.helpers import sync_payloads
+
+SERVICES = ("ingest", "entities", "geocoder", "summarizer", "aggregator")
+
+
+class Pipeline:
+    """A running ``newsflow up`` on the test server, under its own prefix."""
+
+    def __init__(
+        self, redis_url: str, prefix: str, state: Path, extra_env: dict[str, str] | None = None
+    ) -> None:
+        self.redis = redis.Redis.from_url(redis_url)
+        self.prefix = prefix
+        env = dict(os.environ)
+        env.update(
+            NEWSFLOW_REDIS_URL=redis_url,
+            NEWSFLOW_STREAM_PREFIX=prefix,
+            NEWSFLOW_CLAIM_IDLE_MS="1500",
+            NEWSFLOW_MERGE_DEADLINE_S="120",
+        )
+        env.update(extra_env or {})
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "services",
+                "up",
+                "--state-dir",
+                str(state),
+                "--http-port",
+                "0",
+                "--metrics-port",
+                str(random.randint(20000, 40000)),
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        self.state = state
+
+    def xadd_article(self, article: dict[str, object]) -> None:
+        self.redis.xadd(f"{self.prefix}:articles", {"data": json.dumps(article)})
+
+    def events(self) -> list[EnrichedEvent]:
+        payloads = sync_payloads(self.redis, f"{self.prefix}:enriched")
+        return [EnrichedEvent.model_validate_json(p) for p in payloads]
+
+    def wait_events(self, count: int, timeout: float) -> list[EnrichedEvent]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.redis.xlen(f"{self.prefix}:enriched") >= count:
+                return self.events()
+            assert self.process.poll() is None, self.logs()
+            time.sleep(0.2)
+        raise AssertionError(f"fewer than {count} events after {timeout}s\n{self.logs()}")
+
+    def workers(self, service: str) -> list[psutil.Process]:
+        found = []
+        for child in psutil.Process(self.process.pid).children():
+            try:
+                if child.status() != psutil.STATUS_ZOMBIE and child.cmdline()[-2:] == [
+                    "service",
+                    service,
+                ]:
+                    found.append(child)
+            except psutil.Error:
+                continue  # exited while we looked
+        return found
+
+    def wait_started(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(self.workers(service) for service in SERVICES):
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"services not started after {timeout}s\n{self.logs()}")
+
+    def logs(self) -> str:
+        parts = []
+        for path in sorted((self.state / "logs").glob("*.log")):
+            parts.append(f"--- {path.name}\n{path.read_text(errors='replace')[-3000:]}")
+        return "\n".join(parts)
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.redis.close()

