@@ -12,7 +12,6 @@ from redis.asyncio.client import Pipeline
 from services.summarizer.rank import summarize
 from shared import __version__
 from shared.metrics import set_build_info
-from shared.redis_client import trim_args
 from shared.schemas import Article, StageInfo, StageStatus, SummaryResult
 from shared.settings import Settings, load_settings
 from shared.streams import Group, Keys, Stage
@@ -49,7 +48,7 @@ def summarizer_stage(settings: Settings) -> StageSpec[Article, SummaryResult]:
         return SummaryResult(meta=article.meta, summary=None, info=info("error", 0.0, reason))
 
     def commit(pipe: Pipeline, _article: Article, result: SummaryResult) -> None:
-        pipe.xadd(keys.summaries, fields_of(result), **trim_args(settings))  # type: ignore[arg-type]
+        pipe.xadd(keys.summaries, fields_of(result))  # type: ignore[arg-type]
 
     return StageSpec(
         name=Stage.SUMMARIZER.value,
