@@ -101,9 +101,10 @@ async def push_articles(
     """Admit articles in chunks, waiting while the pipeline's backlog is over its limit."""
     await ensure_groups(client, Keys(settings.stream_prefix))
     admitter = Admitter(client, settings)
+    chunk = min(chunk, settings.backlog_limit)
     results: list[Admission] = []
     for start in range(0, len(articles), chunk):
-        while await admitter.over_limit():
+        while await admitter.over_limit(max_age_s=0.0):
             await asyncio.sleep(wait_s)
         results.extend(await admitter.admit(articles[start : start + chunk]))
     return results

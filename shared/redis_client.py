@@ -36,13 +36,50 @@ async def ensure_groups(client: aredis.Redis, keys: Keys) -> None:
                     raise
 
 
-def trim_args(settings: Settings) -> dict[str, Any]:
-    """The retention policy for every XADD: an approximate cap on stream length.
+def output_trim(settings: Settings) -> dict[str, Any]:
+    """Retention of the output streams (enriched events, dead letters): the last
+    ``output_maxlen`` entries, approximately. Work streams are trimmed by
+    :func:`trim_acknowledged` instead, never by length."""
+    return {"maxlen": settings.output_maxlen, "approximate": True}
 
-    Ingest's back-pressure keeps the backlog of every group far below this cap
-    (``Settings`` enforces the margin), so trimming removes only acknowledged entries.
+
+def _id_key(entry_id: bytes | str) -> tuple[int, int]:
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    millis, _, seq = text.partition("-")
+    return int(millis), int(seq or 0)
+
+
+async def trim_acknowledged(client: aredis.Redis, keys: Keys) -> dict[str, int]:
+    """Trim every work stream below the oldest entry some group still needs.
+
+    For each stream the floor is the minimum, over all its groups, of the oldest pending
+    entry (or, with nothing pending, the last delivered one); ``XTRIM MINID ~`` removes only
+    entries below it, which every group has read and acknowledged. A stream missing one of
+    its groups is left alone: where that group stands is unknown. Returns entries removed.
     """
-    return {"maxlen": settings.stream_maxlen, "approximate": True}
+    removed: dict[str, int] = {}
+    for stream, wanted in keys.groups().items():
+        try:
+            infos: Any = await client.xinfo_groups(stream)
+        except ResponseError:
+            continue  # no such stream yet
+        names = {i["name"].decode() if isinstance(i["name"], bytes) else i["name"] for i in infos}
+        if not {str(g) for g in wanted} <= names:
+            continue
+        floor: tuple[int, int] | None = None
+        for info in infos:
+            if int(info.get("pending", 0)):
+                name = info["name"]
+                summary: Any = await client.xpending(stream, name)
+                candidate = _id_key(summary["min"])
+            else:
+                candidate = _id_key(info["last-delivered-id"])
+            floor = candidate if floor is None else min(floor, candidate)
+        if floor is None or floor == (0, 0):
+            continue
+        count = await client.xtrim(stream, minid=f"{floor[0]}-{floor[1]}", approximate=True)
+        removed[stream] = int(count)
+    return removed
 
 
 def queue_script(pipe: Pipeline, script: AsyncScript, keys: list[str], args: list[Any]) -> None:

@@ -6,7 +6,7 @@ import os
 import socket
 from pathlib import Path
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -38,9 +38,16 @@ class Settings(BaseSettings):
     merge_sweep_s: float = Field(default=1.0, gt=0)
 
     # Retention and back-pressure
-    stream_maxlen: int = Field(default=100_000, ge=100, description="Approximate cap per stream.")
     backlog_limit: int = Field(default=10_000, ge=1, description="Ingest pushes back above it.")
+    output_maxlen: int = Field(
+        default=100_000, ge=100, description="Approximate cap of the enriched and dead streams."
+    )
     dedupe_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
+    housekeeping_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often gauges refresh and acknowledged entries are trimmed.",
+    )
 
     # Input limits
     max_text_chars: int = Field(default=200_000, ge=1)
@@ -62,14 +69,6 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("redis_url must start with redis://, rediss:// or unix://")
         return value
-
-    @model_validator(mode="after")
-    def _trim_never_reaches_backlog(self) -> Settings:
-        # Trimming must only ever remove acknowledged entries: the cap has to stay well
-        # above the largest backlog ingest admits.
-        if self.stream_maxlen < 2 * self.backlog_limit:
-            raise ValueError("stream_maxlen must be at least twice backlog_limit")
-        return self
 
     def require_redis_url(self) -> str:
         """The Redis URL, for services that cannot run without one."""

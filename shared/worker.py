@@ -38,7 +38,7 @@ from shared.metrics import (
     STAGE_MESSAGES,
     serve_metrics,
 )
-from shared.redis_client import connect, ensure_groups, trim_args
+from shared.redis_client import connect, ensure_groups, output_trim
 from shared.settings import Settings
 from shared.streams import Keys
 from shared.wire import Entry, dead_letter, decode_entries, fields_of, parse_entries
@@ -225,7 +225,7 @@ class StageRunner(Generic[In, Out]):
             article_id=article_id,
         )
         log.warning("dead letter from %s: %s (%s)", self.spec.name, entry.entry_id, reason)
-        pipe.xadd(self.keys.dead, fields_of(letter), **trim_args(self.settings))  # type: ignore[arg-type]
+        pipe.xadd(self.keys.dead, fields_of(letter), **output_trim(self.settings))  # type: ignore[arg-type]
 
     async def _deliveries(self, entries: Sequence[Entry]) -> dict[str, int]:
         """Delivery counts (XPENDING) of claimed entries that are still pending."""

@@ -17,6 +17,7 @@ from redis.asyncio.client import Pipeline
 from services.aggregator.merge import Fragment, Merger, StageResult, fragment_of
 from services.aggregator.monitor import update_gauges
 from shared.metrics import END_TO_END, ENRICHED, LATE_RESULTS, STAGE_DURATION, set_build_info
+from shared.redis_client import trim_acknowledged
 from shared.schemas import EntitiesResult, PlacesResult, SummaryResult, utc_now
 from shared.settings import Settings, load_settings
 from shared.streams import Group, Keys
@@ -97,15 +98,16 @@ def build_service(settings: Settings) -> Service:
                     log.warning("deadline sweep failed: %s", exc)
                 await asyncio.sleep(settings.merge_sweep_s)
 
-        async def gauges() -> None:
+        async def housekeeping() -> None:
             while True:
                 try:
                     await update_gauges(client, keys)
+                    await trim_acknowledged(client, keys)
                 except aredis.RedisError as exc:
-                    log.warning("gauge update failed: %s", exc)
-                await asyncio.sleep(5.0)
+                    log.warning("gauges or trimming failed: %s", exc)
+                await asyncio.sleep(settings.housekeeping_s)
 
-        tasks.extend([asyncio.create_task(sweeper()), asyncio.create_task(gauges())])
+        tasks.extend([asyncio.create_task(sweeper()), asyncio.create_task(housekeeping())])
 
     async def stop_background() -> None:
         for task in tasks:

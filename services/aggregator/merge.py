@@ -20,7 +20,7 @@ from pydantic import TypeAdapter
 from redis.asyncio.client import Pipeline
 
 from shared import __version__
-from shared.redis_client import queue_script, trim_args
+from shared.redis_client import output_trim, queue_script
 from shared.schemas import (
     SCHEMA_VERSION,
     ArticleMeta,
@@ -138,7 +138,7 @@ class Merger:
             head_of(fragment.article) if fragment else "",
             deadline,
             self.settings.dedupe_ttl_s,
-            trim_args(self.settings)["maxlen"],
+            output_trim(self.settings)["maxlen"],
             json.dumps(now.isoformat()),
             DATA_FIELD,
             *self._tail,

@@ -14,7 +14,6 @@ from services.entities.extract import extract_entities, load_nlp
 from services.geocoder.gazetteer import Gazetteer, ensure_gazetteer
 from shared import __version__
 from shared.metrics import set_build_info
-from shared.redis_client import trim_args
 from shared.schemas import Article, EntitiesResult, StageInfo, StageStatus
 from shared.settings import Settings, load_settings
 from shared.streams import Group, Keys, Stage
@@ -71,7 +70,7 @@ def entities_stage(
         )
 
     def commit(pipe: Pipeline, _article: Article, result: EntitiesResult) -> None:
-        pipe.xadd(keys.entities, fields_of(result), **trim_args(settings))  # type: ignore[arg-type]
+        pipe.xadd(keys.entities, fields_of(result))  # type: ignore[arg-type]
 
     return StageSpec(
         name=Stage.ENTITIES.value,

@@ -13,7 +13,6 @@ from services.geocoder.gazetteer import Gazetteer, ensure_gazetteer
 from services.geocoder.resolve import resolve_places
 from shared import __version__
 from shared.metrics import set_build_info
-from shared.redis_client import trim_args
 from shared.schemas import EntitiesResult, PlacesResult, StageInfo, StageStatus
 from shared.settings import Settings, load_settings
 from shared.streams import Group, Keys, Stage
@@ -53,7 +52,7 @@ def geocoder_stage(
         return PlacesResult(meta=result.meta, places=[], info=info("error", 0.0, reason))
 
     def commit(pipe: Pipeline, _result: EntitiesResult, places: PlacesResult) -> None:
-        pipe.xadd(keys.places, fields_of(places), **trim_args(settings))  # type: ignore[arg-type]
+        pipe.xadd(keys.places, fields_of(places))  # type: ignore[arg-type]
 
     return StageSpec(
         name=Stage.GEOCODER.value,

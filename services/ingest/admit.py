@@ -16,7 +16,7 @@ import redis.asyncio as aredis
 from pydantic import ValidationError
 
 from shared.ids import article_id
-from shared.redis_client import queue_script, trim_args
+from shared.redis_client import queue_script
 from shared.schemas import Article, ArticleIn, ArticleMeta, utc_now
 from shared.settings import Settings
 from shared.streams import DATA_FIELD, Keys
@@ -108,12 +108,11 @@ class Admitter:
     def queue(self, pipe: aredis.client.Pipeline, article: Article) -> None:
         """Add the admission of ``article`` to a pipeline (its result: entry id or None)."""
         article_key = article.meta.id
-        trim = trim_args(self.settings)
         queue_script(
             pipe,
             self._script,
             [self.keys.seen(article_key), self.keys.accepted],
-            [encode(article), self.settings.dedupe_ttl_s, trim["maxlen"], DATA_FIELD],
+            [encode(article), self.settings.dedupe_ttl_s, DATA_FIELD],
         )
 
     async def admit(self, articles: list[Article]) -> list[Admission]:
@@ -138,9 +137,9 @@ class Admitter:
         self._backlog_cache = (time.monotonic(), value)
         return value
 
-    async def over_limit(self) -> bool:
-        """True when ingest must push back."""
-        return await self.backlog() >= self.settings.backlog_limit
+    async def over_limit(self, *, max_age_s: float = 0.5) -> bool:
+        """True when ingest must push back (backlog figure at most ``max_age_s`` old)."""
+        return await self.backlog(max_age_s=max_age_s) >= self.settings.backlog_limit
 
 
 async def group_backlog(client: aredis.Redis, keys: Keys) -> int:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import random
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import SAMPLE
+from tests.conftest import REPO, SAMPLE
 from tests.e2e.harness import SERVICES, Pipeline
 from tests.servers import OwnServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
+
+EVAL_SUMMARY = REPO.parent / "shared" / "data" / "eval" / "summary"
 
 
 @pytest.fixture
@@ -84,5 +89,50 @@ def test_lost_data_is_recovered_by_recreating_groups_without_restarts(
         # Recovered inside the running processes, not by crashing and restarting them.
         assert {s: {p.pid for p in pipeline.workers(s)} for s in SERVICES} == pids
         assert "re-created consumer groups" in pipeline.logs()
+    finally:
+        pipeline.stop()
+
+
+def _real_texts(count: int) -> list[str]:
+    """News texts from the handbook's evaluation data when present (read, never copied),
+    else rotations of the repository's own sample."""
+    texts: list[str] = []
+    for name in ("bbc_dev.jsonl", "cnndm_dev.jsonl"):
+        path = EVAL_SUMMARY / name
+        if path.is_file():
+            with path.open() as lines:
+                texts.extend(json.loads(line)["text"] for line in lines if line.strip())
+    if not texts:
+        paragraphs = SAMPLE.read_text().splitlines()
+        texts = ["\n".join(paragraphs[n:] + paragraphs[:n]) for n in range(len(paragraphs))]
+    return [texts[n % len(texts)] for n in range(count)]
+
+
+@pytest.mark.slow
+def test_thousand_articles_survive_random_sigkills_of_every_service(
+    redis_url: str, prefix: str, tmp_path: Path
+) -> None:
+    total, rounds = 1000, 3
+    rng = random.Random(2016)
+    pipeline = Pipeline(redis_url, prefix, tmp_path / "state")
+    try:
+        pipeline.wait_started()
+        expected = [f"k-{n:04d}" for n in range(total)]
+        for article_id, text in zip(expected, _real_texts(total), strict=True):
+            pipeline.xadd_article({"id": article_id, "text": text})
+        killed: dict[str, int] = dict.fromkeys(SERVICES, 0)
+        for _round in range(rounds):
+            for service in rng.sample(SERVICES, len(SERVICES)):
+                time.sleep(rng.uniform(0.5, 2.0))
+                victims = pipeline.workers(service)
+                if victims and pipeline.redis.xlen(f"{prefix}:enriched") < total:
+                    rng.choice(victims).send_signal(signal.SIGKILL)
+                    killed[service] += 1
+        assert all(count >= 2 for count in killed.values()), killed
+        ids = _wait_for_ids(pipeline, expected, timeout=900)
+        assert len(ids) == len(set(ids)), "an article was emitted twice"
+        assert sorted(ids) == expected, pipeline.logs()
+        # The figures the README's reliability section quotes (pytest -s shows them).
+        print(f"fault-report: articles={total} killed={killed} lost=0 duplicated=0")
     finally:
         pipeline.stop()
