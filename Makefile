@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+UV ?= $(BIN)/uv
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
@@ -41,9 +42,9 @@ fmt: install ## format the code
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-lock: ## re-pin requirements/*.lock from requirements/*.in (needs uv)
-	uv pip compile -q --no-header --generate-hashes --universal --python-version 3.11 requirements/runtime.in -o requirements/runtime.lock
-	uv pip compile -q --no-header --generate-hashes --universal --python-version 3.11 requirements/dev.in -o requirements/dev.lock
+lock: install ## re-pin requirements/*.lock from requirements/*.in
+	$(UV) pip compile -q --no-header --generate-hashes --universal --python-version 3.11 requirements/runtime.in -o requirements/runtime.lock
+	$(UV) pip compile -q --no-header --generate-hashes --universal --python-version 3.11 requirements/dev.in -o requirements/dev.lock
 
 clean: ## remove the environment and local state
 	rm -rf $(VENV) .newsflow .pytest_cache .mypy_cache .ruff_cache

