@@ -157,6 +157,42 @@ def cmd_status(args: argparse.Namespace) -> int:
     return asyncio.run(_status(args, settings, _redis_url(args, settings)))
 
 
+# --- dead letters ---------------------------------------------------------------------
+
+
+async def _dead(args: argparse.Namespace, settings: Settings, url: str) -> int:
+    from services.dead import list_dead, requeue
+
+    client = connect(url)
+    await _unreachable_guard(client, url)
+    keys = Keys(settings.stream_prefix)
+    try:
+        letters = await list_dead(client, keys, stage=args.stage, limit=args.limit)
+        for stored in letters:
+            letter = stored.letter
+            if args.requeue:
+                new_id = await requeue(client, keys, stored)
+                print(f"requeued {stored.entry_id} -> {letter.source_stream} {new_id}")
+            elif args.json:
+                print(json.dumps({"entry_id": stored.entry_id, **letter.model_dump(mode="json")}))
+            else:
+                print(
+                    f"{stored.entry_id}  {letter.stage:10} {letter.error_type:16} "
+                    f"{letter.article_id or '-':28} {letter.reason}"
+                )
+        if not letters and not args.json:
+            print("no dead letters")
+    finally:
+        await client.aclose()
+    return 0
+
+
+def cmd_dead(args: argparse.Namespace) -> int:
+    """List dead letters, or send them back with ``--requeue``."""
+    settings = load_settings()
+    return asyncio.run(_dead(args, settings, _redis_url(args, settings)))
+
+
 # --- service and up -------------------------------------------------------------------
 
 
@@ -295,6 +331,14 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true")
     status.add_argument("--redis-url")
     status.set_defaults(func=cmd_status)
+
+    dead = sub.add_parser("dead", help="list dead letters; --requeue sends them back")
+    dead.add_argument("--requeue", action="store_true")
+    dead.add_argument("--stage", help="only this stage's letters")
+    dead.add_argument("--limit", type=int, default=1000)
+    dead.add_argument("--json", action="store_true")
+    dead.add_argument("--redis-url")
+    dead.set_defaults(func=cmd_dead)
 
     service = sub.add_parser("service", help="run one service in this process")
     service.add_argument("name", choices=SERVICES)

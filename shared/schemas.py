@@ -7,6 +7,7 @@ from ``{prefix}:enriched``) and :class:`DeadLetter`. The stage results are inter
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -26,6 +27,20 @@ SUPPORTED_SCHEMA_VERSIONS = frozenset({1})
 StageStatus = Literal["ok", "error", "timeout", "skipped"]
 ShortStr = Annotated[str, StringConstraints(max_length=2_000)]
 MetaValue = str | int | float | bool | None
+
+
+_TAG = re.compile(r"<\s*/?\s*[a-zA-Z][a-zA-Z0-9-]*(?:\s[^<>]{0,300})?/?>")
+
+
+def looks_like_html(text: str) -> bool:
+    """True for an HTML page or fragment: a doctype or ``<html>`` start, or so many tags
+    that they make up a tenth of the text. A stray ``<b>`` in prose passes."""
+    head = text.lstrip()[:100].lower()
+    if head.startswith(("<!doctype html", "<html")):
+        return True
+    sample = text[:50_000]
+    tags = _TAG.findall(sample)
+    return len(tags) >= 10 and sum(len(t) for t in tags) > 0.1 * len(sample)
 
 
 def utc_now() -> datetime:
@@ -79,6 +94,8 @@ class ArticleIn(BaseModel):
             raise ValueError("text is empty")
         if "\x00" in value:
             raise ValueError("text contains NUL characters (binary data?)")
+        if looks_like_html(value):
+            raise ValueError("text looks like HTML markup; send the article's plain text")
         return value
 
 

@@ -37,6 +37,9 @@ class Pipeline:
             NEWSFLOW_MERGE_DEADLINE_S="120",
         )
         env.update(extra_env or {})
+        state.mkdir(parents=True, exist_ok=True)
+        self._up_log = state / "up.log"
+        up_log = self._up_log.open("wb")
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -52,9 +55,11 @@ class Pipeline:
             ],
             cwd=REPO,
             env=env,
-            stdout=subprocess.PIPE,
+            # A file, not a pipe nobody reads: a full pipe would block the supervisor.
+            stdout=up_log,
             stderr=subprocess.STDOUT,
         )
+        up_log.close()
         self.state = state
 
     def xadd_article(self, article: dict[str, object]) -> None:
@@ -95,7 +100,7 @@ class Pipeline:
         raise AssertionError(f"services not started after {timeout}s\n{self.logs()}")
 
     def logs(self) -> str:
-        parts = []
+        parts = [f"--- up.log\n{self._up_log.read_text(errors='replace')[-3000:]}"]
         for path in sorted((self.state / "logs").glob("*.log")):
             parts.append(f"--- {path.name}\n{path.read_text(errors='replace')[-3000:]}")
         return "\n".join(parts)

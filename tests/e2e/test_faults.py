@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import signal
 import time
 from collections.abc import Iterator
@@ -134,5 +135,34 @@ def test_thousand_articles_survive_random_sigkills_of_every_service(
         assert sorted(ids) == expected, pipeline.logs()
         # The figures the README's reliability section quotes (pytest -s shows them).
         print(f"fault-report: articles={total} killed={killed} lost=0 duplicated=0")
+    finally:
+        pipeline.stop()
+
+
+def test_sigterm_drains_in_flight_work_and_nothing_is_lost(
+    redis_url: str, prefix: str, tmp_path: Path
+) -> None:
+    pipeline = Pipeline(redis_url, prefix, tmp_path / "state")
+    try:
+        pipeline.wait_started()
+        expected = [f"t-{n:03d}" for n in range(200)]
+        _push(pipeline, expected)
+        deadline = time.monotonic() + 60
+        while pipeline.redis.xlen(f"{prefix}:enriched") < 5 and time.monotonic() < deadline:
+            time.sleep(0.1)  # every service is past start-up and busy
+        stopped = []
+        for service in ("entities", "geocoder", "aggregator"):
+            victim = pipeline.workers(service)[0]
+            victim.send_signal(signal.SIGTERM)
+            stopped.append(victim)
+        for victim in stopped:
+            victim.wait(timeout=60)
+        ids = _wait_for_ids(pipeline, expected, timeout=300)
+        assert len(ids) == len(set(ids))
+        assert sorted(ids) == expected, pipeline.logs()
+        logs = pipeline.logs()
+        for service in ("entities", "geocoder", "aggregator"):
+            # A clean exit after draining (the supervisor then starts a new one).
+            assert re.search(rf"{service}-\d+ exited with 0;", logs), logs
     finally:
         pipeline.stop()

@@ -19,6 +19,7 @@ import pytest
 from shared.schemas import EnrichedEvent
 from tests.conftest import REPO, SAMPLE
 from tests.e2e.harness import Pipeline
+from tests.helpers import sync_payloads
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
@@ -184,3 +185,39 @@ def test_up_once_on_the_embedded_server_prints_the_sample_event(tmp_path: Path) 
     assert not event.partial
     assert event.focus is not None and event.focus.country_code == "IQ"
     assert "people: " in done.stdout and "Gary Volesky" in done.stdout
+
+
+def test_bad_and_foreign_inputs_never_stop_the_pipeline(pipeline: Pipeline) -> None:
+    good = {
+        "de": "Die Bundesregierung in Berlin hat am Montag neue Hilfen für Hamburg beschlossen.",
+        "ar": "أعلنت الحكومة العراقية يوم الاثنين بدء عملية استعادة الموصل.",
+        "zh": "北京时间周一，政府宣布了新的措施。",
+        "emoji": "Fans in Madrid celebrated 🎉🎉 after the final whistle on Sunday.",
+    }
+    for key, text in good.items():
+        pipeline.xadd_article({"id": f"lang-{key}", "text": text})
+    bad = [
+        b"{not json",
+        b"\x00\xff\xfe",
+        json.dumps({"text": "<!DOCTYPE html><html><body>page</body></html>"}).encode(),
+        json.dumps({"text": "x" * 300_000}).encode(),
+        json.dumps({"title": "no text"}).encode(),
+        json.dumps({"text": "fine", "schema_version": 7}).encode(),
+    ]
+    for payload in bad:
+        pipeline.redis.xadd(f"{pipeline.prefix}:articles", {"data": payload})
+    events = pipeline.wait_events(len(good), timeout=120)
+    assert sorted(e.id for e in events) == sorted(f"lang-{k}" for k in good)
+    assert all(not e.partial for e in events)
+    dead = sync_payloads(pipeline.redis, f"{pipeline.prefix}:dead")
+    assert len(dead) == len(bad)
+    reasons = " ".join(json.loads(p)["reason"] for p in dead)
+    for expected in (
+        "Invalid JSON",
+        "not UTF-8",
+        "looks like HTML",
+        "limit is",
+        "Field required",
+        "unsupported schema_version",
+    ):
+        assert expected in reasons

@@ -59,6 +59,8 @@ def test_naive_published_time_is_taken_as_utc() -> None:
         ('{"text": "   "}', "text is empty"),
         ('{"text": 42}', "text: Input should be a valid string"),
         ('{"text": "a\\u0000b"}', "NUL"),
+        ('{"text": "<!DOCTYPE html><html><body><p>Hi</p></body></html>"}', "looks like HTML"),
+        (json.dumps({"text": "<div><p>a</p>" * 20 + "</div>"}), "looks like HTML"),
         ('{"text": "x", "schema_version": 99}', "unsupported schema_version 99"),
         ('{"text": "x", "colour": "red"}', "colour: Extra inputs are not permitted"),
         ('{"text": "x", "metadata": {"a": {"b": 1}}}', "metadata.a"),
@@ -85,3 +87,13 @@ def test_validation_errors_name_the_fields() -> None:
         admit_payload('{"text": 1, "url": 2}', SETTINGS)
     fields = {e["field"] for e in validation_errors(caught.value)}
     assert fields == {"text", "url"}
+
+
+def test_prose_mentioning_a_tag_and_non_english_text_pass() -> None:
+    for text in (
+        "The <b> tag makes text bold, a reader wrote.",
+        "Die Bundesregierung in Berlin hat am Montag neue Hilfen beschlossen.",
+        "أعلنت الحكومة العراقية يوم الاثنين بدء عملية الموصل.",
+        "北京时间周一，政府宣布了新的措施。",
+    ):
+        assert admit_payload(json.dumps({"text": text}), SETTINGS).text == text
