@@ -327,6 +327,7 @@ class Service:
         await self.startup()
         await self.broker.start()
         self._watchdog = asyncio.create_task(self._watch())
+        log.info("%s running as consumer %s", self.name, self.settings.consumer_name)
 
     async def stop(self) -> None:
         """Stop reading, let in-flight batches finish (graceful timeout), then close."""
@@ -344,7 +345,6 @@ class Service:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stopping.set)
         await self.start()
-        log.info("%s running as consumer %s", self.name, self.settings.consumer_name)
         await stopping.wait()
         log.info("%s stopping", self.name)
         await self.stop()

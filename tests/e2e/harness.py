@@ -99,6 +99,17 @@ class Pipeline:
             time.sleep(0.1)
         raise AssertionError(f"services not started after {timeout}s\n{self.logs()}")
 
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        """Wait until every service process has finished starting (models loaded, reading)."""
+        self.wait_started()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            logs = sorted((self.state / "logs").glob("*.log"))
+            if logs and all("running as consumer" in p.read_text(errors="replace") for p in logs):
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"services not ready after {timeout}s\n{self.logs()}")
+
     def logs(self) -> str:
         parts = [f"--- up.log\n{self._up_log.read_text(errors='replace')[-3000:]}"]
         for path in sorted((self.state / "logs").glob("*.log")):

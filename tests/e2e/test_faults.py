@@ -144,7 +144,7 @@ def test_sigterm_drains_in_flight_work_and_nothing_is_lost(
 ) -> None:
     pipeline = Pipeline(redis_url, prefix, tmp_path / "state")
     try:
-        pipeline.wait_started()
+        pipeline.wait_ready()  # SIGTERM during start-up (imports) simply ends a process
         expected = [f"t-{n:03d}" for n in range(200)]
         _push(pipeline, expected)
         deadline = time.monotonic() + 60
