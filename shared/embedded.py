@@ -14,6 +14,8 @@ SERVER_CONFIG: dict[str, Any] = {
     "appendonly": "yes",
     # Fsync before replying: a write acknowledged to a producer survives a crash of the server.
     "appendfsync": "always",
+    # A full server refuses writes (ingest answers 503) instead of evicting data.
+    "maxmemory": "2gb",
     "maxmemory-policy": "noeviction",
     "save": "",
 }

@@ -77,6 +77,10 @@ def _error(status: int, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": message, **extra}, status_code=status)
 
 
+def _unavailable(message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=503, headers={"Retry-After": "1"})
+
+
 def create_http_app(settings: Settings) -> Starlette:
     """The ingest HTTP API: ``POST /articles``, ``GET /healthz``, ``GET /metrics``."""
     service, holder = build_service(settings)
@@ -122,14 +126,15 @@ def create_http_app(settings: Settings) -> Starlette:
         if errors:
             ARTICLES_INGESTED.labels("http", "invalid").inc(len(errors))
             return _error(422, "invalid article(s); nothing was accepted", details=errors)
-        if await admitter.over_limit():
-            ARTICLES_INGESTED.labels("http", "throttled").inc(len(articles))
-            return JSONResponse(
-                {"error": "backlog over the limit; retry later"},
-                status_code=503,
-                headers={"Retry-After": "1"},
-            )
-        results = await admitter.admit(articles)
+        try:
+            if await admitter.over_limit():
+                ARTICLES_INGESTED.labels("http", "throttled").inc(len(articles))
+                return _unavailable("backlog over the limit; retry later")
+            results = await admitter.admit(articles)
+        except aredis.RedisError as exc:
+            # Unreachable, or out of memory (noeviction refuses writes): nothing was lost,
+            # nothing was accepted; the producer retries.
+            return _unavailable(f"cannot store articles now: {exc}")
         for result in results:
             ARTICLES_INGESTED.labels("http", result.status).inc()
         return JSONResponse(

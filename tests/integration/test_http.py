@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -14,6 +15,7 @@ from shared.schemas import Article
 from shared.settings import Settings, load_settings
 from shared.streams import Keys
 from tests.helpers import sync_payloads
+from tests.servers import OwnServer
 
 pytestmark = [pytest.mark.redis]
 
@@ -89,3 +91,24 @@ def test_health_and_metrics(http: TestClient) -> None:
     metrics = http.get("/metrics").text
     assert 'newsflow_articles_ingested_total{path="http",status="accepted"}' in metrics
     assert "newsflow_build_info" in metrics
+
+
+def test_redis_refusing_writes_gets_503_not_500(
+    redis_url: str, prefix: str, tmp_path: Path
+) -> None:
+    server = OwnServer(tmp_path / "redis")
+    server.start()
+    try:
+        settings = load_settings(redis_url=server.url, stream_prefix=prefix)
+        with TestClient(create_http_app(settings)) as http:
+            assert http.post("/articles", json={"text": "ok", "id": "f1"}).status_code == 202
+            control = redis.Redis.from_url(server.url)
+            control.config_set("maxmemory", 1)  # full: noeviction refuses every write
+            response = http.post("/articles", json={"text": "more", "id": "f2"})
+            control.config_set("maxmemory", 0)
+            control.close()
+            assert response.status_code == 503
+            assert "maxmemory" in response.json()["error"]
+            assert response.headers["Retry-After"] == "1"
+    finally:
+        server.stop()
