@@ -271,6 +271,15 @@ def cmd_gazetteer(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schemas(args: argparse.Namespace) -> int:
+    """Write the JSON Schemas and the AsyncAPI document of the messages."""
+    from shared.contract import write_documents
+
+    for path in write_documents(Path(args.out)):
+        print(f"wrote {path}")
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     """Score a stage on an evaluation set; the last line of ``--json`` is one JSON object."""
     if args.task == "ner":
@@ -348,6 +357,10 @@ def build_parser() -> argparse.ArgumentParser:
     gazetteer.add_argument("action", choices=["build"])
     gazetteer.add_argument("--out")
     gazetteer.set_defaults(func=cmd_gazetteer)
+
+    schemas = sub.add_parser("schemas", help="write JSON Schema and AsyncAPI documents")
+    schemas.add_argument("--out", default="docs/api")
+    schemas.set_defaults(func=cmd_schemas)
 
     evaluate = sub.add_parser("eval", help="score a stage on evaluation data")
     evaluate.add_argument("task", choices=["ner", "geo", "summary"])

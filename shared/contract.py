@@ -1,0 +1,87 @@
+"""The message contract as documents: JSON Schema of the public messages and an AsyncAPI
+description of every stream, generated from the pydantic models in :mod:`shared.schemas`.
+
+``newsflow schemas`` writes them to ``docs/api/``; a test fails when the committed
+documents drift from the code.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from faststream.redis import RedisBroker
+from faststream.specification import AsyncAPI
+from pydantic import BaseModel
+
+from shared import __version__
+from shared.schemas import (
+    Article,
+    ArticleIn,
+    DeadLetter,
+    EnrichedEvent,
+    EntitiesResult,
+    PlacesResult,
+    SummaryResult,
+)
+from shared.streams import Keys
+
+#: Public messages: what producers write and subscribers read, with their file names.
+PUBLIC_SCHEMAS: dict[str, type[BaseModel]] = {
+    "article-in.schema.json": ArticleIn,
+    "enriched-event.schema.json": EnrichedEvent,
+    "dead-letter.schema.json": DeadLetter,
+}
+
+_STREAMS: list[tuple[str, type[BaseModel], str]] = [
+    ("articles", ArticleIn, "Public input: raw article JSON from any producer (field `data`)."),
+    ("accepted", Article, "Validated articles with their ids; read by entities and summarizer."),
+    (
+        "entities",
+        EntitiesResult,
+        "Entity results and place candidates; read by geocoder, aggregator.",
+    ),
+    ("places", PlacesResult, "Resolved places; read by the aggregator."),
+    ("summaries", SummaryResult, "Extractive summaries; read by the aggregator."),
+    ("enriched", EnrichedEvent, "Public output: one enriched event per article (field `data`)."),
+    ("dead", DeadLetter, "Dead letters of every stage, with the reason and the original payload."),
+]
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """JSON Schema documents of the public messages, by file name."""
+    return {name: model.model_json_schema() for name, model in PUBLIC_SCHEMAS.items()}
+
+
+def asyncapi_document(prefix: str = "newsflow") -> dict[str, Any]:
+    """An AsyncAPI 3.0 document of every stream, built with FastStream's generator.
+
+    The broker is never connected: it only carries the channel descriptions.
+    """
+    keys = Keys(prefix)
+    broker = RedisBroker("redis://localhost:6379", description="Redis Streams, JSON in `data`")
+    for name, model, description in _STREAMS:
+        stream = getattr(keys, name)
+        broker.publisher(stream=stream, title=stream, description=description, schema=model)
+    spec = AsyncAPI(
+        broker,
+        title="newsflow",
+        version=__version__,
+        description="News articles in, enriched events out, on Redis Streams. Every entry "
+        "carries one JSON document in its field `data`.",
+    )
+    document: dict[str, Any] = spec.to_specification().to_jsonable()
+    return document
+
+
+def write_documents(out_dir: Path) -> list[Path]:
+    """Write the JSON Schemas and the AsyncAPI document; returns the paths written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    documents = {**json_schemas(), "asyncapi.json": asyncapi_document()}
+    for name, document in documents.items():
+        path = out_dir / name
+        path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+        written.append(path)
+    return written
