@@ -33,8 +33,8 @@ def encode(message: BaseModel) -> bytes:
     return message.model_dump_json().encode("utf-8")
 
 
-def fields_of(message: BaseModel) -> dict[bytes, bytes]:
-    """The XADD field map for a schema object."""
+def fields_of(message: BaseModel) -> dict[Any, Any]:
+    """The XADD field map for a schema object (typed as redis-py's ``xadd`` takes it)."""
     return {DATA_FIELD: encode(message)}
 
 

@@ -225,7 +225,7 @@ class StageRunner(Generic[In, Out]):
             article_id=article_id,
         )
         log.warning("dead letter from %s: %s (%s)", self.spec.name, entry.entry_id, reason)
-        pipe.xadd(self.keys.dead, fields_of(letter), **output_trim(self.settings))  # type: ignore[arg-type]
+        pipe.xadd(self.keys.dead, fields_of(letter), **output_trim(self.settings))
 
     async def _deliveries(self, entries: Sequence[Entry]) -> dict[str, int]:
         """Delivery counts (XPENDING) of claimed entries that are still pending."""

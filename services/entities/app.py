@@ -70,7 +70,7 @@ def entities_stage(
         )
 
     def commit(pipe: Pipeline, _article: Article, result: EntitiesResult) -> None:
-        pipe.xadd(keys.entities, fields_of(result))  # type: ignore[arg-type]
+        pipe.xadd(keys.entities, fields_of(result))
 
     return StageSpec(
         name=Stage.ENTITIES.value,

@@ -52,7 +52,7 @@ def geocoder_stage(
         return PlacesResult(meta=result.meta, places=[], info=info("error", 0.0, reason))
 
     def commit(pipe: Pipeline, _result: EntitiesResult, places: PlacesResult) -> None:
-        pipe.xadd(keys.places, fields_of(places))  # type: ignore[arg-type]
+        pipe.xadd(keys.places, fields_of(places))
 
     return StageSpec(
         name=Stage.GEOCODER.value,

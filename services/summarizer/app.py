@@ -48,7 +48,7 @@ def summarizer_stage(settings: Settings) -> StageSpec[Article, SummaryResult]:
         return SummaryResult(meta=article.meta, summary=None, info=info("error", 0.0, reason))
 
     def commit(pipe: Pipeline, _article: Article, result: SummaryResult) -> None:
-        pipe.xadd(keys.summaries, fields_of(result))  # type: ignore[arg-type]
+        pipe.xadd(keys.summaries, fields_of(result))
 
     return StageSpec(
         name=Stage.SUMMARIZER.value,

@@ -72,14 +72,17 @@ async def test_acl_user_in_the_url(locked_server: OwnServer) -> None:
 
 async def test_client_without_the_password_gets_nothing(locked_server: OwnServer) -> None:
     await _ingest_round_trip(f"redis://:{PASSWORD}@127.0.0.1:{locked_server.port}/0", "secno")
-    with redis.Redis.from_url(locked_server.url) as anonymous:
+    anonymous = redis.Redis.from_url(locked_server.url)
+    try:
         with pytest.raises(redis.AuthenticationError):
             anonymous.xrange("secno:accepted")
         with pytest.raises(redis.AuthenticationError):
             anonymous.xadd("secno:articles", {"data": "{}"})
-    with redis.Redis.from_url(f"redis://:wrong@127.0.0.1:{locked_server.port}/0") as wrong:
-        with pytest.raises(redis.AuthenticationError):
-            wrong.ping()
+    finally:
+        anonymous.close()
+    wrong_url = f"redis://:wrong@127.0.0.1:{locked_server.port}/0"
+    with redis.Redis.from_url(wrong_url) as wrong, pytest.raises(redis.AuthenticationError):
+        wrong.ping()
 
 
 @pytest.fixture
