@@ -25,6 +25,7 @@ from services.client import (
     validate_inputs,
     wait_for_events,
 )
+from services.filters import EventFilter
 from services.supervisor import SERVICES, Supervisor, default_counts, start_redis
 from shared.redis_client import connect
 from shared.settings import Settings, load_settings
@@ -95,9 +96,18 @@ async def _tail(args: argparse.Namespace, settings: Settings, url: str) -> int:
     shown = 0
     try:
         start = "$" if args.start == "now" else ("0-0" if args.start == "begin" else args.start)
+        wanted = EventFilter.of(
+            countries=args.country,
+            places=args.place,
+            entities=args.entity,
+            labels=args.label,
+            sources=args.source,
+        )
         async for _entry_id, event in follow_events(
             client, Keys(settings.stream_prefix), start=start
         ):
+            if not wanted.matches(event):
+                continue
             print(json.dumps(event) if args.json else describe_event(event), flush=True)
             shown += 1
             if args.count and shown >= args.count:
@@ -333,6 +343,13 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--from", dest="start", default="now", help="now, begin, or an entry id")
     tail.add_argument("--count", type=int, default=0)
     tail.add_argument("--json", action="store_true")
+    for kind in ("country", "place", "entity", "label", "source"):
+        tail.add_argument(
+            f"--{kind}",
+            action="append",
+            default=[],
+            help=f"only events with this {kind} (repeatable)",
+        )
     tail.add_argument("--redis-url")
     tail.set_defaults(func=cmd_tail)
 

@@ -1,4 +1,5 @@
-"""Pushing articles and reading enriched events: what the CLI's push, tail and status do."""
+"""Pushing articles and reading enriched events: the Python client, and what the CLI's
+push, tail and status do."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import asyncio
 import contextlib
 import json
 import sys
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,10 +15,11 @@ from typing import Any
 import redis.asyncio as aredis
 from pydantic import ValidationError
 
-from services.ingest.admit import Admission, Admitter, admit_payload
-from shared.redis_client import ensure_groups, read_after
-from shared.schemas import Article, EnrichedEvent
-from shared.settings import Settings
+from services.filters import EventFilter
+from services.ingest.admit import Admission, Admitter, admit_payload, check_limits, to_article
+from shared.redis_client import connect, ensure_groups, read_after
+from shared.schemas import Article, ArticleIn, EnrichedEvent
+from shared.settings import Settings, load_settings
 from shared.streams import DATA_FIELD, Keys
 from shared.worker import InvalidInput, describe_error
 
@@ -182,3 +184,90 @@ def describe_event(event: dict[str, Any]) -> str:
     if summary:
         lines.append(f"  summary: {summary}")
     return "\n".join(lines)
+
+
+class NewsflowClient:
+    """A small typed client: push articles, subscribe to enriched events.
+
+    ``subscribe`` reads ``{prefix}:enriched`` in a consumer group of your choosing, so a
+    subscriber that stops resumes where it left off: an event is acknowledged when you
+    ask for the next one, and events you had not finished with are delivered again.
+
+    >>> async with NewsflowClient("redis://127.0.0.1:6379/0") as nf:
+    ...     await nf.push({"text": "Floods hit Lyon, France.", "id": "lyon-1"})
+    ...     only_france = EventFilter.of(countries=["FR"])
+    ...     async for event in nf.subscribe(group="my-app", filter=only_france):
+    ...         print(event.id)
+    """
+
+    def __init__(
+        self, redis_url: str, *, prefix: str = "newsflow", settings: Settings | None = None
+    ) -> None:
+        self.settings = settings or load_settings(redis_url=redis_url, stream_prefix=prefix)
+        self.keys = Keys(self.settings.stream_prefix)
+        self.redis = connect(redis_url)
+
+    async def __aenter__(self) -> NewsflowClient:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the connection."""
+        await self.redis.aclose()
+
+    async def push(self, article: ArticleIn | Mapping[str, Any]) -> Admission:
+        """Validate and push one article; raises ``ValidationError`` for invalid input."""
+        (admission,) = await self.push_many([article])
+        return admission
+
+    async def push_many(self, articles: Iterable[ArticleIn | Mapping[str, Any]]) -> list[Admission]:
+        """Validate and push articles, waiting while the pipeline's backlog is over its limit."""
+        accepted = [
+            to_article(
+                check_limits(
+                    a if isinstance(a, ArticleIn) else ArticleIn.model_validate(a), self.settings
+                )
+            )
+            for a in articles
+        ]
+        return await push_articles(self.redis, self.settings, accepted)
+
+    async def subscribe(
+        self,
+        group: str,
+        *,
+        consumer: str = "client",
+        filter: EventFilter | None = None,
+        start: str = "$",
+        block_ms: int = 1000,
+    ) -> AsyncIterator[EnrichedEvent]:
+        """Enriched events for consumer group ``group`` (created at ``start``: ``$`` new
+        events only, ``0`` the whole retained history), matching ``filter``."""
+        stream = self.keys.enriched
+        try:
+            await self.redis.xgroup_create(stream, group, id=start, mkstream=True)
+        except aredis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        wanted = filter or EventFilter()
+        position = "0"  # first what this consumer was given and did not acknowledge
+        while True:
+            reply: Any = await self.redis.xreadgroup(
+                group,
+                consumer,
+                {stream: position},
+                count=100,
+                block=None if position == "0" else block_ms,
+            )
+            entries = [(i, f) for _s, items in reply or [] for i, f in items]
+            if position == "0" and not entries:
+                position = ">"
+                continue
+            for entry_id, fields in entries:
+                event = _decode_event(fields) if fields else None
+                if event is not None and wanted.matches(event):
+                    yield EnrichedEvent.model_validate(event)
+                # Acknowledged once the caller came back for more (or skipped by the filter).
+                await self.redis.xack(stream, group, entry_id)
