@@ -193,7 +193,7 @@ class NewsflowClient:
     subscriber that stops resumes where it left off: an event is acknowledged when you
     ask for the next one, and events you had not finished with are delivered again.
 
-    >>> async with NewsflowClient("redis://127.0.0.1:6379/0") as nf:
+    >>> async with NewsflowClient("redis://127.0.0.1:6379/0") as nf:  # or NEWSFLOW_REDIS_URL
     ...     await nf.push({"text": "Floods hit Lyon, France.", "id": "lyon-1"})
     ...     only_france = EventFilter.of(countries=["FR"])
     ...     async for event in nf.subscribe(group="my-app", filter=only_france):
@@ -201,11 +201,20 @@ class NewsflowClient:
     """
 
     def __init__(
-        self, redis_url: str, *, prefix: str = "newsflow", settings: Settings | None = None
+        self,
+        redis_url: str | None = None,
+        *,
+        prefix: str | None = None,
+        settings: Settings | None = None,
     ) -> None:
-        self.settings = settings or load_settings(redis_url=redis_url, stream_prefix=prefix)
-        self.keys = Keys(self.settings.stream_prefix)
-        self.redis = connect(redis_url)
+        """Connect to ``redis_url`` (default ``NEWSFLOW_REDIS_URL``) under ``prefix``
+        (default ``NEWSFLOW_STREAM_PREFIX``, else ``newsflow``)."""
+        if settings is None:
+            overrides = {"redis_url": redis_url, "stream_prefix": prefix}
+            settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
+        self.settings = settings
+        self.keys = Keys(settings.stream_prefix)
+        self.redis = connect(settings.require_redis_url())
 
     async def __aenter__(self) -> NewsflowClient:
         return self

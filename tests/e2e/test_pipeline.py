@@ -221,3 +221,22 @@ def test_bad_and_foreign_inputs_never_stop_the_pipeline(pipeline: Pipeline) -> N
         "unsupported schema_version",
     ):
         assert expected in reasons
+
+
+def test_readme_client_example_works_as_written(pipeline: Pipeline, redis_url: str) -> None:
+    readme = (REPO / "README.md").read_text()
+    start = readme.index("<!-- client-example -->")
+    block = readme[start : readme.index("<!-- /client-example -->")]
+    code = block[block.index("```python") + len("```python") : block.rindex("```")]
+    env = {**os.environ, "NEWSFLOW_REDIS_URL": redis_url, "NEWSFLOW_STREAM_PREFIX": pipeline.prefix}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr + pipeline.logs()
+    assert done.stdout.startswith("lyon-1 [('Lyon', 'FR'"), done.stdout
