@@ -7,6 +7,7 @@ append them to ``{prefix}:accepted``, which the workers read.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,9 +19,11 @@ from pydantic import ValidationError
 from redis.asyncio.client import Pipeline
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from services.client import follow_events
+from services.filters import EventFilter
 from services.ingest.admit import (
     Admitter,
     admit_payload,
@@ -35,6 +38,7 @@ from shared.streams import Group, Keys
 from shared.worker import InvalidInput, Service, StageSpec
 
 MAX_BATCH = 1000
+_ENTRY_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 
 
 def stream_stage(settings: Settings, admitter: Admitter) -> StageSpec[Article, Article]:
@@ -154,10 +158,46 @@ def create_http_app(settings: Settings) -> Starlette:
     async def metrics(_request: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    async def events(request: Request) -> Response:
+        """Server-Sent Events of enriched events, filtered like ``newsflow tail``.
+
+        ``?country=FR&entity=Obama&label=PERSON&place=Paris&source=AFP`` (repeatable);
+        ``?from=begin|now|<entry id>``; a reconnecting browser's ``Last-Event-ID`` resumes.
+        """
+        query = request.query_params
+        wanted = EventFilter.of(
+            countries=query.getlist("country"),
+            places=query.getlist("place"),
+            entities=query.getlist("entity"),
+            labels=query.getlist("label"),
+            sources=query.getlist("source"),
+        )
+        start = request.headers.get("last-event-id") or query.get("from", "now")
+        start = {"now": "$", "begin": "0-0"}.get(start, start)
+        if start not in ("$", "0-0") and not _ENTRY_ID.match(start):
+            return _error(422, f"from must be now, begin or a stream entry id, not {start!r}")
+        client = holder["admitter"].client
+        keys = Keys(settings.stream_prefix)
+
+        async def stream() -> AsyncIterator[bytes]:
+            yield b": newsflow enriched events\n\n"
+            async for entry_id, event in follow_events(client, keys, start=start):
+                if await request.is_disconnected():
+                    return
+                if wanted.matches(event):
+                    yield f"id: {entry_id}\nevent: enriched\ndata: {json.dumps(event)}\n\n".encode()
+
+        return StreamingResponse(
+            stream(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
     routes = [
         Route("/articles", post_articles, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        Route("/events", events, methods=["GET"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 

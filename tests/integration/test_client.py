@@ -12,36 +12,15 @@ import pytest
 import redis.asyncio as aredis
 from pydantic import ValidationError
 
-from services.aggregator.merge import fragment_of, head_of
 from services.client import NewsflowClient
 from services.filters import EventFilter
 from shared.schemas import Article
 from shared.settings import Settings
 from shared.streams import Keys
-from tests.factories import entities_result, places_result, summary_result
+from tests.factories import enriched_event_json
 from tests.helpers import payloads
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
-
-
-def _event(article_id: str, country: str) -> bytes:
-    places = places_result(article_id)
-    place = places.places[0].model_copy(update={"country_code": country})
-    places = places.model_copy(update={"places": [place]})
-    parts = [
-        fragment_of(r) for r in (entities_result(article_id), places, summary_result(article_id))
-    ]
-    stages = ",".join(f'"{f.stage.value}":{f.info}' for f in parts)
-    return (
-        "{"
-        + head_of(parts[0].article)
-        + ","
-        + ",".join(f.members for f in parts)
-        + ',"stages":{'
-        + stages
-        + '},"partial":false,"missing_stages":[],'
-        + '"enriched_at":"2026-01-01T00:00:00Z"}'
-    ).encode()
 
 
 async def test_push_validates_names_and_dedupes(settings: Settings, client: aredis.Redis) -> None:
@@ -69,7 +48,7 @@ async def test_subscription_filters_and_resumes_where_it_stopped(
 ) -> None:
     stream = Keys(settings.stream_prefix).enriched
     for article_id, country in (("e1", "IQ"), ("e2", "FR"), ("e3", "FR"), ("e4", "DE")):
-        await client.xadd(stream, {"data": _event(article_id, country)})
+        await client.xadd(stream, {"data": enriched_event_json(article_id, country)})
     url = settings.require_redis_url()
     only_france = EventFilter.of(countries=["fr"])
     async with NewsflowClient(url, settings=settings) as nf:
@@ -94,13 +73,13 @@ async def test_subscription_filters_and_resumes_where_it_stopped(
             if len(ids) == 4:
                 break
     assert ids == ["e1", "e2", "e3", "e4"]
-    assert json.loads(_event("x", "FR"))["places"][0]["country_code"] == "FR"
+    assert json.loads(enriched_event_json("x", "FR"))["places"][0]["country_code"] == "FR"
 
 
 async def test_tail_applies_the_same_filters(settings: Settings, client: aredis.Redis) -> None:
     stream = Keys(settings.stream_prefix).enriched
     for article_id, country in (("t1", "IQ"), ("t2", "FR"), ("t3", "DE")):
-        await client.xadd(stream, {"data": _event(article_id, country)})
+        await client.xadd(stream, {"data": enriched_event_json(article_id, country)})
     env = {
         **os.environ,
         "NEWSFLOW_REDIS_URL": settings.require_redis_url(),
