@@ -16,7 +16,7 @@ import redis.asyncio as aredis
 from pydantic import ValidationError
 
 from services.filters import EventFilter
-from services.ingest.admit import Admission, Admitter, admit_payload, check_limits, to_article
+from services.ingest.admit import Admission, Admitter, accept, admit_payload
 from shared.redis_client import connect, ensure_groups, read_after
 from shared.schemas import Article, ArticleIn, EnrichedEvent
 from shared.settings import Settings, load_settings
@@ -234,11 +234,7 @@ class NewsflowClient:
     async def push_many(self, articles: Iterable[ArticleIn | Mapping[str, Any]]) -> list[Admission]:
         """Validate and push articles, waiting while the pipeline's backlog is over its limit."""
         accepted = [
-            to_article(
-                check_limits(
-                    a if isinstance(a, ArticleIn) else ArticleIn.model_validate(a), self.settings
-                )
-            )
+            accept(a if isinstance(a, ArticleIn) else ArticleIn.model_validate(a), self.settings)
             for a in articles
         ]
         return await push_articles(self.redis, self.settings, accepted)

@@ -7,6 +7,7 @@ from ``{prefix}:enriched``) and :class:`DeadLetter`. The stage results are inter
 
 from __future__ import annotations
 
+import email.utils
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Literal
@@ -18,6 +19,7 @@ from pydantic import (
     Field,
     StringConstraints,
     field_validator,
+    model_validator,
 )
 
 #: The version every message is written with. Change it only with an adapter for the old one.
@@ -43,6 +45,21 @@ def looks_like_html(text: str) -> bool:
     return len(tags) >= 10 and sum(len(t) for t in tags) > 0.1 * len(sample)
 
 
+def parse_datetime(value: str) -> datetime | None:
+    """An ISO 8601 or RFC 2822 time (as in RSS), its offset kept; None when it is neither."""
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        pass
+    try:
+        return email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
 def utc_now() -> datetime:
     """The current time, timezone-aware in UTC."""
     return datetime.now(UTC)
@@ -53,7 +70,7 @@ class _Model(BaseModel):
 
 
 class ArticleIn(BaseModel):
-    """An article as a producer sends it. Only ``text`` is required."""
+    """An article as a producer sends it: ``text``, or an HTML page in ``html``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
 
@@ -67,12 +84,19 @@ class ArticleIn(BaseModel):
         ]
         | None
     ) = Field(default=None, description="Your own id; no spaces or braces.")
-    text: str = Field(description="Plain text of the article; newlines separate paragraphs.")
+    text: str | None = Field(
+        default=None, description="Plain text of the article; newlines separate paragraphs."
+    )
+    html: str | None = Field(
+        default=None,
+        description="The article's HTML page, instead of text: its main text, title, date and "
+        "site are extracted.",
+    )
     url: ShortStr | None = None
     title: ShortStr | None = None
     source: Annotated[str, StringConstraints(max_length=256)] | None = None
     published_at: datetime | None = Field(
-        default=None, description="ISO 8601; naive times are taken as UTC."
+        default=None, description="ISO 8601 or RFC 2822; naive times are taken as UTC."
     )
     language: Annotated[str, StringConstraints(max_length=16)] | None = None
     metadata: dict[Annotated[str, StringConstraints(max_length=64)], MetaValue] = Field(
@@ -87,15 +111,32 @@ class ArticleIn(BaseModel):
             raise ValueError(f"unsupported schema_version {value}; supported: {supported}")
         return value
 
+    @field_validator("published_at", mode="before")
+    @classmethod
+    def _rss_times_too(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip()[:4].isdigit():
+            return parse_datetime(value) or value  # RFC 2822; else pydantic explains
+        return value
+
+    @model_validator(mode="after")
+    def _text_or_html(self) -> ArticleIn:
+        if self.text is None and self.html is None:
+            raise ValueError("text or html is required")
+        if self.html is not None and not self.html.strip():
+            raise ValueError("html is empty")
+        return self
+
     @field_validator("text")
     @classmethod
-    def _has_text(cls, value: str) -> str:
+    def _has_text(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         if not value.strip():
             raise ValueError("text is empty")
         if "\x00" in value:
             raise ValueError("text contains NUL characters (binary data?)")
         if looks_like_html(value):
-            raise ValueError("text looks like HTML markup; send the article's plain text")
+            raise ValueError("text looks like HTML markup; send the page in `html` instead")
         return value
 
 

@@ -20,6 +20,14 @@ from shared.streams import Group, Keys, Stage
 from shared.wire import fields_of
 from shared.worker import Service, StageSpec
 
+#: Languages the entity model reads; an article of unknown language is tried in English.
+MODEL_LANGUAGES = ("en",)
+
+
+def handles_language(language: str | None) -> bool:
+    """Whether the entity model can read an article in ``language`` (None: unknown)."""
+    return language is None or language.split("-")[0].lower() in MODEL_LANGUAGES
+
 
 def model_version(nlp: Language) -> str:
     """The model's name and version, as reported in every result."""
@@ -49,20 +57,37 @@ def entities_stage(
         )
 
     def work(articles: list[Article]) -> list[EntitiesResult]:
+        readable = [a for a in articles if handles_language(a.meta.language)]
         started = time.perf_counter()
         extractions = extract_entities(
-            nlp, [a.text for a in articles], is_place=is_place, batch_size=settings.batch_size
+            nlp, [a.text for a in readable], is_place=is_place, batch_size=settings.batch_size
         )
-        each = (time.perf_counter() - started) / max(1, len(articles))
-        return [
-            EntitiesResult(
-                meta=article.meta,
-                entities=extraction.entities,
-                candidates=extraction.candidates,
-                info=info("ok", each),
-            )
-            for article, extraction in zip(articles, extractions, strict=True)
-        ]
+        each = (time.perf_counter() - started) / max(1, len(readable))
+        found = {id(a): e for a, e in zip(readable, extractions, strict=True)}
+        results = []
+        for article in articles:
+            extraction = found.get(id(article))
+            if extraction is None:
+                # Marked and passed on, never dropped: the summary still runs.
+                reason = f"no entity model for language {article.meta.language!r}"
+                results.append(
+                    EntitiesResult(
+                        meta=article.meta,
+                        entities=[],
+                        candidates=[],
+                        info=info("skipped", 0.0, reason),
+                    )
+                )
+            else:
+                results.append(
+                    EntitiesResult(
+                        meta=article.meta,
+                        entities=extraction.entities,
+                        candidates=extraction.candidates,
+                        info=info("ok", each),
+                    )
+                )
+        return results
 
     def failed(article: Article, reason: str) -> EntitiesResult:
         return EntitiesResult(

@@ -39,9 +39,8 @@ def geocoder_stage(
     def geocode(result: EntitiesResult) -> PlacesResult:
         if result.info.status != "ok":
             # Without entities there is nothing to resolve: say so rather than "no places".
-            return PlacesResult(
-                meta=result.meta, places=[], info=info("skipped", 0.0, "entity stage failed")
-            )
+            reason = f"entity stage {result.info.status}: {result.info.error or ''}".rstrip(": ")
+            return PlacesResult(meta=result.meta, places=[], info=info("skipped", 0.0, reason))
         started = time.perf_counter()
         places = resolve_places(result.candidates, gazetteer)
         return PlacesResult(

@@ -15,6 +15,7 @@ from pathlib import Path
 import redis.asyncio as aredis
 from pydantic import ValidationError
 
+from services.ingest.extract import detect_language, extract_page
 from shared.ids import article_id
 from shared.redis_client import queue_script
 from shared.schemas import Article, ArticleIn, ArticleMeta, utc_now
@@ -43,38 +44,67 @@ def parse_article_in(payload: bytes | str, settings: Settings) -> ArticleIn:
     return check_limits(article, settings)
 
 
+def _check_text(text: str, max_text_chars: int) -> str:
+    if len(text) > max_text_chars:
+        raise InvalidInput(f"text is {len(text)} characters; the limit is {max_text_chars}")
+    return text
+
+
 def check_limits(article: ArticleIn, settings: Settings) -> ArticleIn:
     """Enforce the text size limit on an already validated article."""
-    if len(article.text) > settings.max_text_chars:
-        raise InvalidInput(
-            f"text is {len(article.text)} characters; the limit is {settings.max_text_chars}"
-        )
+    if article.text is not None:
+        _check_text(article.text, settings.max_text_chars)
     return article
 
 
-def to_article(article: ArticleIn, *, now: datetime | None = None) -> Article:
-    """The accepted form of an input article: its id, UTC times, metadata."""
-    published_local = article.published_at
-    if published_local is not None and published_local.tzinfo is None:
-        published_local = published_local.replace(tzinfo=UTC)
+def to_article(
+    article: ArticleIn, *, now: datetime | None = None, max_text_chars: int = 1_000_000
+) -> Article:
+    """The accepted form of an input article: its text (extracted from ``html`` when that
+    is what was sent), id, language, UTC times and metadata."""
+    text = article.text
+    title, published, source, url = article.title, article.published_at, article.source, article.url
+    metadata = dict(article.metadata)
+    if text is None:
+        try:
+            page = extract_page(article.html or "")
+        except Exception as exc:  # any parser failure is this input's fault, not a crash
+            raise InvalidInput(f"cannot extract text from the HTML: {exc}") from exc
+        if not page.text:
+            raise InvalidInput("no article text found in the HTML")
+        text = page.text
+        title, published = title or page.title, published or page.published_at
+        source, url = source or page.sitename, url or page.url
+        if page.author:
+            metadata.setdefault("author", page.author)
+    _check_text(text, max_text_chars)
+    if published is not None and published.tzinfo is None:
+        published = published.replace(tzinfo=UTC)
     meta = ArticleMeta(
-        id=article_id(article.id, article.url, article.text),
-        url=article.url,
-        title=article.title,
-        source=article.source,
-        published_at=published_local.astimezone(UTC) if published_local else None,
-        published_at_local=published_local,
-        language=article.language,
+        id=article_id(article.id, url, text),
+        url=url,
+        title=title,
+        source=source,
+        published_at=published.astimezone(UTC) if published else None,
+        published_at_local=published,
+        language=article.language or detect_language(text),
         ingested_at=now or utc_now(),
-        metadata=dict(article.metadata),
-        text_chars=len(article.text),
+        metadata=metadata,
+        text_chars=len(text),
     )
-    return Article(meta=meta, text=article.text)
+    return Article(meta=meta, text=text)
+
+
+def accept(article: ArticleIn, settings: Settings, *, now: datetime | None = None) -> Article:
+    """A validated input article, within the limits, as it will be stored."""
+    return to_article(
+        check_limits(article, settings), now=now, max_text_chars=settings.max_text_chars
+    )
 
 
 def admit_payload(payload: bytes | str, settings: Settings) -> Article:
     """Validate a raw payload and turn it into an accepted article (not yet stored)."""
-    return to_article(parse_article_in(payload, settings))
+    return accept(parse_article_in(payload, settings), settings)
 
 
 def validation_errors(exc: ValidationError | InvalidInput) -> list[dict[str, str]]:

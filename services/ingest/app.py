@@ -26,9 +26,8 @@ from services.client import follow_events
 from services.filters import EventFilter
 from services.ingest.admit import (
     Admitter,
+    accept,
     admit_payload,
-    check_limits,
-    to_article,
     validation_errors,
 )
 from shared.metrics import ARTICLES_INGESTED, set_build_info
@@ -124,7 +123,7 @@ def create_http_app(settings: Settings) -> Starlette:
             try:
                 if not isinstance(item, dict):
                     raise InvalidInput("an article must be a JSON object")
-                articles.append(to_article(check_limits(ArticleIn.model_validate(item), settings)))
+                articles.append(accept(ArticleIn.model_validate(item), settings))
             except (ValidationError, InvalidInput) as exc:
                 errors.append({"index": index, "errors": validation_errors(exc)})
         if errors:

@@ -217,7 +217,7 @@ def test_bad_and_foreign_inputs_never_stop_the_pipeline(pipeline: Pipeline) -> N
         "not UTF-8",
         "looks like HTML",
         "limit is",
-        "Field required",
+        "text or html",
         "unsupported schema_version",
     ):
         assert expected in reasons

@@ -60,7 +60,7 @@ def test_invalid_articles_get_422_with_field_errors_and_nothing_is_stored(
     details = response.json()["details"]
     assert [d["index"] for d in details] == [1, 2]
     assert details[0]["errors"][0]["field"] == "text"
-    assert "Field required" in details[1]["errors"][0]["error"]
+    assert "text or html is required" in details[1]["errors"][0]["error"]
     assert sync_redis.xlen(Keys(settings.stream_prefix).accepted) == 0
 
     broken = http.post("/articles", content=b"{nope", headers={"content-type": "application/json"})

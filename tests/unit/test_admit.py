@@ -55,7 +55,9 @@ def test_naive_published_time_is_taken_as_utc() -> None:
     [
         ("{not json", "Invalid JSON"),
         (b"\xff\xfe", "not UTF-8"),
-        ('{"title": "no text"}', "text: Field required"),
+        ('{"title": "no text"}', "text or html is required"),
+        ('{"html": "  "}', "html is empty"),
+        ('{"html": "<html><body><script>x()</script></body></html>"}', "no article text"),
         ('{"text": "   "}', "text is empty"),
         ('{"text": 42}', "text: Input should be a valid string"),
         ('{"text": "a\\u0000b"}', "NUL"),
@@ -97,3 +99,52 @@ def test_prose_mentioning_a_tag_and_non_english_text_pass() -> None:
         "北京时间周一，政府宣布了新的措施。",
     ):
         assert admit_payload(json.dumps({"text": text}), SETTINGS).text == text
+
+
+PAGE = """<!DOCTYPE html><html lang="en"><head><title>Floods in Lyon | Example News</title>
+<meta property="article:published_time" content="2016-10-18T14:05:00+02:00">
+<meta property="og:site_name" content="Example News">
+<link rel="canonical" href="https://news.example.org/2016/10/floods-lyon">
+</head><body><nav><a href="/">Home</a> | <a href="/world">World</a></nav>
+<article><h1>Floods in Lyon</h1>
+<p>Heavy rain flooded Lyon, France, on Tuesday, officials said, and the Rhone rose fast.</p>
+<p>Hundreds of people were evacuated from homes near the river as the water rose through
+the night, the prefecture said in a statement on Wednesday morning.</p>
+<p>Trains between Lyon and Paris were cancelled and schools stayed closed.</p></article>
+<footer>Share this article. Copyright Example News.</footer></body></html>"""
+
+
+def test_html_page_is_reduced_to_its_text_and_metadata() -> None:
+    article = admit_payload(json.dumps({"html": PAGE}), SETTINGS)
+    assert "Heavy rain flooded Lyon" in article.text
+    assert "Home" not in article.text and "Share this" not in article.text
+    assert article.meta.title is not None and "Floods in Lyon" in article.meta.title
+    assert article.meta.url == "https://news.example.org/2016/10/floods-lyon"
+    assert article.meta.id.startswith("url-")
+    assert article.meta.published_at_local is not None
+    assert article.meta.published_at_local.isoformat() == "2016-10-18T14:05:00+02:00"
+    assert article.meta.published_at is not None and article.meta.published_at.hour == 12
+    assert article.meta.language == "en"
+
+
+def test_given_fields_win_over_the_page() -> None:
+    article = admit_payload(json.dumps({"html": PAGE, "title": "Mine", "id": "p1"}), SETTINGS)
+    assert (article.meta.title, article.meta.id) == ("Mine", "p1")
+
+
+def test_language_is_detected_only_when_sure() -> None:
+    german = (
+        "Die Bundesregierung in Berlin hat am Montag neue Hilfen für die Landwirte beschlossen."
+    )
+    assert admit_payload(json.dumps({"text": german}), SETTINGS).meta.language == "de"
+    assert admit_payload(json.dumps({"text": "Lyon: 3-1."}), SETTINGS).meta.language is None
+    given = admit_payload(json.dumps({"text": german, "language": "en"}), SETTINGS)
+    assert given.meta.language == "en"  # the producer's word wins
+
+
+def test_rss_style_dates_keep_their_offset() -> None:
+    article = admit_payload(
+        json.dumps({"text": "x y z", "published_at": "Tue, 18 Oct 2016 14:05:00 +0300"}), SETTINGS
+    )
+    assert article.meta.published_at_local is not None
+    assert article.meta.published_at_local.utcoffset().total_seconds() == 3 * 3600  # type: ignore[union-attr]

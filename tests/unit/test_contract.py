@@ -24,7 +24,8 @@ def test_asyncapi_document_is_committed_and_current() -> None:
     assert {"newsflow:articles", "newsflow:enriched", "newsflow:dead"} <= set(document["channels"])
 
 
-def test_public_input_schema_requires_only_text() -> None:
+def test_public_input_schema_takes_text_or_html_and_nothing_unknown() -> None:
     schema = json_schemas()["article-in.schema.json"]
-    assert schema["required"] == ["text"]
+    assert "required" not in schema  # text or html: checked by the model, said in the docs
+    assert {"text", "html", "id", "url", "published_at"} <= set(schema["properties"])
     assert schema["additionalProperties"] is False
