@@ -203,6 +203,44 @@ def cmd_dead(args: argparse.Namespace) -> int:
     return asyncio.run(_dead(args, settings, _redis_url(args, settings)))
 
 
+# --- replay ---------------------------------------------------------------------------
+
+
+async def _replay(args: argparse.Namespace, settings: Settings, url: str) -> int:
+    from services.replay import replay
+
+    client = connect(url)
+    await _unreachable_guard(client, url)
+    keys = Keys(settings.stream_prefix)
+    try:
+        replayed = await replay(client, keys, start=args.start, end=args.end, limit=args.limit)
+        for item in replayed:
+            print(f"replayed {item.id} as revision {item.revision}")
+        if not replayed:
+            print("nothing to replay in that range (only retained articles can be replayed)")
+        if args.wait and replayed:
+            events = await wait_for_events(
+                client,
+                keys,
+                [r.id for r in replayed],
+                timeout_s=args.timeout,
+                revisions={r.id: r.revision for r in replayed},
+            )
+            for event in events.values():
+                print(describe_event(event.model_dump(mode="json")))
+            if len(events) < len(replayed):
+                return 3
+    finally:
+        await client.aclose()
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Enrich a range of accepted articles again, as new revisions."""
+    settings = load_settings()
+    return asyncio.run(_replay(args, settings, _redis_url(args, settings)))
+
+
 # --- service and up -------------------------------------------------------------------
 
 
@@ -365,6 +403,15 @@ def build_parser() -> argparse.ArgumentParser:
     dead.add_argument("--json", action="store_true")
     dead.add_argument("--redis-url")
     dead.set_defaults(func=cmd_dead)
+
+    replay = sub.add_parser("replay", help="enrich a range of accepted articles again")
+    replay.add_argument("--from", dest="start", default="-", help="entry id, ISO time or -")
+    replay.add_argument("--to", dest="end", default="+", help="entry id, ISO time or +")
+    replay.add_argument("--limit", type=int, default=10_000)
+    replay.add_argument("--wait", action="store_true", help="print the new events")
+    replay.add_argument("--timeout", type=float, default=300.0)
+    replay.add_argument("--redis-url")
+    replay.set_defaults(func=cmd_replay)
 
     service = sub.add_parser("service", help="run one service in this process")
     service.add_argument("name", choices=SERVICES)

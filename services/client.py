@@ -142,15 +142,27 @@ async def follow_events(
 
 
 async def wait_for_events(
-    client: aredis.Redis, keys: Keys, ids: Iterable[str], *, timeout_s: float
+    client: aredis.Redis,
+    keys: Keys,
+    ids: Iterable[str],
+    *,
+    timeout_s: float,
+    revisions: Mapping[str, int] | None = None,
 ) -> dict[str, EnrichedEvent]:
-    """The enriched events of ``ids``, from the stream's history on; stops at the timeout."""
+    """The enriched events of ``ids`` (of the given revisions, else any), from the stream's
+    history on; stops at the timeout."""
     wanted = set(ids)
     found: dict[str, EnrichedEvent] = {}
 
+    def is_wanted(event: dict[str, Any]) -> bool:
+        if event.get("id") not in wanted:
+            return False
+        revision = (revisions or {}).get(event["id"])
+        return revision is None or (event.get("article") or {}).get("revision", 1) == revision
+
     async def collect() -> None:
         async for _entry_id, event in follow_events(client, keys, start="0-0", block_ms=200):
-            if event.get("id") in wanted:
+            if is_wanted(event):
                 found[event["id"]] = EnrichedEvent.model_validate(event)
                 if len(found) == len(wanted):
                     return

@@ -7,8 +7,9 @@ from typing import Any
 
 import redis.asyncio as aredis
 
+from shared.ids import revision_key
 from shared.redis_client import entries_between
-from shared.schemas import DeadLetter
+from shared.schemas import Article, DeadLetter
 from shared.streams import DATA_FIELD, Keys
 
 
@@ -44,7 +45,11 @@ async def requeue(client: aredis.Redis, keys: Keys, stored: StoredLetter) -> str
         raise ValueError(f"{stored.entry_id}: unknown source stream {letter.source_stream!r}")
     pipe = client.pipeline(transaction=True)
     if letter.article_id and letter.source_stream == keys.accepted:
-        pipe.delete(keys.done(letter.article_id))
+        try:
+            revision = Article.model_validate_json(letter.payload).meta.revision
+        except ValueError:
+            revision = 1
+        pipe.delete(keys.done(revision_key(letter.article_id, revision)))
     pipe.xadd(letter.source_stream, {DATA_FIELD: letter.payload.encode("utf-8")})
     pipe.xdel(keys.dead, stored.entry_id)
     results: list[Any] = await pipe.execute()

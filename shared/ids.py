@@ -53,6 +53,23 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()[:24]
 
 
+#: Separates an article id from its revision in merge keys; never part of an id.
+REVISION_MARK = "#"
+
+
+def revision_key(article_id: str, revision: int = 1) -> str:
+    """The key of one enrichment of an article: the id for the first, ``id#n`` after."""
+    return article_id if revision <= 1 else f"{article_id}{REVISION_MARK}{revision}"
+
+
+def parse_revision_key(key: str) -> tuple[str, int]:
+    """``(article id, revision)`` of a :func:`revision_key`."""
+    article, mark, revision = key.rpartition(REVISION_MARK)
+    if mark and revision.isdigit():
+        return article, int(revision)
+    return key, 1
+
+
 def article_id(given_id: str | None, url: str | None, text: str) -> str:
     """The article's id: ``given_id`` as is, else ``url-<hash>``, else ``txt-<hash>``."""
     if given_id is not None and given_id.strip():

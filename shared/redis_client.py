@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
 from typing import Any
 
 import redis.asyncio as aredis
@@ -49,13 +51,16 @@ def _id_key(entry_id: bytes | str) -> tuple[int, int]:
     return int(millis), int(seq or 0)
 
 
-async def trim_acknowledged(client: aredis.Redis, keys: Keys) -> dict[str, int]:
+async def trim_acknowledged(
+    client: aredis.Redis, keys: Keys, *, keep_s: Mapping[str, float] | None = None
+) -> dict[str, int]:
     """Trim every work stream below the oldest entry some group still needs.
 
     For each stream the floor is the minimum, over all its groups, of the oldest pending
     entry (or, with nothing pending, the last delivered one); ``XTRIM MINID ~`` removes only
     entries below it, which every group has read and acknowledged. A stream missing one of
-    its groups is left alone: where that group stands is unknown. Returns entries removed.
+    its groups is left alone: where that group stands is unknown. ``keep_s`` keeps a
+    stream's entries younger than so many seconds (for replays). Returns entries removed.
     """
     removed: dict[str, int] = {}
     for stream, wanted in keys.groups().items():
@@ -75,6 +80,9 @@ async def trim_acknowledged(client: aredis.Redis, keys: Keys) -> dict[str, int]:
             else:
                 candidate = _id_key(info["last-delivered-id"])
             floor = candidate if floor is None else min(floor, candidate)
+        keep = (keep_s or {}).get(stream, 0.0)
+        if floor is not None and keep > 0:
+            floor = min(floor, (int((time.time() - keep) * 1000), 0))
         if floor is None or floor == (0, 0):
             continue
         count = await client.xtrim(stream, minid=f"{floor[0]}-{floor[1]}", approximate=True)

@@ -79,11 +79,11 @@ class ArticleIn(BaseModel):
         Annotated[
             str,
             StringConstraints(
-                min_length=1, max_length=256, strip_whitespace=True, pattern=r"^[^\s{}]+$"
+                min_length=1, max_length=256, strip_whitespace=True, pattern=r"^[^\s{}#]+$"
             ),
         ]
         | None
-    ) = Field(default=None, description="Your own id; no spaces or braces.")
+    ) = Field(default=None, description="Your own id; no spaces, braces or '#'.")
     text: str | None = Field(
         default=None, description="Plain text of the article; newlines separate paragraphs."
     )
@@ -155,6 +155,9 @@ class ArticleMeta(_Model):
     ingested_at: AwareDatetime
     metadata: dict[str, MetaValue] = Field(default_factory=dict)
     text_chars: int = Field(ge=0)
+    revision: int = Field(
+        default=1, ge=1, description="1 for the first enrichment; replays count up."
+    )
 
 
 class Article(_Model):

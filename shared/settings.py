@@ -43,6 +43,9 @@ class Settings(BaseSettings):
         default=100_000, ge=100, description="Approximate cap of the enriched and dead streams."
     )
     dedupe_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
+    replay_retention_s: float = Field(
+        default=3600.0, ge=0, description="Accepted articles kept this long for `newsflow replay`."
+    )
     housekeeping_s: float = Field(
         default=5.0,
         gt=0,

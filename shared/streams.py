@@ -75,20 +75,26 @@ class Keys:
 
     @property
     def merge_deadlines(self) -> str:
-        """Sorted set: article id -> time by which its merge must complete."""
+        """Sorted set: article revision key -> time by which its merge must complete."""
         return f"{self.prefix}:merge-deadlines"
 
     def seen(self, article_id: str) -> str:
         """Dedupe marker of an accepted article id."""
         return f"{self.prefix}:seen:{article_id}"
 
-    def merge(self, article_id: str) -> str:
-        """Hash of the stage results received so far for an article."""
-        return f"{self.prefix}:merge:{article_id}"
+    def merge(self, key: str) -> str:
+        """Hash of the stage results received so far for an article revision
+        (``shared.ids.revision_key``)."""
+        return f"{self.prefix}:merge:{key}"
 
-    def done(self, article_id: str) -> str:
-        """Marker of an article already emitted to the enriched stream."""
-        return f"{self.prefix}:done:{article_id}"
+    def done(self, key: str) -> str:
+        """Marker of an article revision already emitted to the enriched stream."""
+        return f"{self.prefix}:done:{key}"
+
+    @property
+    def revisions(self) -> str:
+        """Hash: article id -> how many times it was replayed."""
+        return f"{self.prefix}:revisions"
 
     def stage_output(self, stage: Stage) -> str:
         """The stream a stage publishes its results to."""

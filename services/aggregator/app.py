@@ -65,8 +65,8 @@ async def sweep_overdue(merger: Merger) -> int:
     """Flush every article past its deadline; returns how many were emitted."""
     emitted = 0
     now = utc_now()
-    for article_id in await merger.overdue(now):
-        status, _missing = await merger.flush(article_id, now)
+    for key in await merger.overdue(now):
+        status, _missing = await merger.flush(key, now)
         if status == "emitted":
             emitted += 1
             ENRICHED.labels("partial").inc()
@@ -102,7 +102,9 @@ def build_service(settings: Settings) -> Service:
             while True:
                 try:
                     await update_gauges(client, keys)
-                    await trim_acknowledged(client, keys)
+                    await trim_acknowledged(
+                        client, keys, keep_s={keys.accepted: settings.replay_retention_s}
+                    )
                 except aredis.RedisError as exc:
                     log.warning("gauges or trimming failed: %s", exc)
                 await asyncio.sleep(settings.housekeeping_s)

@@ -4,7 +4,7 @@
 --
 -- KEYS[1] merge hash of the article   KEYS[2] done marker   KEYS[3] enriched stream
 -- KEYS[4] deadlines sorted set
--- ARGV[1] mode: "add" or "flush"      ARGV[2] article id     ARGV[3] stage (add)
+-- ARGV[1] mode: "add" or "flush"      ARGV[2] revision key   ARGV[3] stage (add)
 -- ARGV[4] stage fragment: JSON object members, e.g. "summary":{...} (add)
 -- ARGV[5] stage info JSON (add)       ARGV[6] head: members "schema_version":1,"id":..,"article":{..}
 -- ARGV[7] deadline score              ARGV[8] done ttl (s)   ARGV[9] approximate maxlen

@@ -20,6 +20,7 @@ from pydantic import TypeAdapter
 from redis.asyncio.client import Pipeline
 
 from shared import __version__
+from shared.ids import revision_key
 from shared.redis_client import output_trim, queue_script
 from shared.schemas import (
     SCHEMA_VERSION,
@@ -120,18 +121,18 @@ class Merger:
         ]
 
     def _arguments(
-        self, *, mode: str, article_id: str, now: datetime, fragment: Fragment | None
+        self, *, mode: str, key: str, now: datetime, fragment: Fragment | None
     ) -> tuple[list[str], list[Any]]:
         keys = [
-            self.keys.merge(article_id),
-            self.keys.done(article_id),
+            self.keys.merge(key),
+            self.keys.done(key),
             self.keys.enriched,
             self.keys.merge_deadlines,
         ]
         deadline = now.timestamp() + self.settings.merge_deadline_s
         args = [
             mode,
-            article_id,
+            key,
             fragment.stage.value if fragment else "",
             fragment.members if fragment else "",
             fragment.info if fragment else "",
@@ -147,18 +148,18 @@ class Merger:
 
     def queue_add(self, pipe: Pipeline, fragment: Fragment, now: datetime) -> None:
         """Add the merge of one fragment to a transaction (ack goes in the same one)."""
-        keys, args = self._arguments(
-            mode="add", article_id=fragment.article.id, now=now, fragment=fragment
-        )
+        key = revision_key(fragment.article.id, fragment.article.revision)
+        keys, args = self._arguments(mode="add", key=key, now=now, fragment=fragment)
         queue_script(pipe, self._script, keys, args)
 
-    async def flush(self, article_id: str, now: datetime) -> tuple[str, int]:
-        """Emit an article past its deadline as partial (no-op if already emitted)."""
-        keys, args = self._arguments(mode="flush", article_id=article_id, now=now, fragment=None)
+    async def flush(self, key: str, now: datetime) -> tuple[str, int]:
+        """Emit an article revision (``revision_key``) past its deadline as partial; a no-op
+        if it was emitted already."""
+        keys, args = self._arguments(mode="flush", key=key, now=now, fragment=None)
         return parse_result(await self._script(keys=keys, args=args))
 
     async def overdue(self, now: datetime, limit: int = 100) -> list[str]:
-        """Ids whose merge deadline has passed."""
+        """Revision keys whose merge deadline has passed."""
         ids = await self.client.zrangebyscore(
             self.keys.merge_deadlines, "-inf", now.timestamp(), start=0, num=limit
         )

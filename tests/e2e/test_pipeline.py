@@ -240,3 +240,26 @@ def test_readme_client_example_works_as_written(pipeline: Pipeline, redis_url: s
     )
     assert done.returncode == 0, done.stderr + pipeline.logs()
     assert done.stdout.startswith("lyon-1 [('Lyon', 'FR'"), done.stdout
+
+
+def test_replay_re_enriches_as_a_new_revision(pipeline: Pipeline, redis_url: str) -> None:
+    pipeline.xadd_article(
+        {"id": "replay-me", "text": "Heavy rain flooded Lyon, France, on Tuesday."}
+    )
+    (first,) = pipeline.wait_events(1, timeout=120)
+    env = {**os.environ, "NEWSFLOW_REDIS_URL": redis_url, "NEWSFLOW_STREAM_PREFIX": pipeline.prefix}
+    done = subprocess.run(
+        [sys.executable, "-m", "services", "replay", "--wait", "--timeout", "120"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=200,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "replayed replay-me as revision 2" in done.stdout
+    events = pipeline.wait_events(2, timeout=60)
+    assert [(e.id, e.article.revision) for e in events] == [("replay-me", 1), ("replay-me", 2)]
+    assert events[1].places and events[1].places[0].country_code == "FR"
+    assert first.article.revision == 1

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from shared.ids import article_id, normalise_text, normalise_url
+from shared.ids import (
+    article_id,
+    normalise_text,
+    normalise_url,
+    parse_revision_key,
+    revision_key,
+)
 
 
 def test_given_id_wins_and_is_trimmed() -> None:
@@ -36,3 +42,11 @@ def test_text_id_ignores_whitespace_differences_only() -> None:
 
 def test_blank_given_id_and_url_fall_through() -> None:
     assert article_id("  ", "  ", "x").startswith("txt-")
+
+
+def test_revision_keys_round_trip() -> None:
+    assert revision_key("a1") == "a1" == revision_key("a1", 1)
+    assert revision_key("a1", 3) == "a1#3"
+    assert parse_revision_key("a1#3") == ("a1", 3)
+    assert parse_revision_key("url-abc") == ("url-abc", 1)
+    assert parse_revision_key(revision_key("x:y", 12)) == ("x:y", 12)
