@@ -20,6 +20,7 @@ import redis.asyncio as aredis
 from services.client import (
     describe_event,
     follow_events,
+    progress_bar,
     push_articles,
     read_inputs,
     validate_inputs,
@@ -58,7 +59,12 @@ async def _push(args: argparse.Namespace, settings: Settings, url: str) -> int:
     client = connect(url)
     try:
         await _unreachable_guard(client, url)
-        results = await push_articles(client, settings, articles)
+        results = await push_articles(
+            client,
+            settings,
+            articles,
+            progress=progress_bar("pushing") if len(articles) > 100 else None,
+        )
         for result in results:
             print(f"{result.status} {result.id}")
         if args.wait and results:

@@ -7,10 +7,10 @@ import asyncio
 import contextlib
 import json
 import sys
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import redis.asyncio as aredis
 from pydantic import ValidationError
@@ -99,8 +99,10 @@ async def push_articles(
     *,
     chunk: int = 100,
     wait_s: float = 0.5,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[Admission]:
-    """Admit articles in chunks, waiting while the pipeline's backlog is over its limit."""
+    """Admit articles in chunks, waiting while the pipeline's backlog is over its limit;
+    ``progress(done, total)`` is called after each chunk."""
     await ensure_groups(client, Keys(settings.stream_prefix))
     admitter = Admitter(client, settings)
     chunk = min(chunk, settings.backlog_limit)
@@ -109,7 +111,25 @@ async def push_articles(
         while await admitter.over_limit(max_age_s=0.0):
             await asyncio.sleep(wait_s)
         results.extend(await admitter.admit(articles[start : start + chunk]))
+        if progress is not None:
+            progress(len(results), len(articles))
     return results
+
+
+def progress_bar(label: str, *, stream: TextIO = sys.stderr) -> Callable[[int, int], None] | None:
+    """A one-line progress bar on a terminal; None when ``stream`` is not one (logs, pipes)."""
+    if not stream.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        width = 30
+        filled = width * done // max(1, total)
+        end = "\n" if done >= total else ""
+        bar = "#" * filled + "." * (width - filled)
+        stream.write(f"\r{label} [{bar}] {done}/{total}{end}")
+        stream.flush()
+
+    return show
 
 
 def _decode_event(fields: dict[bytes, bytes]) -> dict[str, Any] | None:

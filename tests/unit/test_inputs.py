@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
-from services.client import read_inputs, validate_inputs
+from services.client import progress_bar, read_inputs, validate_inputs
 from shared.settings import load_settings
 
 
@@ -31,3 +32,18 @@ def test_files_folders_and_jsonl_become_articles(tmp_path: Path) -> None:
     assert len(rejected) == 2
     assert rejected[0].origin.endswith("d.jsonl:1") and "text is empty" in rejected[0].reason
     assert rejected[1].origin.endswith("d.jsonl:2")
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_draws_on_terminals_only() -> None:
+    assert progress_bar("x", stream=io.StringIO()) is None
+    screen = _Terminal()
+    show = progress_bar("pushing", stream=screen)
+    assert show is not None
+    show(50, 200)
+    show(200, 200)
+    assert "50/200" in screen.getvalue() and screen.getvalue().endswith("200/200\n")
