@@ -49,6 +49,14 @@ async def _unreachable_guard(client: aredis.Redis, url: str) -> None:
         sys.exit(f"newsflow: cannot reach Redis at {url}: {exc}")
 
 
+async def _check_reachable(url: str) -> None:
+    client = connect(url)
+    try:
+        await _unreachable_guard(client, url)
+    finally:
+        await client.aclose()
+
+
 # --- push -----------------------------------------------------------------------------
 
 
@@ -266,6 +274,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     settings = load_settings()
     state = Path(args.state_dir)
     url, embedded = start_redis(args.redis_url or settings.redis_url, state)
+    if embedded is None:
+        asyncio.run(_check_reachable(url))
     counts = default_counts()
     if args.entities_workers:
         counts["entities"] = args.entities_workers

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,3 +114,32 @@ def test_redis_refusing_writes_gets_503_not_500(
             assert response.headers["Retry-After"] == "1"
     finally:
         server.stop()
+
+
+def test_html_page_posted_is_accepted_as_its_text(
+    http: TestClient, settings: Settings, sync_redis: redis.Redis
+) -> None:
+    page = (
+        "<html><head><title>Storm</title></head><body><nav>Home</nav><article>"
+        "<p>A storm hit Marseille, France, on Monday, cutting power to thousands of homes.</p>"
+        "<p>Firefighters said the wind reached 120 km/h near the port overnight.</p>"
+        "</article></body></html>"
+    )
+    response = http.post("/articles", json={"html": page, "id": "html-1"})
+    assert response.status_code == 202
+    (payload,) = sync_payloads(sync_redis, Keys(settings.stream_prefix).accepted)
+    stored = Article.model_validate_json(payload)
+    assert "storm hit Marseille" in stored.text and "<p>" not in stored.text
+    assert stored.meta.title == "Storm" and stored.meta.language == "en"
+
+
+def test_unreachable_redis_is_said_plainly(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "services", "status", "--redis-url", "redis://127.0.0.1:1/0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "cannot reach Redis at redis://127.0.0.1:1/0" in done.stderr
