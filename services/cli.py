@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import FrameType
 
@@ -49,116 +49,111 @@ async def _unreachable_guard(client: aredis.Redis, url: str) -> None:
         sys.exit(f"newsflow: cannot reach Redis at {url}: {exc}")
 
 
-async def _check_reachable(url: str) -> None:
+Command = Callable[[argparse.Namespace, Settings, aredis.Redis], Awaitable[int]]
+
+
+async def _session(args: argparse.Namespace, settings: Settings, url: str, body: Command) -> int:
+    """Run one command on a connection: refused plainly when Redis cannot be reached."""
     client = connect(url)
     try:
         await _unreachable_guard(client, url)
+        return await body(args, settings, client)
     finally:
         await client.aclose()
+
+
+def _run(args: argparse.Namespace, body: Command) -> int:
+    settings = load_settings()
+    try:
+        return asyncio.run(_session(args, settings, _redis_url(args, settings), body))
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _reachable(_args: argparse.Namespace, _settings: Settings, _client: aredis.Redis) -> int:
+    return 0
 
 
 # --- push -----------------------------------------------------------------------------
 
 
-async def _push(args: argparse.Namespace, settings: Settings, url: str) -> int:
+async def _push(args: argparse.Namespace, settings: Settings, client: aredis.Redis) -> int:
     articles, rejected = validate_inputs(read_inputs(args.inputs), settings)
     for item in rejected:
         print(f"rejected {item.origin}: {item.reason}", file=sys.stderr)
-    client = connect(url)
-    try:
-        await _unreachable_guard(client, url)
-        results = await push_articles(
-            client,
-            settings,
-            articles,
-            progress=progress_bar("pushing") if len(articles) > 100 else None,
+    results = await push_articles(
+        client,
+        settings,
+        articles,
+        progress=progress_bar("pushing") if len(articles) > 100 else None,
+    )
+    for result in results:
+        print(f"{result.status} {result.id}")
+    if args.wait and results:
+        keys = Keys(settings.stream_prefix)
+        events = await wait_for_events(
+            client, keys, [r.id for r in results], timeout_s=args.timeout
         )
         for result in results:
-            print(f"{result.status} {result.id}")
-        if args.wait and results:
-            keys = Keys(settings.stream_prefix)
-            events = await wait_for_events(
-                client, keys, [r.id for r in results], timeout_s=args.timeout
-            )
-            for result in results:
-                event = events.get(result.id)
-                if event is None:
-                    print(f"timeout: no enriched event for {result.id}", file=sys.stderr)
-                    continue
-                if not args.json:
-                    print(describe_event(event.model_dump(mode="json")))
-                print(event.model_dump_json(indent=2))
-            if len(events) < len({r.id for r in results}):
-                return 3
-    finally:
-        await client.aclose()
+            event = events.get(result.id)
+            if event is None:
+                print(f"timeout: no enriched event for {result.id}", file=sys.stderr)
+                continue
+            if not args.json:
+                print(describe_event(event.model_dump(mode="json")))
+            print(event.model_dump_json(indent=2))
+        if len(events) < len({r.id for r in results}):
+            return 3
     return 1 if rejected else 0
 
 
 def cmd_push(args: argparse.Namespace) -> int:
     """Push files, folders, JSONL or stdin; optionally wait for the enriched events."""
-    settings = load_settings()
-    return asyncio.run(_push(args, settings, _redis_url(args, settings)))
+    return _run(args, _push)
 
 
 # --- tail -----------------------------------------------------------------------------
 
 
-async def _tail(args: argparse.Namespace, settings: Settings, url: str) -> int:
-    client = connect(url)
-    await _unreachable_guard(client, url)
+async def _tail(args: argparse.Namespace, settings: Settings, client: aredis.Redis) -> int:
     shown = 0
-    try:
-        start = "$" if args.start == "now" else ("0-0" if args.start == "begin" else args.start)
-        wanted = EventFilter.of(
-            countries=args.country,
-            places=args.place,
-            entities=args.entity,
-            labels=args.label,
-            sources=args.source,
-        )
-        async for _entry_id, event in follow_events(
-            client, Keys(settings.stream_prefix), start=start
-        ):
-            if not wanted.matches(event):
-                continue
-            print(json.dumps(event) if args.json else describe_event(event), flush=True)
-            shown += 1
-            if args.count and shown >= args.count:
-                break
-    finally:
-        await client.aclose()
+    start = "$" if args.start == "now" else ("0-0" if args.start == "begin" else args.start)
+    wanted = EventFilter.of(
+        countries=args.country,
+        places=args.place,
+        entities=args.entity,
+        labels=args.label,
+        sources=args.source,
+    )
+    async for _entry_id, event in follow_events(client, Keys(settings.stream_prefix), start=start):
+        if not wanted.matches(event):
+            continue
+        print(json.dumps(event) if args.json else describe_event(event), flush=True)
+        shown += 1
+        if args.count and shown >= args.count:
+            break
     return 0
 
 
 def cmd_tail(args: argparse.Namespace) -> int:
     """Follow the enriched stream."""
-    settings = load_settings()
-    try:
-        return asyncio.run(_tail(args, settings, _redis_url(args, settings)))
-    except KeyboardInterrupt:
-        return 0
+    return _run(args, _tail)
 
 
 # --- status ---------------------------------------------------------------------------
 
 
-async def _status(args: argparse.Namespace, settings: Settings, url: str) -> int:
+async def _status(args: argparse.Namespace, settings: Settings, client: aredis.Redis) -> int:
     from services.aggregator.monitor import group_stats
 
-    client = connect(url)
-    await _unreachable_guard(client, url)
     keys = Keys(settings.stream_prefix)
-    try:
-        rows = await group_stats(client, keys)
-        report = {
-            "groups": rows,
-            "enriched": int(await client.xlen(keys.enriched)),
-            "dead_letters": int(await client.xlen(keys.dead)),
-            "merges_open": int(await client.zcard(keys.merge_deadlines)),
-        }
-    finally:
-        await client.aclose()
+    rows = await group_stats(client, keys)
+    report = {
+        "groups": rows,
+        "enriched": int(await client.xlen(keys.enriched)),
+        "dead_letters": int(await client.xlen(keys.dead)),
+        "merges_open": int(await client.zcard(keys.merge_deadlines)),
+    }
     if args.json:
         print(json.dumps(report))
         return 0
@@ -177,82 +172,69 @@ async def _status(args: argparse.Namespace, settings: Settings, url: str) -> int
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Lag, pending and dead letters per group."""
-    settings = load_settings()
-    return asyncio.run(_status(args, settings, _redis_url(args, settings)))
+    return _run(args, _status)
 
 
 # --- dead letters ---------------------------------------------------------------------
 
 
-async def _dead(args: argparse.Namespace, settings: Settings, url: str) -> int:
+async def _dead(args: argparse.Namespace, settings: Settings, client: aredis.Redis) -> int:
     from services.dead import list_dead, requeue
 
-    client = connect(url)
-    await _unreachable_guard(client, url)
     keys = Keys(settings.stream_prefix)
-    try:
-        letters = await list_dead(client, keys, stage=args.stage, limit=args.limit)
-        for stored in letters:
-            letter = stored.letter
-            if args.requeue:
-                new_id = await requeue(client, keys, stored)
-                print(f"requeued {stored.entry_id} -> {letter.source_stream} {new_id}")
-            elif args.json:
-                print(json.dumps({"entry_id": stored.entry_id, **letter.model_dump(mode="json")}))
-            else:
-                print(
-                    f"{stored.entry_id}  {letter.stage:10} {letter.error_type:16} "
-                    f"{letter.article_id or '-':28} {letter.reason}"
-                )
-        if not letters and not args.json:
-            print("no dead letters")
-    finally:
-        await client.aclose()
+    letters = await list_dead(client, keys, stage=args.stage, limit=args.limit)
+    for stored in letters:
+        letter = stored.letter
+        if args.requeue:
+            new_id = await requeue(client, keys, stored)
+            print(f"requeued {stored.entry_id} -> {letter.source_stream} {new_id}")
+        elif args.json:
+            print(json.dumps({"entry_id": stored.entry_id, **letter.model_dump(mode="json")}))
+        else:
+            print(
+                f"{stored.entry_id}  {letter.stage:10} {letter.error_type:16} "
+                f"{letter.article_id or '-':28} {letter.reason}"
+            )
+    if not letters and not args.json:
+        print("no dead letters")
     return 0
 
 
 def cmd_dead(args: argparse.Namespace) -> int:
     """List dead letters, or send them back with ``--requeue``."""
-    settings = load_settings()
-    return asyncio.run(_dead(args, settings, _redis_url(args, settings)))
+    return _run(args, _dead)
 
 
 # --- replay ---------------------------------------------------------------------------
 
 
-async def _replay(args: argparse.Namespace, settings: Settings, url: str) -> int:
+async def _replay(args: argparse.Namespace, settings: Settings, client: aredis.Redis) -> int:
     from services.replay import replay
 
-    client = connect(url)
-    await _unreachable_guard(client, url)
     keys = Keys(settings.stream_prefix)
-    try:
-        replayed = await replay(client, keys, start=args.start, end=args.end, limit=args.limit)
-        for item in replayed:
-            print(f"replayed {item.id} as revision {item.revision}")
-        if not replayed:
-            print("nothing to replay in that range (only retained articles can be replayed)")
-        if args.wait and replayed:
-            events = await wait_for_events(
-                client,
-                keys,
-                [r.id for r in replayed],
-                timeout_s=args.timeout,
-                revisions={r.id: r.revision for r in replayed},
-            )
-            for event in events.values():
-                print(describe_event(event.model_dump(mode="json")))
-            if len(events) < len(replayed):
-                return 3
-    finally:
-        await client.aclose()
+    replayed = await replay(client, keys, start=args.start, end=args.end, limit=args.limit)
+    for item in replayed:
+        print(f"replayed {item.id} as revision {item.revision}")
+    if not replayed:
+        print("nothing to replay in that range (only retained articles can be replayed)")
+    if args.wait and replayed:
+        events = await wait_for_events(
+            client,
+            keys,
+            [r.id for r in replayed],
+            timeout_s=args.timeout,
+            revisions={r.id: r.revision for r in replayed},
+        )
+        for event in events.values():
+            print(describe_event(event.model_dump(mode="json")))
+        if len(events) < len(replayed):
+            return 3
     return 0
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Enrich a range of accepted articles again, as new revisions."""
-    settings = load_settings()
-    return asyncio.run(_replay(args, settings, _redis_url(args, settings)))
+    return _run(args, _replay)
 
 
 # --- service and up -------------------------------------------------------------------
@@ -275,7 +257,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     state = Path(args.state_dir)
     url, embedded = start_redis(args.redis_url or settings.redis_url, state)
     if embedded is None:
-        asyncio.run(_check_reachable(url))
+        asyncio.run(_session(args, settings, url, _reachable))
     counts = default_counts()
     if args.entities_workers:
         counts["entities"] = args.entities_workers
@@ -307,7 +289,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             push_args = argparse.Namespace(
                 inputs=args.push, wait=True, timeout=args.timeout, json=args.json
             )
-            code = asyncio.run(_push(push_args, settings, url))
+            code = asyncio.run(_session(push_args, settings, url, _push))
             if args.once:
                 return code
         print("newsflow: running; Ctrl-C stops", flush=True)

@@ -27,9 +27,10 @@ from typing import Any, Generic, TypeVar
 import redis.asyncio as aredis
 from faststream import AckPolicy, FastStream
 from faststream.redis import RedisBroker, StreamSub
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from redis.asyncio.client import Pipeline
 
+from shared import __version__
 from shared.metrics import (
     BATCH_DURATION,
     BATCH_SIZE,
@@ -39,6 +40,7 @@ from shared.metrics import (
     serve_metrics,
 )
 from shared.redis_client import connect, ensure_groups, output_trim
+from shared.schemas import StageInfo, StageStatus
 from shared.settings import Settings
 from shared.streams import Keys
 from shared.wire import Entry, dead_letter, decode_entries, fields_of, parse_entries
@@ -86,6 +88,36 @@ class StageSpec(Generic[In, Out]):
     failed: Callable[[In, str], Out] | None = None
     article_id: Callable[[In], str | None] = field(default=lambda _item: None)
     observe: Callable[[In, Out, list[Any]], None] | None = None
+
+
+def publish_to(stream: str) -> Callable[[Pipeline, object, BaseModel], None]:
+    """The usual ``commit``: append the result to ``stream`` (inside the transaction)."""
+
+    def commit(pipe: Pipeline, _input: object, result: BaseModel) -> None:
+        pipe.xadd(stream, fields_of(result))
+
+    return commit
+
+
+def stage_info(
+    stage: str,
+    status: StageStatus,
+    duration_s: float,
+    error: str | None = None,
+    *,
+    model: str | None = None,
+    gazetteer: str | None = None,
+) -> StageInfo:
+    """How a stage went, stamped with this service's version."""
+    return StageInfo(
+        stage=stage,
+        status=status,
+        duration_s=duration_s,
+        service_version=__version__,
+        model=model,
+        gazetteer=gazetteer,
+        error=error,
+    )
 
 
 @dataclass

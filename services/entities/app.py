@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from typing import Any
 
 import redis.asyncio as aredis
-from redis.asyncio.client import Pipeline
 from spacy.language import Language
 
 from services.entities.extract import extract_entities, load_nlp
 from services.geocoder.gazetteer import Gazetteer, ensure_gazetteer
-from shared import __version__
 from shared.metrics import set_build_info
-from shared.schemas import Article, EntitiesResult, StageInfo, StageStatus
+from shared.schemas import Article, EntitiesResult
 from shared.settings import Settings, load_settings
 from shared.streams import Group, Keys, Stage
-from shared.wire import fields_of
-from shared.worker import Service, StageSpec
+from shared.worker import Service, StageSpec, publish_to, stage_info
 
 #: Languages the entity model reads; an article of unknown language is tried in English.
 MODEL_LANGUAGES = ("en",)
@@ -45,16 +43,9 @@ def entities_stage(
     def is_place(name: str) -> bool:
         return gazetteer is not None and bool(gazetteer.lookup(name))
 
-    def info(status: StageStatus, duration: float, error: str | None = None) -> StageInfo:
-        return StageInfo(
-            stage=Stage.ENTITIES.value,
-            status=status,
-            duration_s=duration,
-            service_version=__version__,
-            model=model,
-            gazetteer=gazetteer_version,
-            error=error,
-        )
+    info = functools.partial(
+        stage_info, Stage.ENTITIES.value, model=model, gazetteer=gazetteer_version
+    )
 
     def work(articles: list[Article]) -> list[EntitiesResult]:
         readable = [a for a in articles if handles_language(a.meta.language)]
@@ -94,16 +85,13 @@ def entities_stage(
             meta=article.meta, entities=[], candidates=[], info=info("error", 0.0, reason)
         )
 
-    def commit(pipe: Pipeline, _article: Article, result: EntitiesResult) -> None:
-        pipe.xadd(keys.entities, fields_of(result))
-
     return StageSpec(
         name=Stage.ENTITIES.value,
         stream=keys.accepted,
         group=Group.ENTITIES,
         parse=Article.model_validate_json,
         work=work,
-        commit=commit,
+        commit=publish_to(keys.entities),
         failed=failed,
         article_id=lambda article: article.meta.id,
     )

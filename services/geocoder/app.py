@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from typing import Any
 
 import redis.asyncio as aredis
-from redis.asyncio.client import Pipeline
 
 from services.geocoder.gazetteer import Gazetteer, ensure_gazetteer
 from services.geocoder.resolve import resolve_places
-from shared import __version__
 from shared.metrics import set_build_info
-from shared.schemas import EntitiesResult, PlacesResult, StageInfo, StageStatus
+from shared.schemas import EntitiesResult, PlacesResult
 from shared.settings import Settings, load_settings
 from shared.streams import Group, Keys, Stage
-from shared.wire import fields_of
-from shared.worker import Service, StageSpec
+from shared.worker import Service, StageSpec, publish_to, stage_info
 
 
 def geocoder_stage(
@@ -26,15 +24,7 @@ def geocoder_stage(
     """The geocoding stage: one entities result in, its resolved places out."""
     keys = Keys(settings.stream_prefix)
 
-    def info(status: StageStatus, duration: float, error: str | None = None) -> StageInfo:
-        return StageInfo(
-            stage=Stage.GEOCODER.value,
-            status=status,
-            duration_s=duration,
-            service_version=__version__,
-            gazetteer=gazetteer.version,
-            error=error,
-        )
+    info = functools.partial(stage_info, Stage.GEOCODER.value, gazetteer=gazetteer.version)
 
     def geocode(result: EntitiesResult) -> PlacesResult:
         if result.info.status != "ok":
@@ -50,16 +40,13 @@ def geocoder_stage(
     def failed(result: EntitiesResult, reason: str) -> PlacesResult:
         return PlacesResult(meta=result.meta, places=[], info=info("error", 0.0, reason))
 
-    def commit(pipe: Pipeline, _result: EntitiesResult, places: PlacesResult) -> None:
-        pipe.xadd(keys.places, fields_of(places))
-
     return StageSpec(
         name=Stage.GEOCODER.value,
         stream=keys.entities,
         group=Group.GEOCODER,
         parse=EntitiesResult.model_validate_json,
         work=lambda results: [geocode(r) for r in results],
-        commit=commit,
+        commit=publish_to(keys.places),
         failed=failed,
         article_id=lambda result: result.meta.id,
     )

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from typing import Any
 
 import redis.asyncio as aredis
-from redis.asyncio.client import Pipeline
 
 from services.summarizer.rank import summarize
 from shared import __version__
 from shared.metrics import set_build_info
-from shared.schemas import Article, StageInfo, StageStatus, SummaryResult
+from shared.schemas import Article, SummaryResult
 from shared.settings import Settings, load_settings
 from shared.streams import Group, Keys, Stage
-from shared.wire import fields_of
-from shared.worker import Service, StageSpec
+from shared.worker import Service, StageSpec, publish_to, stage_info
 
 METHOD = "newsflow-rank"
 
@@ -25,15 +24,7 @@ def summarizer_stage(settings: Settings) -> StageSpec[Article, SummaryResult]:
     """The summary stage: one article in, its summary out."""
     keys = Keys(settings.stream_prefix)
 
-    def info(status: StageStatus, duration: float, error: str | None = None) -> StageInfo:
-        return StageInfo(
-            stage=Stage.SUMMARIZER.value,
-            status=status,
-            duration_s=duration,
-            service_version=__version__,
-            model=f"{METHOD}-{__version__}",
-            error=error,
-        )
+    info = functools.partial(stage_info, Stage.SUMMARIZER.value, model=f"{METHOD}-{__version__}")
 
     def summarize_article(article: Article) -> SummaryResult:
         started = time.perf_counter()
@@ -47,16 +38,13 @@ def summarizer_stage(settings: Settings) -> StageSpec[Article, SummaryResult]:
     def failed(article: Article, reason: str) -> SummaryResult:
         return SummaryResult(meta=article.meta, summary=None, info=info("error", 0.0, reason))
 
-    def commit(pipe: Pipeline, _article: Article, result: SummaryResult) -> None:
-        pipe.xadd(keys.summaries, fields_of(result))
-
     return StageSpec(
         name=Stage.SUMMARIZER.value,
         stream=keys.accepted,
         group=Group.SUMMARIZER,
         parse=Article.model_validate_json,
         work=lambda articles: [summarize_article(a) for a in articles],
-        commit=commit,
+        commit=publish_to(keys.summaries),
         failed=failed,
         article_id=lambda article: article.meta.id,
     )
