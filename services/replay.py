@@ -5,6 +5,7 @@ revision number; its new event carries it, so subscribers can tell it replaces t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -46,7 +47,13 @@ def stream_position(value: str) -> str:
 
 
 async def replay(
-    client: aredis.Redis, keys: Keys, *, start: str = "-", end: str = "+", limit: int = 10_000
+    client: aredis.Redis,
+    keys: Keys,
+    *,
+    start: str = "-",
+    end: str = "+",
+    limit: int = 10_000,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[Replayed]:
     """Send every article accepted between ``start`` and ``end`` (ids or times) through the
     pipeline again, once per article id, as its next revision. Only what the accepted
@@ -71,4 +78,6 @@ async def replay(
             keys.accepted, {DATA_FIELD: encode(Article(meta=meta, text=article.text))}
         )
         replayed.append(Replayed(article_id, revision, new_id.decode()))
+        if progress is not None and (len(replayed) % 100 == 0 or len(replayed) == len(latest)):
+            progress(len(replayed), len(latest))
     return replayed
