@@ -212,7 +212,14 @@ async def _replay(args: argparse.Namespace, settings: Settings, client: aredis.R
     from services.replay import replay
 
     keys = Keys(settings.stream_prefix)
-    replayed = await replay(client, keys, start=args.start, end=args.end, limit=args.limit)
+    replayed = await replay(
+        client,
+        keys,
+        start=args.start,
+        end=args.end,
+        limit=args.limit,
+        progress=progress_bar("replaying"),
+    )
     for item in replayed:
         print(f"replayed {item.id} as revision {item.revision}")
     if not replayed:
