@@ -315,12 +315,39 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_gazetteer(args: argparse.Namespace) -> int:
-    """Build the gazetteer index."""
+    """Build the gazetteer index from the packaged data, or import a GeoNames dump."""
+    if args.action == "import":
+        return _import_gazetteer(args)
     from services.geocoder.gazetteer import build_gazetteer, default_gazetteer_path
 
     out = Path(args.out) if args.out else default_gazetteer_path()
     info = build_gazetteer(out)
     print(f"gazetteer written to {out}: {info}")
+    return 0
+
+
+def _import_gazetteer(args: argparse.Namespace) -> int:
+    from services.geocoder.geonames_import import import_geonames
+
+    if not args.all_countries or not args.out:
+        sys.exit("newsflow gazetteer import: --all-countries FILE and --out FILE are required")
+
+    def optional(value: str | None) -> Path | None:
+        if value and not Path(value).is_file():
+            sys.exit(f"newsflow gazetteer import: no such file: {value}")
+        return Path(value) if value else None
+
+    info = import_geonames(
+        optional(args.all_countries) or Path(args.all_countries),
+        optional(args.alternate_names),
+        optional(args.admin1),
+        optional(args.admin2),
+        optional(args.country_info),
+        Path(args.out),
+        min_population=args.min_population,
+    )
+    print(f"gazetteer imported to {info.path}: {info}")
+    print(f"point the services at it: NEWSFLOW_GAZETTEER_PATH={info.path.resolve()}")
     return 0
 
 
@@ -422,9 +449,25 @@ def build_parser() -> argparse.ArgumentParser:
     service.add_argument("name", choices=SERVICES)
     service.set_defaults(func=cmd_service)
 
-    gazetteer = sub.add_parser("gazetteer", help="gazetteer index")
-    gazetteer.add_argument("action", choices=["build"])
-    gazetteer.add_argument("--out")
+    gazetteer = sub.add_parser(
+        "gazetteer", help="gazetteer index: build it from the packaged data, or import GeoNames"
+    )
+    gazetteer.add_argument("action", choices=["build", "import"])
+    gazetteer.add_argument("--out", metavar="FILE", help="the index file (required to import)")
+    gazetteer.add_argument(
+        "--all-countries", metavar="FILE", help="GeoNames allCountries.txt (or cities500.txt ...)"
+    )
+    gazetteer.add_argument("--alternate-names", metavar="FILE", help="alternateNamesV2.txt")
+    gazetteer.add_argument("--admin1", metavar="FILE", help="admin1CodesASCII.txt")
+    gazetteer.add_argument("--admin2", metavar="FILE", help="admin2Codes.txt")
+    gazetteer.add_argument("--country-info", metavar="FILE", help="countryInfo.txt")
+    gazetteer.add_argument(
+        "--min-population",
+        type=int,
+        default=500,
+        metavar="N",
+        help="import: smallest populated place kept; seats always are (0: every one)",
+    )
     gazetteer.set_defaults(func=cmd_gazetteer)
 
     schemas = sub.add_parser("schemas", help="write JSON Schema and AsyncAPI documents")

