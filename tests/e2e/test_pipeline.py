@@ -84,6 +84,21 @@ def test_sample_article_pushed_with_plain_xadd_is_enriched(pipeline: Pipeline) -
     assert mosul.country_code == "IQ"
     assert _km(mosul.latitude, mosul.longitude, 36.34, 43.13) <= 50
     assert event.focus is not None and event.focus.name == "Mosul"
+    assert event.focus.country_code == "IQ"
+    # Every place the user's sample names, by the text it is written with.
+    truth = {
+        "Mosul": (36.34, 43.13, 50),
+        "Qaraqosh": (36.27, 43.38, 50),
+        "Arbil": (36.19, 44.01, 50),
+        "Qayyarah": (35.80, 43.29, 50),
+        "Hamdaniya": (36.27, 43.38, 50),
+        "Nineveh": (36.23, 43.12, 161),
+    }
+    for written, (lat, lon, within_km) in truth.items():
+        place = next((p for p in event.places if any(m.text == written for m in p.mentions)), None)
+        assert place is not None, f"{written} not resolved"
+        assert place.country_code == "IQ", place
+        assert _km(place.latitude, place.longitude, lat, lon) <= within_km, place
 
     assert event.summary is not None and event.summary.text
     text = SAMPLE.read_text()
