@@ -23,6 +23,7 @@ LIMITS = {
     "NEWSFLOW_BACKLOG_LIMIT": "40",
     "NEWSFLOW_HOUSEKEEPING_S": "0.5",
     "NEWSFLOW_OUTPUT_MAXLEN": "100000",
+    "NEWSFLOW_REPLAY_RETENTION_S": "0",  # trim as soon as every group is done
 }
 
 
