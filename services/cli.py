@@ -1,4 +1,5 @@
-"""The ``newsflow`` command: up, push, tail, status, service, gazetteer, eval."""
+"""The ``newsflow`` command: up, push, tail, status, dead, replay, service, gazetteer,
+schemas, eval, bench."""
 
 from __future__ import annotations
 
@@ -382,6 +383,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Measure the pipeline against the bare cost of its models; the last line of
+    ``--json`` is one JSON object."""
+    from services.bench import describe_report, run_bench
+
+    # Progress goes to stderr, so that stdout holds only the report.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    report = run_bench(
+        args.articles,
+        data=Path(args.data) if args.data else None,
+        redis_url=args.redis_url,
+        workers=args.workers,
+    )
+    print(json.dumps(report) if args.json else describe_report(report))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     parser = argparse.ArgumentParser(prog="newsflow", description=__doc__)
@@ -480,6 +498,18 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--limit", type=int)
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(func=cmd_eval)
+
+    bench = sub.add_parser("bench", help="throughput, latency and memory against the models")
+    bench.add_argument("--articles", type=int, default=500, help="articles per phase")
+    bench.add_argument(
+        "--data", help="a .jsonl/.json/.txt file or folder (default: the evaluation sets)"
+    )
+    bench.add_argument(
+        "--redis-url", help="use this server (own prefix) instead of a fresh embedded one"
+    )
+    bench.add_argument("--workers", type=int, help="entities processes (default: one per core)")
+    bench.add_argument("--json", action="store_true")
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 

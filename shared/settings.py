@@ -30,7 +30,9 @@ class Settings(BaseSettings):
     max_deliveries: int = Field(default=5, ge=1, description="Deliveries before a dead letter.")
     claim_idle_ms: int = Field(default=30_000, ge=100, description="Idle time before a claim.")
     batch_size: int = Field(default=16, ge=1, le=1000)
-    poll_ms: int = Field(default=100, ge=1, description="XREADGROUP block time.")
+    # A blocking read returns as soon as an entry arrives: the block time bounds only the
+    # idle wake-ups (docs/performance.md), not the latency.
+    poll_ms: int = Field(default=1000, ge=1, description="XREADGROUP block time.")
     consumer_name: str = Field(default_factory=default_consumer_name)
 
     # Merging

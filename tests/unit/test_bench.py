@@ -1,0 +1,171 @@
+"""The benchmark's pure parts: percentiles, ideal throughput, efficiency, texts."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from services import bench
+from services.bench import (
+    BenchText,
+    efficiency,
+    ideal_rate,
+    interleave,
+    latency_summary,
+    load_texts,
+    make_articles,
+    percentile,
+    texts_of_file,
+)
+from shared.settings import load_settings
+
+
+def test_percentile_interpolates_between_closest_ranks_like_numpy() -> None:
+    values = [float(v) for v in range(1, 101)]  # 1..100
+    assert percentile(values, 0) == 1.0
+    assert percentile(values, 100) == 100.0
+    assert percentile(values, 50) == pytest.approx(50.5)
+    assert percentile(values, 99) == pytest.approx(99.01)
+    assert percentile([3.0, 1.0, 2.0], 50) == 2.0  # order of the input does not matter
+    assert percentile([7.0], 95) == 7.0
+
+
+def test_percentile_of_nothing_is_nan_and_out_of_range_is_an_error() -> None:
+    assert math.isnan(percentile([], 50))
+    with pytest.raises(ValueError, match=r"0\.\.100"):
+        percentile([1.0], 101)
+
+
+def test_latency_summary() -> None:
+    stats = latency_summary([0.1, 0.2, 0.3, 0.4])
+    assert stats["p50"] == pytest.approx(0.25)
+    assert stats["mean"] == pytest.approx(0.25)
+    assert stats["max"] == 0.4
+    assert stats["p50"] <= stats["p95"] <= stats["p99"] <= stats["max"]
+
+
+def test_ideal_rate_is_cores_over_the_summed_cpu_cost() -> None:
+    cost = {"entities": 0.035, "geocoder": 0.003, "summarizer": 0.002}
+    assert ideal_rate(cost, 1) == pytest.approx(25.0)
+    assert ideal_rate(cost, 2) == pytest.approx(50.0)
+    with pytest.raises(ValueError):
+        ideal_rate(cost, 0)
+    with pytest.raises(ValueError):
+        ideal_rate({"entities": 0.0}, 2)
+
+
+def test_efficiency_is_throughput_over_ideal() -> None:
+    assert efficiency(45.0, 50.0) == pytest.approx(0.9)
+    with pytest.raises(ValueError):
+        efficiency(1.0, 0.0)
+
+
+def test_interleave_mixes_sources_round_robin() -> None:
+    a = [BenchText("a1"), BenchText("a2"), BenchText("a3")]
+    b = [BenchText("b1")]
+    assert [t.text for t in interleave([a, b])] == ["a1", "b1", "a2", "a3"]
+    assert interleave([]) == []
+
+
+def test_texts_of_jsonl_json_conll_and_plain_files(tmp_path: Path) -> None:
+    jsonl = tmp_path / "set.jsonl"
+    jsonl.write_text(
+        "\n".join(
+            [
+                json.dumps({"id": "1", "text": "Rain fell on Lyon.", "title": "Rain"}),
+                "",
+                "not json",
+                json.dumps({"text": "<html><body>a page</body></html>"}),  # ingest rejects it
+                json.dumps({"text": "   "}),
+                json.dumps({"summary": "no text field"}),
+            ]
+        )
+    )
+    assert texts_of_file(jsonl) == [BenchText("Rain fell on Lyon.", "Rain")]
+
+    many = tmp_path / "list.json"
+    many.write_text(json.dumps([{"text": "One."}, {"text": "Two.", "title": ""}]))
+    assert texts_of_file(many) == [BenchText("One."), BenchText("Two.")]
+
+    conll = tmp_path / "dev.txt"
+    conll.write_text(
+        "-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\n. . O O\n\n"
+        "-DOCSTART- -X- -X- O\n\nPeter NNP B-NP B-PER\nBlackburn NNP I-NP I-PER\n"
+    )
+    assert [t.text for t in texts_of_file(conll)] == ["EU rejects.", "Peter Blackburn"]
+
+    plain = tmp_path / "story.txt"
+    plain.write_text("Heavy rain flooded Lyon, France, on Tuesday.")
+    assert texts_of_file(plain) == [BenchText("Heavy rain flooded Lyon, France, on Tuesday.")]
+
+
+def test_load_texts_reads_a_given_folder_and_mixes_its_files(tmp_path: Path) -> None:
+    (tmp_path / "a.jsonl").write_text(
+        "\n".join(json.dumps({"text": f"A story {n}."}) for n in range(3))
+    )
+    (tmp_path / "b.jsonl").write_text(json.dumps({"text": "B story."}))
+    (tmp_path / "notes.md").write_text("ignored")
+    texts, source = load_texts(tmp_path)
+    assert source == tmp_path
+    assert [t.text for t in texts] == ["A story 0.", "B story.", "A story 1.", "A story 2."]
+
+
+def test_load_texts_falls_back_to_the_repository_samples(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bench, "EVAL_DIR", tmp_path / "missing")
+    texts, source = load_texts(None)
+    assert source == bench.SAMPLES_DIR
+    assert texts
+    assert "Mosul" in texts[0].text
+
+
+def test_load_texts_without_any_text_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        load_texts(tmp_path)
+
+
+def test_make_articles_cycles_texts_with_ids_of_the_run() -> None:
+    texts = [BenchText("First story about Paris.", "Paris"), BenchText("Second story.")]
+    articles = make_articles(texts, 5, "run1", load_settings())
+    assert [a.meta.id for a in articles] == [f"run1-{n:06d}" for n in range(5)]
+    assert [a.text for a in articles] == [texts[n % 2].text for n in range(5)]
+    assert articles[0].meta.title == "Paris"
+    assert articles[0].meta.text_chars == len(texts[0].text)
+
+
+def test_describe_report_names_the_headline_figures() -> None:
+    report = {
+        "articles": 10,
+        "texts": "data/samples",
+        "cores": 2,
+        "processes": {"entities": 2},
+        "load_average_1m": [0.5, 0.7],
+        "bare_cpu_s_per_article": {"entities": 0.035, "total": 0.038},
+        "bare_articles_per_s": 26.3,
+        "ideal_articles_per_s": 52.6,
+        "throughput_articles_per_s": 47.0,
+        "efficiency": 0.89,
+        "efficiency_on_cores_obtained": 0.9,
+        "cpu_efficiency": 0.91,
+        "pipeline_cores_busy": 1.9,
+        "machine_idle_cores": 0.05,
+        "pipeline_cpu_s_per_article": {"entities": 0.036, "redis": 0.0006},
+        "latency_offered_articles_per_s": 23.5,
+        "latency_p50_s": 0.1,
+        "latency_p95_s": 0.3,
+        "latency_p99_s": 0.5,
+        "latency_phase_machine_idle_cores": 0.4,
+        "rss_mb": {"entities": 240.0},
+        "redis_bytes_per_inflight_article": 2600.0,
+        "redis_memory_ratio_to_text": 1.25,
+        "wire_bytes_per_article": {"text": 2100, "entities": 11000},
+    }
+    text = bench.describe_report(report)
+    assert "47.00 articles/s, efficiency 0.89" in text
+    assert "p99 0.500s" in text
+    assert "entities 240.0" in text
+    assert "1.25x the mean text" in text
