@@ -269,11 +269,11 @@ def measure_bare(texts: Sequence[BenchText], settings: Settings) -> dict[str, di
                 article = make_article(item, "bench-wire", settings)
                 messages = {
                     "accepted": article,
-                    "entities": EntitiesResult(
-                        meta=article.meta,
-                        entities=extraction.entities,
-                        candidates=extraction.candidates,
-                        info=_info("entities"),
+                    "entities": EntitiesResult.of(
+                        article.meta,
+                        extraction.entities,
+                        extraction.candidates,
+                        _info("entities"),
                     ),
                     "places": PlacesResult(meta=article.meta, places=found, info=_info("geocoder")),
                     "summaries": SummaryResult(

@@ -209,14 +209,99 @@ class StageInfo(_Model):
     error: str | None = None
 
 
-class EntitiesResult(_Model):
-    """Entity stage output: entities, plus what the geocoder needs."""
+class SentenceText(_Model):
+    """A sentence of the article, once, for the candidates that point at it."""
 
-    schema_version: int = SCHEMA_VERSION
+    start: int = Field(ge=0)
+    text: str
+
+
+class CandidateRef(_Model):
+    """A place candidate on the wire: its sentence is an index into ``sentences``."""
+
+    text: str
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    label: str
+    sentence: int = Field(ge=0)
+
+
+#: Version 2 sends each sentence once instead of once per candidate (a third of the size).
+ENTITIES_SCHEMA_VERSION = 2
+
+
+class EntitiesResult(_Model):
+    """Entity stage output: entities, plus what the geocoder needs (every name-like span,
+    whatever its label, and the sentences they stand in)."""
+
+    schema_version: int = ENTITIES_SCHEMA_VERSION
     meta: ArticleMeta
     entities: list[Entity]
-    candidates: list[PlaceCandidate]
+    sentences: list[SentenceText] = Field(default_factory=list)
+    candidates: list[CandidateRef] = Field(default_factory=list)
     info: StageInfo
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_version_1(cls, data: object) -> object:
+        # Version 1 carried each candidate's sentence inline.
+        if not isinstance(data, dict) or data.get("schema_version") != 1:
+            return data
+        inline = [PlaceCandidate.model_validate(c) for c in data.get("candidates") or []]
+        sentences, refs = _compact(inline)
+        return {
+            **data,
+            "schema_version": ENTITIES_SCHEMA_VERSION,
+            "sentences": sentences,
+            "candidates": refs,
+        }
+
+    @classmethod
+    def of(
+        cls,
+        meta: ArticleMeta,
+        entities: list[Entity],
+        candidates: list[PlaceCandidate],
+        info: StageInfo,
+    ) -> EntitiesResult:
+        """The result for ``candidates`` as the entity stage found them."""
+        sentences, refs = _compact(candidates)
+        return cls(meta=meta, entities=entities, sentences=sentences, candidates=refs, info=info)
+
+    def place_candidates(self) -> list[PlaceCandidate]:
+        """The candidates with their sentences, as the geocoder reads them."""
+        return [
+            PlaceCandidate(
+                text=ref.text,
+                start=ref.start,
+                end=ref.end,
+                label=ref.label,
+                sentence=self.sentences[ref.sentence].text,
+                sentence_start=self.sentences[ref.sentence].start,
+            )
+            for ref in self.candidates
+        ]
+
+
+def _compact(candidates: list[PlaceCandidate]) -> tuple[list[SentenceText], list[CandidateRef]]:
+    index: dict[tuple[int, str], int] = {}
+    sentences: list[SentenceText] = []
+    refs: list[CandidateRef] = []
+    for candidate in candidates:
+        key = (candidate.sentence_start, candidate.sentence)
+        if key not in index:
+            index[key] = len(sentences)
+            sentences.append(SentenceText(start=key[0], text=key[1]))
+        refs.append(
+            CandidateRef(
+                text=candidate.text,
+                start=candidate.start,
+                end=candidate.end,
+                label=candidate.label,
+                sentence=index[key],
+            )
+        )
+    return sentences, refs
 
 
 class Place(_Model):

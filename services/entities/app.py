@@ -71,11 +71,8 @@ def entities_stage(
                 )
             else:
                 results.append(
-                    EntitiesResult(
-                        meta=article.meta,
-                        entities=extraction.entities,
-                        candidates=extraction.candidates,
-                        info=info("ok", each),
+                    EntitiesResult.of(
+                        article.meta, extraction.entities, extraction.candidates, info("ok", each)
                     )
                 )
         return results

@@ -32,7 +32,7 @@ def geocoder_stage(
             reason = f"entity stage {result.info.status}: {result.info.error or ''}".rstrip(": ")
             return PlacesResult(meta=result.meta, places=[], info=info("skipped", 0.0, reason))
         started = time.perf_counter()
-        places = resolve_places(result.candidates, gazetteer)
+        places = resolve_places(result.place_candidates(), gazetteer)
         return PlacesResult(
             meta=result.meta, places=places, info=info("ok", time.perf_counter() - started)
         )

@@ -1,0 +1,48 @@
+"""Message versions: the entity result's compact wire form and its adapter for version 1."""
+
+from __future__ import annotations
+
+import json
+
+from shared.schemas import ENTITIES_SCHEMA_VERSION, EntitiesResult, PlaceCandidate
+from tests.factories import entities_result, info, meta
+
+SENTENCE = "Fighting raged in Mosul and Erbil, Iraq."
+
+
+def _candidates() -> list[PlaceCandidate]:
+    return [
+        PlaceCandidate(
+            text=name,
+            start=SENTENCE.index(name),
+            end=SENTENCE.index(name) + len(name),
+            label=label,
+            sentence=SENTENCE,
+            sentence_start=0,
+        )
+        for name, label in (("Mosul", "GPE"), ("Erbil", "PERSON"), ("Iraq", "GPE"))
+    ] + [
+        PlaceCandidate(
+            text="Lyon", start=50, end=54, label="GPE", sentence="In Lyon.", sentence_start=47
+        )
+    ]
+
+
+def test_each_sentence_is_sent_once_and_candidates_come_back_whole() -> None:
+    result = EntitiesResult.of(meta(), [], _candidates(), info("entities"))
+    assert result.schema_version == ENTITIES_SCHEMA_VERSION == 2
+    assert [s.text for s in result.sentences] == [SENTENCE, "In Lyon."]
+    wire = result.model_dump_json()
+    assert wire.count(SENTENCE) == 1
+    parsed = EntitiesResult.model_validate_json(wire)
+    assert parsed.place_candidates() == _candidates()
+
+
+def test_version_1_messages_are_still_read() -> None:
+    old = json.loads(entities_result().model_dump_json())
+    old["schema_version"] = 1
+    del old["sentences"]
+    old["candidates"] = [c.model_dump() for c in _candidates()]
+    parsed = EntitiesResult.model_validate(old)
+    assert parsed.schema_version == 2
+    assert parsed.place_candidates() == _candidates()
