@@ -43,7 +43,7 @@ import sys
 import unicodedata
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata, resources
@@ -685,27 +685,52 @@ def _add_continents(builder: _Builder) -> None:
                 builder.name(alt["name"], gid, "alt")
 
 
-def _add_curated_regions(builder: _Builder, aliases: dict[str, Any]) -> None:
+@dataclass(frozen=True)
+class CuratedRegion:
+    """A region of ``aliases.json`` that the GeoNames-derived data lacks ("Middle East")."""
+
+    geonameid: int
+    name: str
+    lat: float
+    lon: float
+    country_code: str | None
+    names: tuple[tuple[str, NameKind], ...]
+
+
+def curated_regions(aliases: dict[str, Any]) -> Iterator[CuratedRegion]:
+    """The curated regions with their derived ids and every name they go by; the packaged
+    build and the GeoNames import add the same ones."""
     for region in aliases.get("regions", []):
-        gid = derived_id(f"REGION:{region['key']}")
+        names: list[tuple[str, NameKind]] = [(region["name"], "name")]
+        names += [(alias, "alias") for alias in region.get("aliases", [])]
+        names += [(demonym, "demonym") for demonym in region.get("demonyms", [])]
+        yield CuratedRegion(
+            derived_id(f"REGION:{region['key']}"),
+            region["name"],
+            float(region["lat"]),
+            float(region["lon"]),
+            region.get("country_code"),
+            tuple(names),
+        )
+
+
+def _add_curated_regions(builder: _Builder, aliases: dict[str, Any]) -> None:
+    for region in curated_regions(aliases):
         builder.add(
             _Place(
-                gid,
-                region["name"],
-                float(region["lat"]),
-                float(region["lon"]),
-                region.get("country_code"),
+                region.geonameid,
+                region.name,
+                region.lat,
+                region.lon,
+                region.country_code,
                 None,
                 "L",
                 "RGN",
                 0,
             )
         )
-        builder.name(region["name"], gid, "name")
-        for alias in region.get("aliases", []):
-            builder.name(alias, gid, "alias")
-        for demonym in region.get("demonyms", []):
-            builder.name(demonym, gid, "demonym")
+        for name, kind in region.names:
+            builder.name(name, region.geonameid, kind)
 
 
 def _load_aliases() -> dict[str, Any]:

@@ -65,6 +65,7 @@ from services.geocoder.gazetteer import (
     _load_aliases,
     _load_json,
     _midpoint,
+    curated_regions,
     derived_id,
     name_keys,
 )
@@ -535,15 +536,14 @@ def _curated(writer: _Writer, countries: dict[str, _Country], aliases: dict[str,
                 )
             )
             writer.name(raw["name"], gid, "name")
-    for region in aliases.get("regions", []):
-        gid = derived_id(f"REGION:{region['key']}")
+    for curated in curated_regions(aliases):
         writer.place(
             (
-                gid,
-                region["name"],
-                float(region["lat"]),
-                float(region["lon"]),
-                region.get("country_code"),
+                curated.geonameid,
+                curated.name,
+                curated.lat,
+                curated.lon,
+                curated.country_code,
                 None,
                 None,
                 "L",
@@ -551,11 +551,8 @@ def _curated(writer: _Writer, countries: dict[str, _Country], aliases: dict[str,
                 0,
             )
         )
-        writer.name(region["name"], gid, "name")
-        for alias in region.get("aliases", []):
-            writer.name(alias, gid, "alias")
-        for demonym in region.get("demonyms", []):
-            writer.name(demonym, gid, "demonym")
+        for name, kind in curated.names:
+            writer.name(name, curated.geonameid, kind)
     writer.flush()
 
 
