@@ -55,7 +55,7 @@ Command = Callable[[argparse.Namespace, Settings, aredis.Redis], Awaitable[int]]
 
 async def _session(args: argparse.Namespace, settings: Settings, url: str, body: Command) -> int:
     """Run one command on a connection: refused plainly when Redis cannot be reached."""
-    client = connect(url)
+    client = connect(url, cluster=settings.redis_cluster)
     try:
         await _unreachable_guard(client, url)
         return await body(args, settings, client)

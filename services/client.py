@@ -246,7 +246,7 @@ class NewsflowClient:
             settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
         self.settings = settings
         self.keys = Keys(settings.stream_prefix)
-        self.redis = connect(settings.require_redis_url())
+        self.redis = connect(settings.require_redis_url(), cluster=settings.redis_cluster)
 
     async def __aenter__(self) -> NewsflowClient:
         return self

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aredis
 from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import ResponseError
 
@@ -15,13 +16,19 @@ from shared.settings import Settings
 from shared.streams import Keys
 
 
-def connect(url: str, **options: Any) -> aredis.Redis:
-    """An asyncio Redis client for ``url`` (redis://, rediss:// with TLS, unix://).
+def connect(url: str, *, cluster: bool = False, **options: Any) -> aredis.Redis:
+    """An asyncio Redis client for ``url`` (redis://, rediss:// with TLS, unix://), or for
+    the Redis Cluster that ``url`` is a node of.
 
     Passwords, ACL users and TLS options travel in the URL. Responses stay bytes:
     payloads are decoded once, where they are parsed.
     """
     options.setdefault("health_check_interval", 15)
+    if cluster:
+        # Every key of a pipeline shares the prefix's hash tag, so every command newsflow
+        # sends (transactions and scripts included) goes to one node; the commands it uses
+        # have the same signatures on both clients.
+        return cast(aredis.Redis, RedisCluster.from_url(url, **options))
     options.setdefault("retry_on_timeout", True)
     return aredis.Redis.from_url(url, **options)
 
@@ -92,8 +99,14 @@ async def trim_acknowledged(
 
 def queue_script(pipe: Pipeline, script: AsyncScript, keys: list[str], args: list[Any]) -> None:
     """Queue a Lua script call in a pipeline or transaction (loaded at execute if needed)."""
+    scripts = getattr(pipe, "scripts", None)
+    if scripts is None:
+        # A cluster pipeline cannot load scripts first: send the body (no NOSCRIPT risk).
+        body = script.script
+        pipe.eval(body.decode() if isinstance(body, bytes) else str(body), len(keys), *keys, *args)
+        return
     # redis-py annotates the set as holding sync Scripts; async ones are what it stores.
-    pipe.scripts.add(script)  # type: ignore[arg-type]
+    scripts.add(script)
     pipe.evalsha(script.sha, len(keys), *keys, *args)
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,6 +26,9 @@ class Settings(BaseSettings):
         description="redis://, rediss:// or unix:// URL. Unset: `newsflow up` embeds a server.",
     )
     stream_prefix: str = Field(default="newsflow", pattern=r"^[A-Za-z0-9_.:{}-]{1,64}$")
+    redis_cluster: bool = Field(
+        default=False, description="The URL names a node of a Redis Cluster."
+    )
 
     # Delivery
     max_deliveries: int = Field(default=5, ge=1, description="Deliveries before a dead letter.")
@@ -74,6 +78,16 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("redis_url must start with redis://, rediss:// or unix://")
         return value
+
+    @model_validator(mode="after")
+    def _one_slot_per_pipeline(self) -> Settings:
+        # Transactions and scripts touch several keys: on a cluster they must share a slot.
+        if self.redis_cluster and not re.fullmatch(r"\{[^{}]+\}", self.stream_prefix):
+            raise ValueError(
+                "on Redis Cluster the stream prefix must be a hash tag, e.g. {newsflow}; "
+                "run one pipeline per tag to spread the load over the slots"
+            )
+        return self
 
     def require_redis_url(self) -> str:
         """The Redis URL, for services that cannot run without one."""

@@ -26,7 +26,7 @@ from typing import Any, Generic, TypeVar
 
 import redis.asyncio as aredis
 from faststream import AckPolicy, FastStream
-from faststream.redis import RedisBroker, StreamSub
+from faststream.redis import RedisBroker, RedisClusterBroker, StreamSub
 from pydantic import BaseModel, ValidationError
 from redis.asyncio.client import Pipeline
 
@@ -196,14 +196,14 @@ class StageRunner(Generic[In, Out]):
                 )
                 if spec.failed is not None:
                     failure = spec.failed(item.value, reason)
-                    start = len(pipe.command_stack)
+                    start = len(pipe)
                     spec.commit(pipe, item.value, failure)
-                    committed.append((item.value, failure, start, len(pipe.command_stack)))
+                    committed.append((item.value, failure, start, len(pipe)))
             else:
                 STAGE_MESSAGES.labels(spec.name, "ok").inc()
-                start = len(pipe.command_stack)
+                start = len(pipe)
                 spec.commit(pipe, item.value, result)
-                committed.append((item.value, result, start, len(pipe.command_stack)))
+                committed.append((item.value, result, start, len(pipe)))
             acks.append(item.entry.entry_id)
 
         if not acks:
@@ -293,7 +293,8 @@ class Service:
     def __post_init__(self) -> None:
         settings = self.settings
         # Per-message logging costs more CPU than the messaging itself: log at DEBUG only.
-        self.broker = RedisBroker(
+        broker_class = RedisClusterBroker if settings.redis_cluster else RedisBroker
+        self.broker = broker_class(
             settings.require_redis_url(), log_level=logging.DEBUG, graceful_timeout=30.0
         )
         for index, (stream, group) in enumerate(self.inputs):
@@ -340,7 +341,7 @@ class Service:
 
     async def startup(self) -> None:
         """Create the groups, build the stages, serve metrics."""
-        client = connect(self.settings.require_redis_url())
+        client = connect(self.settings.require_redis_url(), cluster=self.settings.redis_cluster)
         self.client = client
         await ensure_groups(client, Keys(self.settings.stream_prefix))
         specs = await self.make_specs(client)

@@ -99,3 +99,50 @@ class OwnServer:
         self.stop(hard=hard)
         time.sleep(down_s)
         self.start()
+
+
+class OwnCluster:
+    """A three-node Redis Cluster (no replicas) on this machine, each node with AOF."""
+
+    def __init__(self, data_dir: Path) -> None:
+        ports = [free_port() for _ in range(3)]
+        self.nodes = [
+            OwnServer(
+                data_dir / f"node-{port}",
+                port=port,
+                extra=["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"],
+            )
+            for port in ports
+        ]
+
+    @property
+    def url(self) -> str:
+        """A URL of one node; cluster clients discover the others."""
+        return self.nodes[0].url
+
+    def start(self, timeout: float = 20.0) -> None:
+        """Start the nodes, give each a third of the slots, join them, wait until healthy."""
+        for node in self.nodes:
+            node.start()
+        clients = [redis.Redis.from_url(node.url) for node in self.nodes]
+        try:
+            bounds = [0, 5461, 10923, 16384]
+            for client, low, high in zip(clients, bounds, bounds[1:], strict=False):
+                client.execute_command("CLUSTER", "ADDSLOTSRANGE", low, high - 1)  # type: ignore[no-untyped-call]
+            for client in clients[1:]:
+                client.execute_command("CLUSTER", "MEET", "127.0.0.1", self.nodes[0].port)  # type: ignore[no-untyped-call]
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                infos = [client.execute_command("CLUSTER", "INFO") for client in clients]  # type: ignore[no-untyped-call]
+                if all(b"cluster_state:ok" in info for info in infos):
+                    return
+                time.sleep(0.1)
+        finally:
+            for client in clients:
+                client.close()
+        raise RuntimeError("the cluster did not become healthy")
+
+    def stop(self) -> None:
+        """Stop every node."""
+        for node in self.nodes:
+            node.stop()

@@ -27,7 +27,10 @@ class Pipeline:
     def __init__(
         self, redis_url: str, prefix: str, state: Path, extra_env: dict[str, str] | None = None
     ) -> None:
-        self.redis = redis.Redis.from_url(redis_url)
+        cluster = (extra_env or {}).get("NEWSFLOW_REDIS_CLUSTER") == "true"
+        self.redis: redis.Redis = (
+            redis.RedisCluster.from_url(redis_url) if cluster else redis.Redis.from_url(redis_url)  # type: ignore[assignment]
+        )
         self.prefix = prefix
         env = dict(os.environ)
         env.update(
