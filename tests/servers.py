@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import shutil
 import socket
 import subprocess
@@ -13,11 +14,18 @@ import redis
 from shared.embedded import SERVER_CONFIG, server_binary
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def free_port(*, highest: int = 65535) -> int:
+    """A TCP port nobody listens on right now, at most ``highest``."""
+    for _ in range(200):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", 0 if highest >= 65535 else random.randint(20000, highest)))
+            except OSError:
+                continue  # taken: try another
+            port = int(sock.getsockname()[1])
+        if port <= highest:
+            return port
+    raise RuntimeError(f"no free port at or below {highest}")
 
 
 def tls_server_binary() -> str | None:
@@ -105,7 +113,8 @@ class OwnCluster:
     """A three-node Redis Cluster (no replicas) on this machine, each node with AOF."""
 
     def __init__(self, data_dir: Path) -> None:
-        ports = [free_port() for _ in range(3)]
+        # A node's cluster bus listens 10,000 ports above it.
+        ports = [free_port(highest=55535) for _ in range(3)]
         self.nodes = [
             OwnServer(
                 data_dir / f"node-{port}",
