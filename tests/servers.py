@@ -130,7 +130,15 @@ class OwnCluster:
         return self.nodes[0].url
 
     def start(self, timeout: float = 20.0) -> None:
-        """Start the nodes, give each a third of the slots, join them, wait until healthy."""
+        """Start the nodes, give each a third of the slots, join them, wait until healthy;
+        on failure, stop whatever was started."""
+        try:
+            self._start(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, timeout: float) -> None:
         for node in self.nodes:
             node.start()
         clients = [redis.Redis.from_url(node.url) for node in self.nodes]
