@@ -89,6 +89,7 @@ class OwnServer:
                     time.sleep(0.05)
         finally:
             client.close()
+        self.stop(hard=True)
         raise RuntimeError(f"server did not start: {(self.data_dir / 'server.log').read_text()}")
 
     def stop(self, *, hard: bool = False) -> None:
