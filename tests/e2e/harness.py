@@ -21,6 +21,23 @@ from tests.helpers import sync_payloads
 SERVICES = ("ingest", "entities", "geocoder", "summarizer", "aggregator")
 
 
+def up_command(state: Path, *extra: str) -> list[str]:
+    """``newsflow up`` in ``state`` with ports that never collide with another run's."""
+    return [
+        sys.executable,
+        "-m",
+        "services",
+        "up",
+        "--state-dir",
+        str(state),
+        "--http-port",
+        "0",
+        "--metrics-port",
+        str(random.randint(20000, 40000)),
+        *extra,
+    ]
+
+
 class Pipeline:
     """A running ``newsflow up`` on the test server, under its own prefix."""
 
@@ -44,18 +61,7 @@ class Pipeline:
         self._up_log = state / "up.log"
         up_log = self._up_log.open("wb")
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "services",
-                "up",
-                "--state-dir",
-                str(state),
-                "--http-port",
-                "0",
-                "--metrics-port",
-                str(random.randint(20000, 40000)),
-            ],
+            up_command(state),
             cwd=REPO,
             env=env,
             # A file, not a pipe nobody reads: a full pipe would block the supervisor.

@@ -18,7 +18,7 @@ import pytest
 
 from shared.schemas import EnrichedEvent
 from tests.conftest import REPO, SAMPLE
-from tests.e2e.harness import Pipeline
+from tests.e2e.harness import Pipeline, up_command
 from tests.helpers import sync_payloads
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
@@ -170,21 +170,7 @@ def test_up_once_on_the_embedded_server_prints_the_sample_event(tmp_path: Path) 
     env = {k: v for k, v in os.environ.items() if k != "NEWSFLOW_REDIS_URL"}
     state = tmp_path / "state"
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "services",
-            "up",
-            "--push",
-            str(SAMPLE),
-            "--once",
-            "--state-dir",
-            str(state),
-            "--http-port",
-            "0",
-            "--metrics-port",
-            str(random.randint(20000, 40000)),
-        ],
+        up_command(state, "--push", str(SAMPLE), "--once"),
         cwd=REPO,
         env=env,
         capture_output=True,
