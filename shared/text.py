@@ -47,6 +47,15 @@ _STARTERS = _words(
     where which some many most no not one two three all both each police officials
     according last next earlier later today yesterday"""
 )
+# A sentence glued to the one before without a full stop, as scraped pages leave photo
+# captions ("... in the corner It was then ..."): a capitalised pronoun or determiner,
+# then a lower-case word, right after a lower-case word or a number. Mid-sentence these
+# words are capitalised only in names, which a capitalised word follows ("The Hague").
+_GLUED = re.compile(
+    r"(?<=[a-z0-9%’'”])[ \t]+(?=(?:The|He|She|They|It|We|His|Her|Their|This|These|But|However)"
+    r"[ \t]+[a-z])"
+)
+_TOKEN_START = re.compile(r"\S+$")
 
 
 def _ends_sentence(text: str, word: str, terminators: str, gap_end: int) -> bool:
@@ -94,10 +103,24 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
             while text[gap_end].isspace():
                 gap_end += 1
             if _ends_sentence(text, word, boundary.group(2), gap_end):
-                _append_trimmed(text, start, stop, spans, first)
+                _append_glued(text, start, stop, spans, first)
                 start = gap_end
-        _append_trimmed(text, start, line_end, spans, first)
+        _append_glued(text, start, line_end, spans, first)
     return spans
+
+
+def _append_glued(
+    text: str, start: int, end: int, spans: list[tuple[int, int]], line_first: int
+) -> None:
+    """Add the sentence ``text[start:end]``, split where another was glued onto it."""
+    for glued in _GLUED.finditer(text, start, end):
+        token = _TOKEN_START.search(text, start, glued.start())
+        # After a capitalised word the pronoun may belong to a name ("Plan It Now").
+        if token is None or token.group(0)[0].isupper():
+            continue
+        _append_trimmed(text, start, glued.start(), spans, line_first)
+        start = glued.end()
+    _append_trimmed(text, start, end, spans, line_first)
 
 
 def _append_trimmed(

@@ -48,7 +48,10 @@ def evaluate_summaries(
     texts: list[str] = [record["text"] for record in records]
     # Ranking is timed on its own, before scoring, so that ROUGE's cost does not count.
     started = time.perf_counter()
-    summaries = [summarize(text, max_sentences=max_sentences) for text in texts]
+    summaries = [
+        summarize(text, title=record.get("title"), max_sentences=max_sentences)
+        for text, record in zip(texts, records, strict=True)
+    ]
     ranking_s = time.perf_counter() - started
 
     scorer = rouge_scorer.RougeScorer(list(_METRICS), use_stemmer=True)

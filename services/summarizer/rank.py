@@ -32,11 +32,14 @@ POSITION_WEIGHT = 1.5
 CENTRALITY_WEIGHT = 1.0
 ELABORATION_WEIGHT = 1.0
 RECURRENCE_WEIGHT = 1.0
-NAMES_WEIGHT = 1.0
+NAMES_WEIGHT = 0.5
 TITLE_WEIGHT = 2.0
 FIGURES_WEIGHT = 0.2
 # How fast the position prior decays with the sentence's rank among prose sentences.
 POSITION_DECAY = 0.2
+# The first sentences share the top of the position prior: a news lead is not one sentence
+# but two or three, and which of them carries the story is for the other signals to say.
+POSITION_PLATEAU = 2
 # MMR: weight of the similarity to sentences already chosen, against a relevance in [0, 1].
 REDUNDANCY_WEIGHT = 1.0
 # A sentence this similar to one already chosen is a near-copy (a caption, a repeated lead).
@@ -184,7 +187,7 @@ def _scores(
 
     rank = np.full(count, float(count))
     rank[eligible] = np.arange(len(eligible), dtype=np.float64)
-    position = np.exp(-POSITION_DECAY * rank)
+    position = np.exp(-POSITION_DECAY * np.maximum(rank - POSITION_PLATEAU, 0.0))
 
     title_overlap = np.zeros(count)
     if title:
@@ -196,12 +199,17 @@ def _scores(
                 )
             )
 
+    # Recurring names, per square root of the sentence's length: long sentences list more
+    # names without being more about the story's protagonists.
     name_counts: Counter[str] = Counter()
     for sentence in sentences:
         name_counts.update(sentence.names)
     names = _scaled(
         np.array(
-            [sum(c for n in s.names if (c := name_counts[n]) > 1) for s in sentences],
+            [
+                sum(c for n in s.names if (c := name_counts[n]) > 1) / math.sqrt(max(s.words, 1))
+                for s in sentences
+            ],
             dtype=np.float64,
         )
     )

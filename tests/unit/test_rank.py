@@ -151,14 +151,28 @@ def test_very_long_text_is_fast_and_bounded() -> None:
     assert_consistent(text, summary)
 
 
-def test_the_lead_wins_over_an_equally_central_later_sentence() -> None:
+def test_the_lead_wins_over_an_equally_central_sentence_further_down() -> None:
     text = (
         "Storms closed the coast road near Riverton on Sunday night.\n"
         "Fallen trees blocked the road for hours, police said on Monday.\n"
-        "Storms and fallen trees closed the coast road and police asked drivers to stay home.\n"
+        "A bakery in the harbour handed out bread to stranded drivers.\n"
+        "Fishing boats stayed in port for a second day.\n"
+        "The school bus ran an hour late on its morning round.\n"
+        "Storms and fallen trees closed the coast road near Riverton overnight.\n"
         "The council said the coast road would reopen once the storms had passed."
     )
     assert [s.start for s in summarize(text, max_sentences=1).sentences] == [0]
+
+
+def test_a_more_central_second_sentence_beats_a_weak_first() -> None:
+    text = (
+        "Residents spent a long and sleepless night listening to the wind and the rain.\n"
+        "Storms closed the coast road near Riverton, and fallen trees blocked it for hours.\n"
+        "Police said the coast road would stay closed until the fallen trees were cleared.\n"
+        "The council said the storms had passed and the coast road would reopen on Tuesday."
+    )
+    (chosen,) = summarize(text, max_sentences=1).sentences
+    assert chosen.start > 0
 
 
 def test_evaluate_summaries_scores_a_jsonl_file(tmp_path: Path) -> None:

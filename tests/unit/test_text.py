@@ -156,3 +156,32 @@ def test_list_numbers_and_stray_full_stops() -> None:
         ".",
         "Next",
     ]
+
+
+def test_sentences_glued_without_a_full_stop_are_split() -> None:
+    # Scraped pages glue photo captions to the next sentence with no full stop between.
+    text = (
+        "Watkins does brilliantly to touch down in the corner It was then Harrison's turn. "
+        "People who never divorced retire richer than a colleague The cost of divorce lasts."
+    )
+    assert sentences(text) == [
+        "Watkins does brilliantly to touch down in the corner",
+        "It was then Harrison's turn.",
+        "People who never divorced retire richer than a colleague",
+        "The cost of divorce lasts.",
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Officials at The Hague said it was over.",
+        "He read The Times every morning.",
+        "The Metropolitan Police said he was safe.",
+        "She said: 'It was over.' He left.",
+        "Vitamin A is good for you.",
+    ],
+)
+def test_capitalised_words_inside_sentences_are_not_glue(text: str) -> None:
+    spans = split_sentences(text)
+    assert len(spans) == (2 if "He left" in text else 1)
