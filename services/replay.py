@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from shared.redis_client import entries_between
 from shared.schemas import Article, utc_now
 from shared.streams import DATA_FIELD, Keys
-from shared.wire import encode
+from shared.wire import pack, unpack
 
 _ENTRY_ID_PARTS = 2
 
@@ -64,8 +64,8 @@ async def replay(
     latest: dict[str, Article] = {}
     for _entry_id, fields in entries:
         try:
-            article = Article.model_validate_json(fields.get(DATA_FIELD, b""))
-        except ValidationError:
+            article = Article.model_validate_json(unpack(fields.get(DATA_FIELD, b"")))
+        except (ValidationError, ValueError):
             continue  # not an article (the ingest stage dead-letters those)
         latest[article.meta.id] = article  # a later revision of the same article wins
     replayed: list[Replayed] = []
@@ -75,7 +75,7 @@ async def replay(
         revision = count + 1
         meta = article.meta.model_copy(update={"revision": revision, "ingested_at": utc_now()})
         new_id: Any = await client.xadd(
-            keys.accepted, {DATA_FIELD: encode(Article(meta=meta, text=article.text))}
+            keys.accepted, {DATA_FIELD: pack(Article(meta=meta, text=article.text))}
         )
         replayed.append(Replayed(article_id, revision, new_id.decode()))
         if progress is not None and (len(replayed) % 100 == 0 or len(replayed) == len(latest)):

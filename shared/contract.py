@@ -34,16 +34,23 @@ PUBLIC_SCHEMAS: dict[str, type[BaseModel]] = {
     "dead-letter.schema.json": DeadLetter,
 }
 
+#: Said of the streams between stages (shared/wire.py ``pack``).
+_PACKED = " Internal: the JSON is zlib-compressed in `data` (plain JSON is read too)."
+
 _STREAMS: list[tuple[str, type[BaseModel], str]] = [
     ("articles", ArticleIn, "Public input: raw article JSON from any producer (field `data`)."),
-    ("accepted", Article, "Validated articles with their ids; read by entities and summarizer."),
+    (
+        "accepted",
+        Article,
+        "Validated articles with their ids; read by entities and summarizer." + _PACKED,
+    ),
     (
         "entities",
         EntitiesResult,
-        "Entity results and place candidates; read by geocoder, aggregator.",
+        "Entity results and place candidates; read by geocoder, aggregator." + _PACKED,
     ),
-    ("places", PlacesResult, "Resolved places; read by the aggregator."),
-    ("summaries", SummaryResult, "Extractive summaries; read by the aggregator."),
+    ("places", PlacesResult, "Resolved places; read by the aggregator." + _PACKED),
+    ("summaries", SummaryResult, "Extractive summaries; read by the aggregator." + _PACKED),
     ("enriched", EnrichedEvent, "Public output: one enriched event per article (field `data`)."),
     ("dead", DeadLetter, "Dead letters of every stage, with the reason and the original payload."),
 ]
@@ -69,7 +76,7 @@ def asyncapi_document(prefix: str = "newsflow") -> dict[str, Any]:
         title="newsflow",
         version=__version__,
         description="News articles in, enriched events out, on Redis Streams. Every entry "
-        "carries one JSON document in its field `data`.",
+        "carries one JSON document in its field `data`, compressed on the internal streams.",
     )
     document: dict[str, Any] = spec.to_specification().to_jsonable()
     return document

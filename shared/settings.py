@@ -53,7 +53,7 @@ class Settings(BaseSettings):
         default=3600.0, ge=0, description="Accepted articles kept this long for `newsflow replay`."
     )
     housekeeping_s: float = Field(
-        default=5.0,
+        default=1.0,
         gt=0,
         description="How often gauges refresh and acknowledged entries are trimmed.",
     )

@@ -1,12 +1,18 @@
 """The wire format: one JSON document in the field ``data`` of each stream entry.
 
-Any Redis client can write and read it (``XADD newsflow:articles * data '{...}'``).
-FastStream's own envelope is not used; :func:`parse_entries` hands the raw entries to
-the handlers, which validate them with the pydantic schemas.
+Any Redis client can write and read the public streams (``XADD newsflow:articles * data
+'{...}'``, ``XRANGE newsflow:enriched``): their payloads are plain JSON. Between stages
+(accepted articles and stage results) the same JSON travels zlib-compressed, a third of its
+size, because those entries are what Redis holds for every article in flight and, for
+replays, every accepted article. Readers take both forms: :func:`unpack` tells them apart
+by the first byte. FastStream's own envelope is not used; :func:`parse_entries` hands the
+raw entries to the handlers, which validate them with the pydantic schemas.
 """
 
 from __future__ import annotations
 
+import contextlib
+import zlib
 from typing import Any, NamedTuple
 
 from faststream.message import StreamMessage
@@ -33,9 +39,43 @@ def encode(message: BaseModel) -> bytes:
     return message.model_dump_json().encode("utf-8")
 
 
-def fields_of(message: BaseModel) -> dict[Any, Any]:
-    """The XADD field map for a schema object (typed as redis-py's ``xadd`` takes it)."""
-    return {DATA_FIELD: encode(message)}
+#: zlib's fastest level: 2.6 times smaller stage messages for about 0.1 ms per message.
+COMPRESSION_LEVEL = 1
+#: A compressed payload inflating beyond this is refused (a zip bomb, not a news article).
+MAX_UNPACKED_BYTES = 16 * 2**20
+
+
+def pack(message: BaseModel) -> bytes:
+    """A schema object as compressed JSON, for the streams between stages."""
+    return zlib.compress(encode(message), COMPRESSION_LEVEL)
+
+
+def unpack(payload: bytes) -> bytes:
+    """The JSON bytes of a payload, whether :func:`pack` compressed it or not.
+
+    A zlib stream starts with a two-byte header: 0x78 ("x", which no JSON document starts
+    with) and a byte that makes the pair a multiple of 31. Anything else, such as plain
+    JSON from any client or a requeued dead letter, passes through unchanged. Raises
+    ValueError for a corrupt, truncated or oversized compressed payload.
+    """
+    if len(payload) < 2 or payload[0] != 0x78 or (0x78 << 8 | payload[1]) % 31:
+        return payload
+    inflater = zlib.decompressobj()
+    try:
+        data = inflater.decompress(payload, MAX_UNPACKED_BYTES)
+    except zlib.error as exc:
+        raise ValueError(f"corrupt compressed payload: {exc}") from exc
+    if inflater.unconsumed_tail:
+        raise ValueError(f"compressed payload inflates beyond {MAX_UNPACKED_BYTES} bytes")
+    if not inflater.eof:
+        raise ValueError("truncated compressed payload")
+    return data
+
+
+def fields_of(message: BaseModel, *, packed: bool = False) -> dict[Any, Any]:
+    """The XADD field map for a schema object (typed as redis-py's ``xadd`` takes it);
+    ``packed`` compresses it, for the streams between stages."""
+    return {DATA_FIELD: pack(message) if packed else encode(message)}
 
 
 async def parse_entries(raw: Any) -> StreamMessage[Any]:
@@ -69,6 +109,10 @@ def dead_letter(
 ) -> DeadLetter:
     """A dead letter carrying the entry's original payload and the reason it failed."""
     payload = entry.payload
+    if payload is not None:
+        # The dead stream is public: keep the payload readable if it inflates.
+        with contextlib.suppress(ValueError):
+            payload = unpack(payload)
     others = {_printable(k): _printable(v) for k, v in entry.fields.items() if k != DATA_FIELD}
     return DeadLetter(
         stage=stage,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import time
@@ -43,7 +44,7 @@ from shared.redis_client import connect, ensure_groups, output_trim
 from shared.schemas import StageInfo, StageStatus
 from shared.settings import Settings
 from shared.streams import Keys
-from shared.wire import Entry, dead_letter, decode_entries, fields_of, parse_entries
+from shared.wire import Entry, dead_letter, decode_entries, fields_of, parse_entries, unpack
 
 log = logging.getLogger("newsflow.worker")
 
@@ -94,7 +95,7 @@ def publish_to(stream: str) -> Callable[[Pipeline, object, BaseModel], None]:
     """The usual ``commit``: append the result to ``stream`` (inside the transaction)."""
 
     def commit(pipe: Pipeline, _input: object, result: BaseModel) -> None:
-        pipe.xadd(stream, fields_of(result))
+        pipe.xadd(stream, fields_of(result, packed=True))
 
     return commit
 
@@ -165,7 +166,7 @@ class StageRunner(Generic[In, Out]):
                 acks.append(entry.entry_id)
                 continue
             try:
-                value = spec.parse(payload)
+                value = spec.parse(unpack(payload))
             except (ValidationError, ValueError, RecursionError) as exc:
                 self._dead(pipe, entry, count, "invalid_input", describe_error(exc))
                 acks.append(entry.entry_id)
@@ -346,6 +347,10 @@ class Service:
         await ensure_groups(client, Keys(self.settings.stream_prefix))
         specs = await self.make_specs(client)
         self.runners = [StageRunner(spec, client, self.settings) for spec in specs]
+        # The models and gazetteer loaded above live as long as the process: moved out of
+        # the collector's sight, full collections no longer walk them (cheaper messages).
+        gc.collect()
+        gc.freeze()
         serve_metrics(self.settings.metrics_host, self.settings.metrics_port)
         for hook in self.extra_startup:
             await hook(client)

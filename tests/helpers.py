@@ -13,6 +13,7 @@ import redis.asyncio as aredis
 
 from shared.redis_client import entries_between
 from shared.streams import DATA_FIELD
+from shared.wire import unpack
 from shared.worker import Service
 
 
@@ -40,7 +41,7 @@ async def wait_until(
 
 async def payloads(client: aredis.Redis, stream: str) -> list[bytes]:
     """The data fields of every entry of a stream."""
-    return [fields[DATA_FIELD] for _id, fields in await entries_between(client, stream)]
+    return [unpack(fields[DATA_FIELD]) for _id, fields in await entries_between(client, stream)]
 
 
 async def stream_len(client: aredis.Redis, stream: str) -> int:
@@ -56,4 +57,4 @@ def as_text(value: Any) -> str:
 def sync_payloads(client: redis.Redis, stream: str) -> list[bytes]:
     """The data fields of every entry of a stream, with a synchronous client."""
     entries: Any = client.xrange(stream)
-    return [fields[DATA_FIELD] for _id, fields in entries]
+    return [unpack(fields[DATA_FIELD]) for _id, fields in entries]

@@ -21,7 +21,7 @@ from shared.redis_client import queue_script
 from shared.schemas import Article, ArticleIn, ArticleMeta, utc_now
 from shared.settings import Settings
 from shared.streams import DATA_FIELD, Keys
-from shared.wire import encode
+from shared.wire import pack
 from shared.worker import InvalidInput
 
 _ADMIT_LUA = (Path(__file__).with_name("admit.lua")).read_text()
@@ -142,7 +142,7 @@ class Admitter:
             pipe,
             self._script,
             [self.keys.seen(article_key), self.keys.accepted],
-            [encode(article), self.settings.dedupe_ttl_s, DATA_FIELD],
+            [pack(article), self.settings.dedupe_ttl_s, DATA_FIELD],
         )
 
     async def admit(self, articles: list[Article]) -> list[Admission]:

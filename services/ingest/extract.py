@@ -7,12 +7,12 @@ import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-import trafilatura
-from py3langid.langid import MODEL_FILE, LanguageIdentifier
+from typing import TYPE_CHECKING, Any
 
 from shared.schemas import parse_datetime
+
+if TYPE_CHECKING:
+    from py3langid.langid import LanguageIdentifier
 
 #: Below this share of probability the language is reported as unknown (None), so that
 #: short or mixed texts are never sent down a path for the wrong language.
@@ -61,6 +61,10 @@ def _published_in(html: str) -> datetime | None:
 def extract_page(html: str) -> ExtractedPage:
     """The main text and metadata of an HTML article page (trafilatura), with the
     publication time taken from the page's metadata so that its offset survives."""
+    # Imported on first use: trafilatura loads numpy, which must not load before
+    # `newsflow` has set its thread counts (services/cli.py), and takes half a second.
+    import trafilatura
+
     document: Any = trafilatura.bare_extraction(
         html, with_metadata=True, include_comments=False, include_tables=False
     )
@@ -80,7 +84,10 @@ def extract_page(html: str) -> ExtractedPage:
 
 @functools.cache
 def _identifier() -> LanguageIdentifier:
-    # Loaded once per process, on first use: about a second.
+    # Loaded once per process, on first use: about a second (imported here for the same
+    # reason as trafilatura above).
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+import zlib
 from typing import Any
 
 import pytest
@@ -24,7 +25,7 @@ from shared.redis_client import ensure_groups
 from shared.schemas import DeadLetter, EntitiesResult, PlacesResult, SummaryResult
 from shared.settings import Settings, load_settings
 from shared.streams import Keys
-from shared.wire import Entry
+from shared.wire import Entry, unpack
 from shared.worker import InvalidInput, StageRunner, StageSpec
 from tests.helpers import payloads
 
@@ -54,6 +55,10 @@ payload_bytes = st.one_of(
     st.text(max_size=200).map(str.encode),
     json_values.map(lambda v: json.dumps(v).encode()),
     article_like.map(lambda v: json.dumps(v).encode()),
+    # Compressed payloads, as stages exchange them: valid, corrupt or truncated.
+    article_like.map(lambda v: zlib.compress(json.dumps(v).encode())),
+    st.binary(max_size=200).map(lambda b: b"x\x9c" + b),
+    article_like.map(lambda v: zlib.compress(json.dumps(v).encode())[:-3]),
 )
 SETTINGS = load_settings(max_text_chars=5000, max_payload_bytes=20_000)
 
@@ -122,7 +127,7 @@ async def _run_garbage(redis_url: str, batch: list[bytes]) -> None:
 
 def _parses(spec: StageSpec[Any, Any], payload: bytes) -> bool:
     try:
-        spec.parse(payload)
+        spec.parse(unpack(payload))
     except (ValueError, RecursionError):
         return False
     return True
