@@ -1200,11 +1200,15 @@ def extract_entities(
     """
     prepared = [_prepare(text) for text in texts]
     results: list[Extraction] = []
-    for text, view, doc in zip(
-        texts, prepared, nlp.pipe(prepared, batch_size=batch_size), strict=True
-    ):
-        ents = [(e.start_char, e.end_char, e.label_) for e in doc.ents]
-        results.append(_extract_from_ents(text, view, ents, is_place))
+    # Every new word a text brings is added to the model's vocabulary for good: a worker
+    # would grow by megabytes per thousand articles. In a memory zone they are dropped
+    # when it closes; only plain values (offsets, label strings) leave it.
+    with nlp.memory_zone():
+        for text, view, doc in zip(
+            texts, prepared, nlp.pipe(prepared, batch_size=batch_size), strict=True
+        ):
+            ents = [(e.start_char, e.end_char, e.label_) for e in doc.ents]
+            results.append(_extract_from_ents(text, view, ents, is_place))
     return results
 
 

@@ -553,3 +553,17 @@ def test_titles_the_model_keeps_are_cut(nlp: Language) -> None:
     assert set(people) == {"Abdullah", "Ali Khamenei"}
     assert people["Abdullah"].start == len("King ")
     assert text[people["Ali Khamenei"].start :].startswith("Ali Khamenei said")
+
+
+def test_a_long_running_worker_does_not_grow_the_vocabulary(nlp: Language) -> None:
+    # New words would otherwise stay in the model's string store for good.
+    before = len(nlp.vocab.strings)
+    texts = [
+        f"Zorblat Quenivar{n} met Ambassador Trelkovy{n} in Vashmere{n} on Tuesday."
+        for n in range(50)
+    ]
+    extractions = extract_entities(nlp, texts)
+    assert len(nlp.vocab.strings) == before
+    # The results are plain values that outlive the zone.
+    names = {e.name for x in extractions for e in x.entities}
+    assert len({n for n in names if "Trelkovy" in n}) >= 10
