@@ -11,6 +11,7 @@ import pytest
 from services import bench
 from services.bench import (
     BenchText,
+    _InFlightMemory,
     efficiency,
     ideal_rate,
     interleave,
@@ -21,6 +22,7 @@ from services.bench import (
     texts_of_file,
 )
 from shared.settings import load_settings
+from shared.streams import Keys
 
 
 def test_percentile_interpolates_between_closest_ranks_like_numpy() -> None:
@@ -169,3 +171,13 @@ def test_describe_report_names_the_headline_figures() -> None:
     assert "p99 0.500s" in text
     assert "entities 240.0" in text
     assert "1.25x the mean text" in text
+
+
+def test_inflight_memory_ignores_the_tail_of_the_burst() -> None:
+    probe = _InFlightMemory(client=None, keys=Keys("p"), events=None, ids=[])  # type: ignore[arg-type]
+    # (dataset bytes, used bytes, articles in flight): 3 kB then 3.5 kB per article while
+    # most of the burst is in flight; at the end markers make the few left look costly.
+    probe.samples = [(300_000, 320_000, 100), (175_000, 180_000, 50), (60_000, 61_000, 4)]
+    assert probe.peak() == 100
+    assert probe.bytes_per_article() == 3500.0
+    assert probe.bytes_per_article(overheads=True) == 3600.0
