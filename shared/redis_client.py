@@ -83,7 +83,10 @@ async def trim_acknowledged(
             if int(info.get("pending", 0)):
                 name = info["name"]
                 summary: Any = await client.xpending(stream, name)
-                candidate = _id_key(summary["min"])
+                # Acknowledged since XINFO: nothing is pending up to the last delivered id
+                # XINFO saw, and whatever was delivered later lies above it.
+                oldest = summary.get("min")
+                candidate = _id_key(oldest or info["last-delivered-id"])
             else:
                 candidate = _id_key(info["last-delivered-id"])
             floor = candidate if floor is None else min(floor, candidate)

@@ -96,6 +96,9 @@ def build_service(settings: Settings) -> Service:
                     await sweep_overdue(merger_holder[0])
                 except aredis.RedisError as exc:
                     log.warning("deadline sweep failed: %s", exc)
+                except Exception:
+                    # A background loop that dies stops its work for the process' life.
+                    log.exception("deadline sweep failed")
                 await asyncio.sleep(settings.merge_sweep_s)
 
         async def housekeeping() -> None:
@@ -107,6 +110,8 @@ def build_service(settings: Settings) -> Service:
                     )
                 except aredis.RedisError as exc:
                     log.warning("gauges or trimming failed: %s", exc)
+                except Exception:
+                    log.exception("gauges or trimming failed")
                 await asyncio.sleep(settings.housekeeping_s)
 
         tasks.extend([asyncio.create_task(sweeper()), asyncio.create_task(housekeeping())])

@@ -59,3 +59,38 @@ async def test_stream_missing_a_group_is_not_trimmed(
     removed = await trim_acknowledged(client, keys)
     assert keys.accepted not in removed
     assert await client.xlen(keys.accepted) == 300
+
+
+class _AcksBeforeXpending:
+    """A client whose consumers acknowledge everything between XINFO and XPENDING."""
+
+    def __init__(self, client: aredis.Redis) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    async def xpending(self, stream: str, group: str) -> Any:
+        entries = await self._client.xpending_range(stream, group, min="-", max="+", count=10_000)
+        if entries:
+            await self._client.xack(stream, group, *[e["message_id"] for e in entries])
+        return await self._client.xpending(stream, group)
+
+
+async def test_entries_acknowledged_while_trimming_do_not_stop_it(
+    client: aredis.Redis, settings: Settings
+) -> None:
+    # The race that once killed the aggregator's housekeeping for good: XINFO says an
+    # entry is pending, and by XPENDING it is not (no oldest pending entry at all).
+    keys = Keys(settings.stream_prefix)
+    await ensure_groups(client, keys)
+    stream = keys.accepted
+    ids = [await client.xadd(stream, {"data": str(n)}) for n in range(1000)]
+    await _read_ack(client, stream, Group.ENTITIES, 1000, ack=True)
+    await _read_ack(client, stream, Group.SUMMARIZER, 900, ack=False)
+
+    removed = await trim_acknowledged(_AcksBeforeXpending(client), keys)  # type: ignore[arg-type]
+    remaining: Any = await client.xrange(stream)
+    remaining_ids = [entry_id for entry_id, _f in remaining]
+    assert remaining_ids[-100:] == ids[900:]
+    assert removed[stream] >= 600
