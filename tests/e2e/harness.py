@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import psutil
@@ -21,12 +22,14 @@ from tests.helpers import sync_payloads
 SERVICES = ("ingest", "entities", "geocoder", "summarizer", "aggregator")
 
 
+def newsflow(*args: str) -> list[str]:
+    """The command line of ``newsflow ARGS`` with this interpreter."""
+    return [sys.executable, "-m", "services", *args]
+
+
 def up_command(state: Path, *extra: str) -> list[str]:
     """``newsflow up`` in ``state`` with ports that never collide with another run's."""
-    return [
-        sys.executable,
-        "-m",
-        "services",
+    return newsflow(
         "up",
         "--state-dir",
         str(state),
@@ -35,7 +38,23 @@ def up_command(state: Path, *extra: str) -> list[str]:
         "--metrics-port",
         str(random.randint(20000, 40000)),
         *extra,
-    ]
+    )
+
+
+def run_cli(
+    command: list[str], env: Mapping[str, str], *, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """Run a command from the repository with ``env``, its output captured as text; the
+    caller checks the return code (and shows the output when it is wrong)."""
+    return subprocess.run(
+        command,
+        cwd=REPO,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 class Pipeline:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -14,8 +12,8 @@ from typing import Any
 import pytest
 import redis
 
-from tests.conftest import REPO, SAMPLE
-from tests.e2e.harness import Pipeline
+from tests.conftest import SAMPLE
+from tests.e2e.harness import Pipeline, newsflow, run_cli
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
@@ -67,15 +65,7 @@ def test_burst_ten_times_the_backlog_limit_is_absorbed_without_loss(
             "NEWSFLOW_STREAM_PREFIX": prefix,
         }
         started = time.monotonic()
-        pushed = subprocess.run(
-            [sys.executable, "-m", "services", "push", str(burst)],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
+        pushed = run_cli(newsflow("push", str(burst)), env, timeout=600)
         push_seconds = time.monotonic() - started
         assert pushed.returncode == 0, pushed.stderr
         assert pushed.stdout.count("accepted ") == total

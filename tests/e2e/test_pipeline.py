@@ -18,7 +18,7 @@ import pytest
 
 from shared.schemas import EnrichedEvent
 from tests.conftest import REPO, SAMPLE
-from tests.e2e.harness import Pipeline, up_command
+from tests.e2e.harness import Pipeline, newsflow, run_cli, up_command
 from tests.helpers import sync_payloads
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
@@ -169,15 +169,7 @@ def test_up_once_on_the_embedded_server_prints_the_sample_event(tmp_path: Path) 
     """What ``make run`` does: no Redis URL, so ``up`` starts its own Valkey (AOF, socket)."""
     env = {k: v for k, v in os.environ.items() if k != "NEWSFLOW_REDIS_URL"}
     state = tmp_path / "state"
-    done = subprocess.run(
-        up_command(state, "--push", str(SAMPLE), "--once"),
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = run_cli(up_command(state, "--push", str(SAMPLE), "--once"), env, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "(embedded)" in done.stdout
     assert (state / "redis" / "appendonlydir").is_dir()
@@ -230,15 +222,7 @@ def test_readme_client_example_works_as_written(pipeline: Pipeline, redis_url: s
     block = readme[start : readme.index("<!-- /client-example -->")]
     code = block[block.index("```python") + len("```python") : block.rindex("```")]
     env = {**os.environ, "NEWSFLOW_REDIS_URL": redis_url, "NEWSFLOW_STREAM_PREFIX": pipeline.prefix}
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    done = run_cli([sys.executable, "-c", code], env, timeout=180)
     assert done.returncode == 0, done.stderr + pipeline.logs()
     assert done.stdout.startswith("lyon-1 [('Lyon', 'FR'"), done.stdout
 
@@ -249,15 +233,7 @@ def test_replay_re_enriches_as_a_new_revision(pipeline: Pipeline, redis_url: str
     )
     (first,) = pipeline.wait_events(1, timeout=120)
     env = {**os.environ, "NEWSFLOW_REDIS_URL": redis_url, "NEWSFLOW_STREAM_PREFIX": pipeline.prefix}
-    done = subprocess.run(
-        [sys.executable, "-m", "services", "replay", "--wait", "--timeout", "120"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=200,
-        check=False,
-    )
+    done = run_cli(newsflow("replay", "--wait", "--timeout", "120"), env, timeout=200)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "replayed replay-me as revision 2" in done.stdout
     events = pipeline.wait_events(2, timeout=60)
