@@ -24,13 +24,26 @@ async def _read_ack(
     return ids
 
 
-async def test_trimming_keeps_everything_some_group_still_needs(
-    client: aredis.Redis, settings: Settings
-) -> None:
+async def _accepted_entries(
+    client: aredis.Redis, settings: Settings, count: int
+) -> tuple[Keys, str, list[Any]]:
+    """The pipeline's groups, and ``count`` entries in the accepted stream."""
     keys = Keys(settings.stream_prefix)
     await ensure_groups(client, keys)
     stream = keys.accepted
-    ids = [await client.xadd(stream, {"data": str(n)}) for n in range(1000)]
+    ids = [await client.xadd(stream, {"data": str(n)}) for n in range(count)]
+    return keys, stream, ids
+
+
+async def _remaining(client: aredis.Redis, stream: str) -> list[bytes]:
+    remaining: Any = await client.xrange(stream)
+    return [entry_id for entry_id, _f in remaining]
+
+
+async def test_trimming_keeps_everything_some_group_still_needs(
+    client: aredis.Redis, settings: Settings
+) -> None:
+    keys, stream, ids = await _accepted_entries(client, settings, 1000)
     # entities read and acknowledged 800; summarizer read 600, acknowledged 500.
     await _read_ack(client, stream, Group.ENTITIES, 800, ack=True)
     await _read_ack(client, stream, Group.SUMMARIZER, 500, ack=True)
@@ -38,8 +51,7 @@ async def test_trimming_keeps_everything_some_group_still_needs(
     assert pending[0] == ids[500]
 
     removed = await trim_acknowledged(client, keys)
-    remaining: Any = await client.xrange(stream)
-    remaining_ids = [entry_id for entry_id, _f in remaining]
+    remaining_ids = await _remaining(client, stream)
     # Nothing at or after the oldest pending entry is gone ...
     assert remaining_ids[-500:] == ids[500:]
     # ... and (approximate trimming works in whole nodes) most of what is done is.
@@ -82,15 +94,11 @@ async def test_entries_acknowledged_while_trimming_do_not_stop_it(
 ) -> None:
     # The race that once killed the aggregator's housekeeping for good: XINFO says an
     # entry is pending, and by XPENDING it is not (no oldest pending entry at all).
-    keys = Keys(settings.stream_prefix)
-    await ensure_groups(client, keys)
-    stream = keys.accepted
-    ids = [await client.xadd(stream, {"data": str(n)}) for n in range(1000)]
+    keys, stream, ids = await _accepted_entries(client, settings, 1000)
     await _read_ack(client, stream, Group.ENTITIES, 1000, ack=True)
     await _read_ack(client, stream, Group.SUMMARIZER, 900, ack=False)
 
     removed = await trim_acknowledged(_AcksBeforeXpending(client), keys)  # type: ignore[arg-type]
-    remaining: Any = await client.xrange(stream)
-    remaining_ids = [entry_id for entry_id, _f in remaining]
+    remaining_ids = await _remaining(client, stream)
     assert remaining_ids[-100:] == ids[900:]
     assert removed[stream] >= 600
