@@ -80,15 +80,13 @@ async def trim_acknowledged(
             continue
         floor: tuple[int, int] | None = None
         for info in infos:
+            oldest = None
             if int(info.get("pending", 0)):
-                name = info["name"]
-                summary: Any = await client.xpending(stream, name)
-                # Acknowledged since XINFO: nothing is pending up to the last delivered id
-                # XINFO saw, and whatever was delivered later lies above it.
+                summary: Any = await client.xpending(stream, info["name"])
                 oldest = summary.get("min")
-                candidate = _id_key(oldest or info["last-delivered-id"])
-            else:
-                candidate = _id_key(info["last-delivered-id"])
+            # Nothing pending (or all of it acknowledged since XINFO): nothing is owed up to
+            # the last delivered id XINFO saw, and whatever was delivered later lies above.
+            candidate = _id_key(oldest or info["last-delivered-id"])
             floor = candidate if floor is None else min(floor, candidate)
         keep = (keep_s or {}).get(stream, 0.0)
         if floor is not None and keep > 0:

@@ -100,6 +100,20 @@ def publish_to(stream: str) -> Callable[[Pipeline, object, BaseModel], None]:
     return commit
 
 
+async def every(interval_s: float, what: str, step: Callable[[], Awaitable[None]]) -> None:
+    """Run ``step`` now and then every ``interval_s`` seconds until cancelled. A step that
+    fails is logged (``what`` names it) and tried again next time: a background loop that
+    died would stop its work for the rest of the process' life."""
+    while True:
+        try:
+            await step()
+        except aredis.RedisError as exc:
+            log.warning("%s failed: %s", what, exc)
+        except Exception:
+            log.exception("%s failed", what)
+        await asyncio.sleep(interval_s)
+
+
 def stage_info(
     stage: str,
     status: StageStatus,
@@ -392,23 +406,22 @@ class Service:
     async def _watch(self) -> None:
         """Restart subscribers that stopped: FastStream stops one for good when its group
         is gone (NOGROUP: the server lost its data). Re-create the groups and go on."""
-        while True:
-            await asyncio.sleep(WATCHDOG_INTERVAL_S)
+
+        async def recover() -> None:
             stopped = [sub for sub in self.broker.subscribers if not sub.running]
             if not stopped or self.client is None:
-                continue
-            try:
-                await ensure_groups(self.client, Keys(self.settings.stream_prefix))
-                for sub in stopped:
-                    await sub.start()
-                GROUP_RECOVERIES.labels(self.name).inc()
-                log.warning(
-                    "%s: re-created consumer groups, restarted %d subscribers",
-                    self.name,
-                    len(stopped),
-                )
-            except aredis.RedisError as exc:
-                log.warning("%s: cannot recover subscribers yet: %s", self.name, exc)
+                return
+            await ensure_groups(self.client, Keys(self.settings.stream_prefix))
+            for sub in stopped:
+                await sub.start()
+            GROUP_RECOVERIES.labels(self.name).inc()
+            log.warning(
+                "%s: re-created consumer groups, restarted %d subscribers",
+                self.name,
+                len(stopped),
+            )
+
+        await every(WATCHDOG_INTERVAL_S, f"{self.name}: recovering subscribers", recover)
 
     def app(self) -> FastStream:
         """The service as a FastStream application (for ``faststream docs`` and tooling)."""

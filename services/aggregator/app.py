@@ -21,7 +21,7 @@ from shared.redis_client import trim_acknowledged
 from shared.schemas import EntitiesResult, PlacesResult, SummaryResult, utc_now
 from shared.settings import Settings, load_settings
 from shared.streams import Group, Keys
-from shared.worker import Service, StageSpec
+from shared.worker import Service, StageSpec, every
 
 log = logging.getLogger("newsflow.aggregator")
 
@@ -90,31 +90,23 @@ def build_service(settings: Settings) -> Service:
         ]
 
     async def background(client: aredis.Redis) -> None:
-        async def sweeper() -> None:
-            while True:
-                try:
-                    await sweep_overdue(merger_holder[0])
-                except aredis.RedisError as exc:
-                    log.warning("deadline sweep failed: %s", exc)
-                except Exception:
-                    # A background loop that dies stops its work for the process' life.
-                    log.exception("deadline sweep failed")
-                await asyncio.sleep(settings.merge_sweep_s)
+        async def sweep() -> None:
+            await sweep_overdue(merger_holder[0])
 
         async def housekeeping() -> None:
-            while True:
-                try:
-                    await update_gauges(client, keys)
-                    await trim_acknowledged(
-                        client, keys, keep_s={keys.accepted: settings.replay_retention_s}
-                    )
-                except aredis.RedisError as exc:
-                    log.warning("gauges or trimming failed: %s", exc)
-                except Exception:
-                    log.exception("gauges or trimming failed")
-                await asyncio.sleep(settings.housekeeping_s)
+            await update_gauges(client, keys)
+            await trim_acknowledged(
+                client, keys, keep_s={keys.accepted: settings.replay_retention_s}
+            )
 
-        tasks.extend([asyncio.create_task(sweeper()), asyncio.create_task(housekeeping())])
+        tasks.extend(
+            [
+                asyncio.create_task(every(settings.merge_sweep_s, "deadline sweep", sweep)),
+                asyncio.create_task(
+                    every(settings.housekeeping_s, "gauges or trimming", housekeeping)
+                ),
+            ]
+        )
 
     async def stop_background() -> None:
         for task in tasks:
