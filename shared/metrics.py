@@ -50,10 +50,22 @@ DEAD_LETTERS = Counter(
     "Entries sent to the dead-letter stream, by stage.",
     ["stage"],
 )
+COMMIT_RETRIES = Counter(
+    "newsflow_commit_retries_total",
+    "Batches whose commit Redis could not take (unreachable, full, loading), kept and "
+    "tried again after a back-off.",
+    ["stage"],
+)
 ENRICHED = Counter(
     "newsflow_enriched_total",
-    "Enriched events emitted, complete or partial.",
+    "Enriched events emitted: complete, partial (a stage was down), or completed (the "
+    "complete next revision of a partial article, once its missing results came).",
     ["status"],
+)
+STAGE_UP = Gauge(
+    "newsflow_stage_up",
+    "1 while some process of the stage was heard from within stage_down_after_s, else 0.",
+    ["stage"],
 )
 LATE_RESULTS = Counter(
     "newsflow_late_results_total",

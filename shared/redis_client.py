@@ -10,7 +10,19 @@ import redis.asyncio as aredis
 from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
-from redis.exceptions import ResponseError
+from redis.exceptions import (
+    BusyLoadingError,
+    ClusterDownError,
+    ExecAbortError,
+    MasterDownError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    RedisError,
+    ResponseError,
+    TryAgainError,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from shared.settings import Settings
 from shared.streams import Keys
@@ -35,14 +47,95 @@ def connect(url: str, *, cluster: bool = False, **options: Any) -> aredis.Redis:
 
 async def ensure_groups(client: aredis.Redis, keys: Keys) -> None:
     """Create every consumer group from id 0 (MKSTREAM), so nothing published before the
-    first worker started is skipped. Existing groups are left as they are."""
+    first worker started is skipped. Existing groups are left as they are, and are looked
+    up first: XGROUP CREATE needs memory, so a full server would refuse even a no-op."""
     for stream, groups in keys.groups().items():
+        try:
+            infos: Any = await client.xinfo_groups(stream)
+            existing = {_text(info["name"]) for info in infos}
+        except ResponseError:
+            existing = set()  # no such stream yet
         for group in groups:
+            if str(group) in existing:
+                continue
             try:
                 await client.xgroup_create(stream, group, id="0", mkstream=True)
             except ResponseError as exc:
                 if "BUSYGROUP" not in str(exc):
                     raise
+
+
+#: The errors a server gives while it cannot take writes for a while (memory full under
+#: noeviction, loading its data, a replica, a cluster moving slots): waiting and trying
+#: again is the cure. redis-py raises its own classes for some replies (and drops their
+#: code from the message); the others are known by the code their message starts with.
+TRANSIENT_CLASSES: tuple[tuple[type[RedisError], str], ...] = (
+    (OutOfMemoryError, "Redis is out of memory (maxmemory reached, noeviction): it refuses writes"),
+    (BusyLoadingError, "Redis is loading its data set"),
+    (ReadOnlyError, "Redis is a read-only replica"),
+    (MasterDownError, "Redis lost its primary"),
+    (TryAgainError, "Redis Cluster is moving the keys' slot"),
+    (ClusterDownError, "Redis Cluster is down"),
+)
+TRANSIENT_CODES = {
+    "OOM": TRANSIENT_CLASSES[0][1],
+    "BUSY": "Redis is busy running a script",
+    "NOREPLICAS": "Redis has too few replicas for writes",
+    "MISCONF": "Redis cannot persist its data (disk?) and refuses writes",
+}
+
+
+def _reply(exc: BaseException) -> str:
+    # A pipeline's error reads "Command # 3 (EVALSHA ...) of pipeline caused error: ...":
+    # only what follows is the server's reply.
+    text = str(exc)
+    _, marker, tail = text.partition("caused error: ")
+    return (tail if marker else text).strip()
+
+
+def _transient_reason(exc: BaseException) -> str | None:
+    for kind, reason in TRANSIENT_CLASSES:
+        if isinstance(exc, kind):
+            return reason
+    if isinstance(exc, ResponseError):
+        reply = _reply(exc)
+        if reply.startswith("command not allowed when used memory"):
+            return TRANSIENT_CODES["OOM"]
+        for code, reason in TRANSIENT_CODES.items():
+            # EXECABORT names the error of the command that aborted the transaction.
+            if reply.startswith(code + " ") or (
+                isinstance(exc, ExecAbortError) and f" {code} " in f" {reply} "
+            ):
+                return reason
+    return None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for Redis failures that pass by themselves (unreachable, timed out, full,
+    loading, fail-over): the work is kept and its commit tried again later."""
+    if isinstance(exc, RedisConnectionError | RedisTimeoutError):
+        return True
+    return _transient_reason(exc) is not None
+
+
+def describe_redis_error(exc: BaseException) -> str:
+    """One readable line for a Redis failure: what the server said, never the command, its
+    arguments (payloads, compressed bytes) or credentials."""
+    reason = _transient_reason(exc)
+    if reason is not None:
+        return reason
+    if isinstance(exc, RedisConnectionError | RedisTimeoutError):
+        # redis-py names the host and port here, never the credentials.
+        kind = "timed out" if isinstance(exc, RedisTimeoutError) else "unreachable"
+        first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        return f"Redis {kind}: {first}"
+    if isinstance(exc, ResponseError):
+        return f"Redis refused a command: {_reply(exc).splitlines()[0][:200]}"
+    return f"Redis error: {type(exc).__name__}"
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def output_trim(settings: Settings) -> dict[str, Any]:

@@ -39,12 +39,49 @@ class Settings(BaseSettings):
     poll_ms: int = Field(default=1000, ge=1, description="XREADGROUP block time.")
     consumer_name: str = Field(default_factory=default_consumer_name)
 
-    # Merging
-    merge_deadline_s: float = Field(default=60.0, gt=0, description="Then emit as partial.")
+    # Merging. An article is emitted partial only when it has waited merge_deadline_s AND
+    # a stage it still misses is down (none of its processes heard from for
+    # stage_down_after_s): a stage that is busy, or slow on one article, never makes other
+    # articles partial. Results that arrive after a partial emission complete the article
+    # as its next revision, while its merge state is kept (late_results_retention_s).
+    merge_deadline_s: float = Field(
+        default=60.0, gt=0, description="Least wait before an article may be emitted partial."
+    )
     merge_sweep_s: float = Field(default=1.0, gt=0)
+    stage_down_after_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="A stage none of whose processes was heard from for this long is down.",
+    )
+    heartbeat_s: float = Field(
+        default=1.0, gt=0, description="How often each process says it is alive."
+    )
+    late_results_retention_s: int = Field(
+        default=24 * 3600,
+        ge=60,
+        description="How long a partial article waits for its missing results.",
+    )
 
     # Retention and back-pressure
-    backlog_limit: int = Field(default=10_000, ge=1, description="Ingest pushes back above it.")
+    backlog_limit: int = Field(
+        default=10_000, ge=1, description="Ingest pushes back above it, whatever the rate."
+    )
+    backlog_max_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Ingest pushes back when the backlog would take longer than this to "
+        "finish at the pipeline's measured rate.",
+    )
+    backlog_floor: int = Field(
+        default=200,
+        ge=1,
+        description="Below this backlog ingest never pushes back (and before a rate is known).",
+    )
+    event_text: bool = Field(
+        default=False,
+        description="Carry the article's text in its enriched event (the enriched stream "
+        "then holds every retained article's text: output_maxlen x mean text size).",
+    )
     output_maxlen: int = Field(
         default=100_000, ge=100, description="Approximate cap of the enriched and dead streams."
     )

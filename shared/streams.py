@@ -91,6 +91,17 @@ class Keys:
         """Marker of an article revision already emitted to the enriched stream."""
         return f"{self.prefix}:done:{key}"
 
+    def alive(self, group: str) -> str:
+        """Marker that some process of a group was heard from lately (expires when none is:
+        the group's stage is then down)."""
+        return f"{self.prefix}:alive:{group}"
+
+    @property
+    def rate(self) -> str:
+        """The pipeline's recent peak throughput in events per second (the aggregator
+        measures it; ingest sizes its back-pressure by it)."""
+        return f"{self.prefix}:rate"
+
     @property
     def revisions(self) -> str:
         """Hash: article id -> how many times it was replayed."""

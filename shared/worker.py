@@ -32,15 +32,24 @@ from pydantic import BaseModel, ValidationError
 from redis.asyncio.client import Pipeline
 
 from shared import __version__
+from shared.liveness import say_alive
+from shared.logs import RecurringFailure
 from shared.metrics import (
     BATCH_DURATION,
     BATCH_SIZE,
+    COMMIT_RETRIES,
     DEAD_LETTERS,
     GROUP_RECOVERIES,
     STAGE_MESSAGES,
     serve_metrics,
 )
-from shared.redis_client import connect, ensure_groups, output_trim
+from shared.redis_client import (
+    connect,
+    describe_redis_error,
+    ensure_groups,
+    is_transient,
+    output_trim,
+)
 from shared.schemas import StageInfo, StageStatus
 from shared.settings import Settings
 from shared.streams import Keys
@@ -50,6 +59,9 @@ log = logging.getLogger("newsflow.worker")
 
 #: How often a service checks that its subscribers still run.
 WATCHDOG_INTERVAL_S = 1.0
+#: Back-off between attempts to commit a batch while Redis cannot take it: doubling from
+#: the first to the last, so a long outage costs a few attempts a minute, not a spin.
+COMMIT_BACKOFF_S = (0.25, 15.0)
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -100,17 +112,30 @@ def publish_to(stream: str) -> Callable[[Pipeline, object, BaseModel], None]:
     return commit
 
 
+def stop_if_cancelled(exc: BaseException) -> None:
+    """Raise CancelledError if the current task is being cancelled: redis-py can turn the
+    cancellation of a command into a connection error, and a loop that caught it as a
+    Redis failure would go on for ever instead of stopping."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError from exc
+
+
 async def every(interval_s: float, what: str, step: Callable[[], Awaitable[None]]) -> None:
     """Run ``step`` now and then every ``interval_s`` seconds until cancelled. A step that
-    fails is logged (``what`` names it) and tried again next time: a background loop that
-    died would stop its work for the rest of the process' life."""
+    fails is logged (``what`` names it; repeats are summarised) and tried again next time:
+    a background loop that died would stop its work for the rest of the process' life."""
+    failures = RecurringFailure(log, what)
     while True:
         try:
             await step()
         except aredis.RedisError as exc:
-            log.warning("%s failed: %s", what, exc)
-        except Exception:
-            log.exception("%s failed", what)
+            stop_if_cancelled(exc)
+            failures.failed(describe_redis_error(exc))
+        except Exception as exc:
+            failures.failed(f"{type(exc).__name__}: {exc}", exc_info=failures.failures == 0)
+        else:
+            failures.succeeded()
         await asyncio.sleep(interval_s)
 
 
@@ -150,9 +175,59 @@ class StageRunner(Generic[In, Out]):
         self.client = client
         self.settings = settings
         self.keys = Keys(settings.stream_prefix)
+        self._failures = RecurringFailure(log, f"{spec.name}: committing a batch")
 
     async def handle(self, entries: Sequence[Entry], *, claimed: bool) -> None:
-        """Process a batch: publish results and acknowledge in one transaction."""
+        """Process a batch: publish results and acknowledge in one transaction.
+
+        While Redis cannot take the transaction (unreachable, out of memory, loading), the
+        batch is kept and tried again with a growing back-off instead of reading more: the
+        entries stay this consumer's (XCLAIM JUSTID keeps them from looking abandoned, and
+        does not count a delivery), so an outage neither spins the worker nor turns good
+        articles into dead letters.
+        """
+        delay = COMMIT_BACKOFF_S[0]
+        while True:
+            try:
+                await self._handle_once(entries, claimed=claimed)
+            except aredis.RedisError as exc:
+                stop_if_cancelled(exc)
+                if not is_transient(exc):
+                    raise
+                COMMIT_RETRIES.labels(self.spec.name).inc()
+                self._failures.failed(
+                    f"{describe_redis_error(exc)}; keeping {len(entries)} entries, "
+                    f"next attempt in {delay:g} s"
+                )
+                await self._hold(entries, delay)
+                delay = min(delay * 2, COMMIT_BACKOFF_S[1])
+                continue
+            self._failures.succeeded()
+            return
+
+    async def _hold(self, entries: Sequence[Entry], delay_s: float) -> None:
+        """Wait ``delay_s`` while keeping the entries this consumer's: their idle time is
+        reset at least three times per claim period, so no claimer takes them over (and
+        counts a delivery) while their commit waits for Redis."""
+        step = min(delay_s, self.settings.claim_idle_ms / 3000)
+        waited = 0.0
+        while waited < delay_s:
+            await asyncio.sleep(step)
+            waited += step
+            await self._keep(entries)
+
+    async def _keep(self, entries: Sequence[Entry]) -> None:
+        with contextlib.suppress(aredis.RedisError):
+            await self.client.xclaim(
+                self.spec.stream,
+                self.spec.group,
+                self.settings.consumer_name,
+                min_idle_time=0,
+                message_ids=[entry.entry_id for entry in entries],
+                justid=True,
+            )
+
+    async def _handle_once(self, entries: Sequence[Entry], *, claimed: bool) -> None:
         spec = self.spec
         BATCH_SIZE.labels(spec.name).observe(len(entries))
         deliveries = await self._deliveries(entries) if claimed else {}
@@ -303,7 +378,7 @@ class Service:
     runners: list[StageRunner[Any, Any]] = field(init=False, default_factory=list)
     extra_startup: list[Callable[[aredis.Redis], Awaitable[None]]] = field(default_factory=list)
     extra_shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-    _watchdog: asyncio.Task[None] | None = field(init=False, default=None)
+    _loops: list[asyncio.Task[None]] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         settings = self.settings
@@ -379,16 +454,35 @@ class Service:
     async def start(self) -> None:
         """Start-up hooks, then the subscribers, then the watchdog."""
         await self.startup()
-        await self.broker.start()
-        self._watchdog = asyncio.create_task(self._watch())
+        await self._until_writable()
+        try:
+            await self.broker.start()
+        except aredis.RedisError as exc:
+            # Redis filled up (or went away) between the subscribers' starts: those that
+            # did not start are started by the watchdog once it takes writes again.
+            if not is_transient(exc):
+                raise
+            self.broker.running = True
+            log.warning(
+                "%s: not every subscriber could start (%s); retrying in the background",
+                self.name,
+                describe_redis_error(exc),
+            )
+        self._loops = [
+            asyncio.create_task(self._watch()),
+            asyncio.create_task(
+                every(self.settings.heartbeat_s, f"{self.name}: heartbeat", self._beat)
+            ),
+        ]
         log.info("%s running as consumer %s", self.name, self.settings.consumer_name)
 
     async def stop(self) -> None:
         """Stop reading, let in-flight batches finish (graceful timeout), then close."""
-        if self._watchdog is not None:
-            self._watchdog.cancel()
+        for task in self._loops:
+            task.cancel()
+        for task in self._loops:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._watchdog
+                await task
         await self.broker.stop()
         await self.shutdown()
 
@@ -402,6 +496,31 @@ class Service:
         await stopping.wait()
         log.info("%s stopping", self.name)
         await self.stop()
+
+    async def _until_writable(self) -> None:
+        """Wait, backing off, until Redis takes writes: the subscribers' start creates
+        their groups (a write), and a process restarted while Redis is full or loading
+        would otherwise crash in a loop."""
+        failures = RecurringFailure(log, f"{self.name}: starting")
+        delay = COMMIT_BACKOFF_S[0]
+        while True:
+            try:
+                await self._beat()
+            except aredis.RedisError as exc:
+                stop_if_cancelled(exc)
+                if not is_transient(exc):
+                    raise
+                failures.failed(f"{describe_redis_error(exc)}; waiting {delay:g} s")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, COMMIT_BACKOFF_S[1])
+                continue
+            failures.succeeded()
+            return
+
+    async def _beat(self) -> None:
+        """Say this process is alive for each group it reads (``shared.liveness``)."""
+        if self.client is not None:
+            await say_alive(self.client, self.settings, {group for _s, group in self.inputs})
 
     async def _watch(self) -> None:
         """Restart subscribers that stopped: FastStream stops one for good when its group

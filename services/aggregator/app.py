@@ -9,14 +9,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 import redis.asyncio as aredis
 from redis.asyncio.client import Pipeline
 
 from services.aggregator.merge import Fragment, Merger, StageResult, fragment_of
-from services.aggregator.monitor import update_gauges
-from shared.metrics import END_TO_END, ENRICHED, LATE_RESULTS, STAGE_DURATION, set_build_info
+from services.aggregator.monitor import PeakRate, entries_added, update_gauges
+from shared.liveness import stages_down
+from shared.metrics import (
+    END_TO_END,
+    ENRICHED,
+    LATE_RESULTS,
+    STAGE_DURATION,
+    STAGE_UP,
+    set_build_info,
+)
 from shared.redis_client import trim_acknowledged
 from shared.schemas import EntitiesResult, PlacesResult, SummaryResult, utc_now
 from shared.settings import Settings, load_settings
@@ -32,6 +41,8 @@ def _record(status: str, missing: int, fragment: Fragment) -> None:
     if status == "emitted":
         ENRICHED.labels("partial" if missing else "complete").inc()
         END_TO_END.observe((utc_now() - fragment.article.ingested_at).total_seconds())
+    elif status == "completed":
+        ENRICHED.labels("completed").inc()
     elif status == "late":
         LATE_RESULTS.labels(fragment.stage.value).inc()
 
@@ -61,16 +72,46 @@ def merge_stage(
     )
 
 
+#: Overdue articles looked at per page, and per sweep at most (a sweep stays short, so the
+#: merges of arriving results are not held up behind it).
+SWEEP_PAGE = 200
+SWEEP_MOST = 5000
+
+
 async def sweep_overdue(merger: Merger) -> int:
-    """Flush every article past its deadline; returns how many were emitted."""
-    emitted = 0
+    """Emit as partial every article past its deadline that misses a stage which is down;
+    articles that wait only for stages that are up (busy) keep waiting. Returns how many
+    were emitted."""
     now = utc_now()
-    for key in await merger.overdue(now):
-        status, _missing = await merger.flush(key, now)
-        if status == "emitted":
-            emitted += 1
-            ENRICHED.labels("partial").inc()
+    down = await stages_down(merger.client, merger.keys, merger.stages)
+    for stage in merger.stages:
+        STAGE_UP.labels(stage.value).set(0 if stage in down else 1)
+    if not down:
+        return 0
+    emitted = looked = offset = 0
+    while looked < SWEEP_MOST:
+        overdue = await merger.overdue(now, offset=offset, limit=SWEEP_PAGE)
+        for key in overdue:
+            status, _missing = await merger.flush(key, now, down)
+            if status == "emitted":
+                emitted += 1
+                ENRICHED.labels("partial").inc()
+            elif status == "waiting":
+                offset += 1  # stays in the set: the next page starts after it
+        looked += len(overdue)
+        if len(overdue) < SWEEP_PAGE:
+            break
     return emitted
+
+
+async def measure_rate(client: aredis.Redis, keys: Keys, meter: PeakRate) -> None:
+    """Publish the pipeline's recent peak throughput for ingest's back-pressure."""
+    total = await entries_added(client, keys.enriched)
+    if total is None:
+        return
+    peak = meter.observe(time.monotonic(), total)
+    if peak is not None:
+        await client.set(keys.rate, f"{peak:.3f}", ex=int(meter.memory_s))
 
 
 def build_service(settings: Settings) -> Service:
@@ -93,8 +134,11 @@ def build_service(settings: Settings) -> Service:
         async def sweep() -> None:
             await sweep_overdue(merger_holder[0])
 
+        meter = PeakRate()
+
         async def housekeeping() -> None:
             await update_gauges(client, keys)
+            await measure_rate(client, keys, meter)
             await trim_acknowledged(
                 client, keys, keep_s={keys.accepted: settings.replay_retention_s}
             )

@@ -3,7 +3,8 @@
 Each stage result becomes a *fragment*: the JSON members it contributes to the
 :class:`~shared.schemas.EnrichedEvent` (``"summary":{...}``). The merge script
 (``merge.lua``) stores fragments per article inside Redis and, atomically, emits the
-event once all stages are in, or as partial once the deadline has passed.
+event once all stages are in, or as partial once the deadline has passed and a stage it
+misses is down; results that arrive after that complete it as its next revision.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pydantic import TypeAdapter
 from redis.asyncio.client import Pipeline
 
 from shared import __version__
-from shared.ids import revision_key
+from shared.ids import parse_revision_key, revision_key
 from shared.redis_client import output_trim, queue_script
 from shared.schemas import (
     SCHEMA_VERSION,
@@ -96,10 +97,19 @@ def missing_info(stage: Stage) -> str:
     ).model_dump_json()
 
 
+def head_prefix(meta: ArticleMeta) -> str:
+    """The members every event starts with (version, id, article metadata), up to the
+    article's revision number: the merge script appends the revision it emits."""
+    article = meta.model_dump_json(exclude={"revision"})
+    return (
+        f'"schema_version":{SCHEMA_VERSION},"id":{json.dumps(meta.id)},'
+        f'"article":{article[:-1]},"revision":'
+    )
+
+
 def head_of(meta: ArticleMeta) -> str:
     """The members every event starts with: version, id, article metadata."""
-    article = meta.model_dump_json()
-    return f'"schema_version":{SCHEMA_VERSION},"id":{json.dumps(meta.id)},"article":{article}'
+    return f"{head_prefix(meta)}{meta.revision}}}"
 
 
 class Merger:
@@ -113,6 +123,7 @@ class Merger:
         self.keys = Keys(settings.stream_prefix)
         self.stages = tuple(stages)
         self._script = client.register_script(_MERGE_LUA)
+        self._revisions = self.keys.revisions
         self._tail = [
             len(self.stages),
             *[s.value for s in self.stages],
@@ -121,27 +132,39 @@ class Merger:
         ]
 
     def _arguments(
-        self, *, mode: str, key: str, now: datetime, fragment: Fragment | None
+        self,
+        *,
+        mode: str,
+        key: str,
+        now: datetime,
+        fragment: Fragment | None,
+        down: Sequence[Stage] = (),
     ) -> tuple[list[str], list[Any]]:
         keys = [
             self.keys.merge(key),
             self.keys.done(key),
             self.keys.enriched,
             self.keys.merge_deadlines,
+            self._revisions,
         ]
-        deadline = now.timestamp() + self.settings.merge_deadline_s
+        article, revision = parse_revision_key(key)
+        settings = self.settings
         args = [
             mode,
             key,
+            article,
+            revision,
             fragment.stage.value if fragment else "",
             fragment.members if fragment else "",
             fragment.info if fragment else "",
-            head_of(fragment.article) if fragment else "",
-            deadline,
-            self.settings.dedupe_ttl_s,
-            output_trim(self.settings)["maxlen"],
+            head_prefix(fragment.article) if fragment else "",
+            now.timestamp() + settings.merge_deadline_s,
+            settings.dedupe_ttl_s,
+            settings.late_results_retention_s,
+            output_trim(settings)["maxlen"],
             json.dumps(now.isoformat()),
             DATA_FIELD,
+            "," + "".join(f"{stage.value}," for stage in down),
             *self._tail,
         ]
         return keys, args
@@ -152,16 +175,17 @@ class Merger:
         keys, args = self._arguments(mode="add", key=key, now=now, fragment=fragment)
         queue_script(pipe, self._script, keys, args)
 
-    async def flush(self, key: str, now: datetime) -> tuple[str, int]:
-        """Emit an article revision (``revision_key``) past its deadline as partial; a no-op
-        if it was emitted already."""
-        keys, args = self._arguments(mode="flush", key=key, now=now, fragment=None)
+    async def flush(self, key: str, now: datetime, down: Sequence[Stage]) -> tuple[str, int]:
+        """Emit an article revision (``revision_key``) past its deadline as partial if a
+        stage it misses is in ``down``; a no-op if it was emitted already, ``waiting`` if
+        every stage it misses is up."""
+        keys, args = self._arguments(mode="flush", key=key, now=now, fragment=None, down=down)
         return parse_result(await self._script(keys=keys, args=args))
 
-    async def overdue(self, now: datetime, limit: int = 100) -> list[str]:
-        """Revision keys whose merge deadline has passed."""
+    async def overdue(self, now: datetime, *, offset: int = 0, limit: int = 100) -> list[str]:
+        """Revision keys whose merge deadline has passed, oldest first, from ``offset``."""
         ids = await self.client.zrangebyscore(
-            self.keys.merge_deadlines, "-inf", now.timestamp(), start=0, num=limit
+            self.keys.merge_deadlines, "-inf", now.timestamp(), start=offset, num=limit
         )
         return [i.decode() if isinstance(i, bytes) else str(i) for i in ids]
 

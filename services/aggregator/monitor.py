@@ -72,3 +72,41 @@ async def update_gauges(client: aredis.Redis, keys: Keys) -> list[dict[str, obje
         STREAM_LENGTH.labels(stream).set(await client.xlen(stream))
     MERGES_OPEN.set(await client.zcard(keys.merge_deadlines))
     return rows
+
+
+class PeakRate:
+    """The pipeline's recent peak throughput, in enriched events per second.
+
+    Rates are measured over ``window_s`` from a running total (the enriched stream's
+    entries-added counter); the peak is the highest window of the last ``memory_s``. The
+    peak, not the latest window, is what the pipeline *can* finish: right after a quiet
+    spell the latest window reads zero although the workers are idle, not slow.
+    """
+
+    def __init__(self, window_s: float = 10.0, memory_s: float = 600.0) -> None:
+        self.window_s = window_s
+        self.memory_s = memory_s
+        self._totals: list[tuple[float, int]] = []
+        self._rates: list[tuple[float, float]] = []
+
+    def observe(self, now_s: float, total: int) -> float | None:
+        """Record the running total at ``now_s``; returns the peak rate (None until one
+        full window was seen)."""
+        self._totals.append((now_s, total))
+        while len(self._totals) > 1 and self._totals[1][0] <= now_s - self.window_s:
+            self._totals.pop(0)
+        first_s, first_total = self._totals[0]
+        if now_s - first_s >= self.window_s:
+            self._rates.append((now_s, (total - first_total) / (now_s - first_s)))
+        self._rates = [(t, r) for t, r in self._rates if t > now_s - self.memory_s]
+        return max((r for _t, r in self._rates), default=None)
+
+
+async def entries_added(client: aredis.Redis, stream: str) -> int | None:
+    """How many entries a stream ever received (Redis 7+; None before, or no stream)."""
+    try:
+        info = await client.xinfo_stream(stream)
+    except aredis.ResponseError:
+        return None
+    added = info.get("entries-added")
+    return int(added) if added is not None else None

@@ -134,6 +134,7 @@ class Admitter:
         self.keys = Keys(settings.stream_prefix)
         self._script = client.register_script(_ADMIT_LUA)
         self._backlog_cache: tuple[float, int] = (0.0, 0)
+        self._rate: float | None = None
 
     def queue(self, pipe: aredis.client.Pipeline, article: Article) -> None:
         """Add the admission of ``article`` to a pipeline (its result: entry id or None)."""
@@ -164,12 +165,24 @@ class Admitter:
         if time.monotonic() - stamp < max_age_s:
             return value
         value = await group_backlog(self.client, self.keys)
+        rate = await self.client.get(self.keys.rate)
+        self._rate = float(rate) if rate else None
         self._backlog_cache = (time.monotonic(), value)
         return value
 
     async def over_limit(self, *, max_age_s: float = 0.5) -> bool:
         """True when ingest must push back (backlog figure at most ``max_age_s`` old)."""
-        return await self.backlog(max_age_s=max_age_s) >= self.settings.backlog_limit
+        backlog = await self.backlog(max_age_s=max_age_s)
+        return backlog >= backlog_allowance(self._rate, self.settings)
+
+
+def backlog_allowance(rate: float | None, settings: Settings) -> int:
+    """The backlog ingest admits before it pushes back: what the pipeline finishes within
+    ``backlog_max_s`` at its measured peak ``rate`` (events per second), at least
+    ``backlog_floor`` (the rate is unknown before the first events), and never more than
+    ``backlog_limit`` (what Redis memory is sized for)."""
+    finishes = int(rate * settings.backlog_max_s) if rate else 0
+    return min(settings.backlog_limit, max(settings.backlog_floor, finishes))
 
 
 async def group_backlog(client: aredis.Redis, keys: Keys) -> int:

@@ -1,4 +1,5 @@
-"""The merge script on a real Redis: exactly one event per article, partial after deadline."""
+"""The merge script on a real Redis: exactly one event per article revision; partial only
+when a missing stage is down, completed as the next revision when its results come."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ import redis.asyncio as aredis
 
 from services.aggregator.app import sweep_overdue
 from services.aggregator.merge import Merger, fragment_of, parse_result
+from shared.liveness import say_alive, stages_down
 from shared.schemas import EnrichedEvent, utc_now
 from shared.settings import Settings
-from shared.streams import Keys
+from shared.streams import REQUIRED_STAGES, Keys, Stage
 from tests.factories import entities_result, places_result, summary_result
-from tests.helpers import payloads
+from tests.helpers import payloads, wait_until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 
@@ -67,7 +69,7 @@ async def test_duplicate_stage_result_keeps_the_first(
     assert event.entities == first.entities
 
 
-async def test_overdue_article_emitted_as_partial_naming_missing_stages(
+async def test_overdue_article_missing_a_down_stage_is_partial_then_completed_as_revision_2(
     client: aredis.Redis, settings: Settings
 ) -> None:
     merger = Merger(client, settings)
@@ -76,27 +78,97 @@ async def test_overdue_article_emitted_as_partial_naming_missing_stages(
     assert await merger.overdue(utc_now()) == []
     later = utc_now() + timedelta(seconds=settings.merge_deadline_s + 1)
     assert await merger.overdue(later) == ["p1"]
-    assert await merger.flush("p1", later) == ("emitted", 2)
-    # Flushing again, or a late stage result, never emits twice.
-    assert await merger.flush("p1", later) == ("late", 0)
-    assert await _add(merger, client, entities_result("p1")) == ("late", 0)
+    assert await merger.flush("p1", later, [Stage.ENTITIES]) == ("emitted", 2)
+    # Flushing again never emits twice.
+    assert await merger.flush("p1", later, [Stage.ENTITIES]) == ("late", 0)
 
     (event,) = await _events(client, keys)
-    assert event.partial
+    assert event.partial and event.article.revision == 1
     assert event.missing_stages == ["entities", "geocoder"]
     assert event.stages["entities"].status == "timeout"
     assert event.stages["summarizer"].status == "ok"
     assert event.entities == [] and event.places == [] and event.summary is not None
 
+    # The missing results arrive after all: the complete event follows as revision 2,
+    # once, whatever is delivered twice.
+    assert await _add(merger, client, entities_result("p1")) == ("stored", 0)
+    assert await _add(merger, client, entities_result("p1")) == ("late", 0)
+    assert await _add(merger, client, places_result("p1")) == ("completed", 0)
+    assert await _add(merger, client, places_result("p1")) == ("late", 0)
+    assert await _add(merger, client, summary_result("p1")) == ("late", 0)
+    partial, complete = await _events(client, keys)
+    assert complete.id == "p1" and complete.article.revision == 2
+    assert not complete.partial and complete.missing_stages == []
+    assert [e.name for e in complete.entities] == ["Mosul"]
+    assert complete.summary == partial.summary
+    assert {info.status for info in complete.stages.values()} == {"ok"}
+    assert not await client.exists(keys.merge("p1"))
 
-async def test_sweeper_flushes_only_overdue_articles(
+
+async def test_late_completion_takes_the_next_revision_number_after_replays(
     client: aredis.Redis, settings: Settings
 ) -> None:
     merger = Merger(client, settings)
+    keys = Keys(settings.stream_prefix)
+    await _add(merger, client, summary_result("q1"))
+    later = utc_now() + timedelta(seconds=settings.merge_deadline_s + 1)
+    assert await merger.flush("q1", later, [Stage.GEOCODER]) == ("emitted", 2)
+    # Two replays took revisions 2 and 3 meanwhile (newsflow replay counts in this hash).
+    await client.hincrby(keys.revisions, "q1", 2)
+    await _add(merger, client, entities_result("q1"))
+    assert await _add(merger, client, places_result("q1")) == ("completed", 0)
+    _partial, complete = await _events(client, keys)
+    assert complete.article.revision == 4
+
+
+async def test_overdue_article_waits_while_the_stages_it_misses_are_up(
+    client: aredis.Redis, settings: Settings
+) -> None:
+    merger = Merger(client, settings)
+    await _add(merger, client, summary_result("w1"))
+    later = utc_now() + timedelta(seconds=settings.merge_deadline_s + 1)
+    # Busy, not down: the summarizer (present) is down, entities and geocoder are up.
+    assert await merger.flush("w1", later, [Stage.SUMMARIZER]) == ("waiting", 2)
+    assert await merger.flush("w1", later, []) == ("waiting", 2)
+    assert await _events(client, Keys(settings.stream_prefix)) == []
+    assert await merger.overdue(later) == ["w1"]
+
+
+async def test_sweeper_flushes_only_overdue_articles_missing_a_down_stage(
+    client: aredis.Redis, settings: Settings
+) -> None:
+    merger = Merger(client, settings)
+    keys = Keys(settings.stream_prefix)
     await _add(merger, client, summary_result("fresh"))
+    await _add(merger, client, summary_result("old"))
+    await _add(merger, client, entities_result("old"))
+    await client.zadd(keys.merge_deadlines, {"old": 0})
+    every_group = [stage.value for stage in REQUIRED_STAGES]
+    await say_alive(client, settings, every_group)
+    # Every stage up: nothing is partial, however overdue.
     assert await sweep_overdue(merger) == 0
-    await client.zadd(Keys(settings.stream_prefix).merge_deadlines, {"fresh": 0})
+    # The geocoder goes quiet: "old" (which misses it) goes out partial, "fresh" (not
+    # overdue) waits.
+    await client.delete(keys.alive(Stage.GEOCODER.value))
     assert await sweep_overdue(merger) == 1
+    (event,) = await _events(client, keys)
+    assert event.id == "old" and event.missing_stages == ["geocoder"]
+    assert await merger.overdue(utc_now() + timedelta(days=1)) == ["fresh"]
+
+
+async def test_liveness_markers_expire_when_no_process_refreshes_them(
+    client: aredis.Redis, settings: Settings
+) -> None:
+    keys = Keys(settings.stream_prefix)
+    quick = settings.model_copy(update={"stage_down_after_s": 0.3})
+    await say_alive(client, quick, ["entities", "geocoder", "summarizer"])
+    assert await stages_down(client, keys, REQUIRED_STAGES) == []
+    await say_alive(client, settings, ["summarizer"])  # refreshed with the long expiry
+    await wait_until(lambda: _down_is(client, keys, [Stage.ENTITIES, Stage.GEOCODER]), timeout=5.0)
+
+
+async def _down_is(client: aredis.Redis, keys: Keys, expected: list[Stage]) -> bool:
+    return await stages_down(client, keys, REQUIRED_STAGES) == expected
 
 
 async def test_two_aggregators_racing_emit_each_article_once(
