@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import redis
 import redis.asyncio as aredis
+from redis.asyncio.client import Pipeline
 from starlette.testclient import TestClient
 
 from services.client import NewsflowClient
@@ -206,13 +207,16 @@ async def test_any_exception_in_parse_dead_letters_that_entry_only(
             raise TypeError("'int' object is not iterable")
         return payload.decode()
 
+    def commit(pipe: Pipeline, _value: str, result: str) -> None:
+        pipe.xadd(keys.accepted, {"data": result})
+
     spec: StageSpec[str, str] = StageSpec(
         name="probe",
         stream=keys.articles,
         group="ingest",
         parse=parse,
         work=lambda values: values,
-        commit=lambda pipe, _value, result: pipe.xadd(keys.accepted, {"data": result}),
+        commit=commit,
     )
     for payload in (b"one", b"overflow", b"two", b"type", b"three"):
         await client.xadd(keys.articles, {"data": payload})

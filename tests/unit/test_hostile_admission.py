@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from services.client import read_inputs, validate_inputs
 from services.ingest.admit import admit_document, admit_payload, document_of
+from shared.schemas import Article, EntitiesResult, PlacesResult, SummaryResult
 from shared.settings import load_settings
 from shared.worker import describe_error
 from tests.hostile import DOCUMENTS, GOOD_TEXT, HOSTILE, Hostile, ids
@@ -74,5 +76,26 @@ def test_push_rejects_bad_files_whole_and_keeps_the_good_lines(tmp_path: Path) -
 
 def test_a_missing_target_is_named_before_anything_is_read(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text(GOOD_TEXT)
-    with pytest.raises(FileNotFoundError, match="^no such file or folder: nowhere.jsonl$"):
+    with pytest.raises(FileNotFoundError) as caught:
         read_inputs([str(tmp_path / "a.txt"), "nowhere.jsonl"])
+    assert str(caught.value) == "no such file or folder: nowhere.jsonl"
+
+
+STAGE_INPUTS = [Article, EntitiesResult, PlacesResult, SummaryResult]
+STAGE_GARBAGE = [
+    b'{"schema_version": 1, "candidates": 5}',  # version 1 entities: not a list
+    b'{"schema_version": 1, "candidates": null, "meta": 3}',
+    b'{"schema_version": 1, "candidates": [5]}',
+    b'{"meta": {"id": "a", "published_at": "9999-12-31T23:00:00-05:00"}}',
+    b'{"text": "a\\ud800"}',
+    b"\xff\xfe",
+    b"[" * 5000 + b"]" * 5000,
+]
+
+
+@pytest.mark.parametrize("model", STAGE_INPUTS, ids=lambda m: m.__name__)
+@pytest.mark.parametrize("payload", STAGE_GARBAGE)
+def test_stage_parsers_raise_only_value_errors(model: type[BaseModel], payload: bytes) -> None:
+    # The workers' parse is model_validate_json: anything else would not be invalid_input.
+    with pytest.raises(ValueError):
+        model.model_validate_json(payload)
