@@ -98,8 +98,8 @@ def lone_surrogate(value: str) -> str | None:
 
 
 def surrogate_problem(field: str, value: object) -> str | None:
-    """Why ``value`` (a JSON value given for ``field``) is not Unicode text: the first
-    string in it, key or value at any depth, holding a lone surrogate."""
+    """Why ``value`` (a JSON value given for ``field``) is not Unicode text: a string in
+    it, key or value at any depth, holding a lone surrogate; None when there is none."""
     stack: list[tuple[str, object]] = [(field, value)]
     while stack:  # a loop, not recursion: input nests as deep as its producer likes
         where, item = stack.pop()

@@ -10,7 +10,14 @@ from pydantic import BaseModel
 
 from services.client import read_inputs, validate_inputs
 from services.ingest.admit import admit_document, admit_payload, document_of
-from shared.schemas import Article, EntitiesResult, PlacesResult, SummaryResult
+from shared.ids import unsafe_character
+from shared.schemas import (
+    Article,
+    EntitiesResult,
+    PlacesResult,
+    SummaryResult,
+    has_visible_character,
+)
 from shared.settings import load_settings
 from shared.worker import describe_error
 from tests.hostile import DOCUMENTS, GOOD_TEXT, HOSTILE, Hostile, ids
@@ -99,3 +106,34 @@ def test_stage_parsers_raise_only_value_errors(model: type[BaseModel], payload: 
     # The workers' parse is model_validate_json: anything else would not be invalid_input.
     with pytest.raises(ValueError):
         model.model_validate_json(payload)
+
+
+@pytest.mark.parametrize(
+    ("text", "visible"),
+    [
+        ("a", True),
+        ("\u200f\u0634\u0643\u0631\u0627\u200f", True),  # Arabic between RLMs
+        ("\U0001f30a", True),  # an emoji alone
+        ("\u00a0\u2028\u3000", False),  # no-break, line separator, ideographic space
+        ("\u3164\u115f\u2800", False),  # Hangul fillers, braille blank
+        ("\u034f\ufe0f\u200e\u2066\u2069", False),  # joiner, selector, marks, isolates
+        ("", False),
+    ],
+)
+def test_visible_characters(text: str, visible: bool) -> None:
+    assert has_visible_character(text) is visible
+
+
+@pytest.mark.parametrize(
+    ("value", "found"),
+    [
+        ("Le Monde", None),
+        ("Zürich-Überblick_2016", None),
+        ("a\x7fb", "U+007F"),
+        ("a\u2029b", "U+2029 PARAGRAPH SEPARATOR"),
+        ("x\u200by", "U+200B ZERO WIDTH SPACE"),
+        ("\ufeffid", "U+FEFF ZERO WIDTH NO-BREAK SPACE"),
+    ],
+)
+def test_unsafe_characters_are_named(value: str, found: str | None) -> None:
+    assert unsafe_character(value) == found
