@@ -79,7 +79,12 @@ async def _reachable(_args: argparse.Namespace, _settings: Settings, _client: ar
 
 
 async def _push(args: argparse.Namespace, settings: Settings, client: aredis.Redis) -> int:
-    articles, rejected = validate_inputs(read_inputs(args.inputs), settings)
+    try:
+        inputs = read_inputs(args.inputs)
+    except FileNotFoundError as exc:  # a mistyped path: nothing is pushed, no traceback
+        print(f"newsflow push: {exc}", file=sys.stderr)
+        return 2
+    articles, rejected = validate_inputs(inputs, settings)
     for item in rejected:
         print(f"rejected {item.origin}: {item.reason}", file=sys.stderr)
     results = await push_articles(

@@ -13,10 +13,16 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import redis.asyncio as aredis
-from pydantic import ValidationError
 
 from services.filters import EventFilter
-from services.ingest.admit import Admission, Admitter, accept, admit_payload
+from services.ingest.admit import (
+    Admission,
+    Admitter,
+    admit_document,
+    admit_payload,
+    document_of,
+    utf8_text,
+)
 from shared.redis_client import connect, ensure_groups, read_after
 from shared.schemas import Article, ArticleIn, EnrichedEvent
 from shared.settings import Settings, load_settings
@@ -34,60 +40,95 @@ class Rejected:
     reason: str
 
 
-def _payloads_of_file(path: Path) -> Iterator[tuple[str, str]]:
-    text = path.read_text(encoding="utf-8", errors="replace")
-    if path.suffix == ".jsonl":
-        for number, line in enumerate(text.splitlines(), 1):
+#: One input to push: its JSON text, or why it cannot be read (not UTF-8, unreadable).
+Payload = str | InvalidInput
+
+
+def _decoded(data: bytes) -> str | InvalidInput:
+    try:
+        return utf8_text(data)
+    except InvalidInput as exc:  # the reason the HTTP API and the ingest group give
+        return exc
+
+
+def _payloads_of_text(
+    origin: str, data: str | InvalidInput, *, suffix: str, source: str
+) -> Iterator[tuple[str, Payload]]:
+    if isinstance(data, InvalidInput):
+        yield origin, data  # the whole file is refused: no line of it can be trusted
+    elif suffix == ".jsonl":
+        for number, line in enumerate(data.splitlines(), 1):
             if line.strip():
-                yield f"{path}:{number}", line
-    elif path.suffix == ".json":
+                yield f"{origin}:{number}", line
+    elif suffix == ".json":
         try:
-            document = json.loads(text)
-        except ValueError:
-            yield str(path), text  # let validation report the JSON error
+            document = json.loads(data)
+        except (ValueError, RecursionError):
+            yield origin, data  # let admission report the JSON error
             return
         items = document if isinstance(document, list) else [document]
         for index, item in enumerate(items):
-            yield f"{path}[{index}]", json.dumps(item)
+            yield f"{origin}[{index}]", json.dumps(item)
     else:
-        # A plain text file is an article's text.
-        yield str(path), json.dumps({"text": text, "source": "file"})
+        # Plain text is an article's text.
+        yield origin, json.dumps({"text": data, "source": source})
 
 
-def read_inputs(targets: Iterable[str]) -> Iterator[tuple[str, str]]:
-    """(origin, JSON payload) for every article in files, folders (recursively) or ``-`` (stdin,
-    JSON lines, or plain text if the first character is not ``{``)."""
+def _payloads_of_file(path: Path) -> Iterator[tuple[str, Payload]]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        yield str(path), InvalidInput(f"cannot read the file: {exc.strerror or exc}")
+        return
+    yield from _payloads_of_text(str(path), _decoded(data), suffix=path.suffix, source="file")
+
+
+def _read_targets(targets: list[str]) -> Iterator[tuple[str, Payload]]:
     for target in targets:
         if target == "-":
-            data = sys.stdin.read()
-            if data.lstrip().startswith("{"):
-                for number, line in enumerate(data.splitlines(), 1):
-                    if line.strip():
-                        yield f"stdin:{number}", line
-            elif data.strip():
-                yield "stdin", json.dumps({"text": data, "source": "stdin"})
+            data = _decoded(sys.stdin.buffer.read())
+            # JSON lines, or plain text if the first character is not ``{``.
+            jsonl = isinstance(data, InvalidInput) or data.lstrip().startswith("{")
+            if isinstance(data, InvalidInput) or data.strip():
+                yield from _payloads_of_text(
+                    "stdin", data, suffix=".jsonl" if jsonl else ".txt", source="stdin"
+                )
             continue
         path = Path(target)
         if path.is_dir():
             for child in sorted(path.rglob("*")):
                 if child.is_file() and child.suffix in INPUT_SUFFIXES:
                     yield from _payloads_of_file(child)
-        elif path.is_file():
-            yield from _payloads_of_file(path)
         else:
+            yield from _payloads_of_file(path)
+
+
+def read_inputs(targets: Iterable[str]) -> Iterator[tuple[str, Payload]]:
+    """(origin, payload) for every article in files, folders (recursively) or ``-`` (stdin,
+    JSON lines, or plain text if the first character is not ``{``).
+
+    Raises FileNotFoundError, before reading anything, when a target does not exist.
+    """
+    wanted = list(targets)
+    for target in wanted:
+        if target != "-" and not Path(target).exists():
             raise FileNotFoundError(f"no such file or folder: {target}")
+    return _read_targets(wanted)
 
 
 def validate_inputs(
-    payloads: Iterable[tuple[str, str]], settings: Settings
+    payloads: Iterable[tuple[str, Payload]], settings: Settings
 ) -> tuple[list[Article], list[Rejected]]:
-    """Split inputs into accepted articles and rejected ones with their reasons."""
+    """Split inputs into accepted articles and rejected ones with their reasons (those
+    :func:`~services.ingest.admit.admit_payload` gives every door)."""
     articles: list[Article] = []
     rejected: list[Rejected] = []
     for origin, payload in payloads:
         try:
+            if isinstance(payload, InvalidInput):
+                raise payload
             articles.append(admit_payload(payload, settings))
-        except (ValidationError, InvalidInput, ValueError) as exc:
+        except Exception as exc:  # one bad input is reported; the others still go
             rejected.append(Rejected(origin, describe_error(exc)))
     return articles, rejected
 
@@ -259,16 +300,21 @@ class NewsflowClient:
         await self.redis.aclose()
 
     async def push(self, article: ArticleIn | Mapping[str, Any]) -> Admission:
-        """Validate and push one article; raises ``ValidationError`` for invalid input."""
+        """Validate and push one article.
+
+        Invalid input raises ``ValueError``: pydantic's ``ValidationError`` when a field
+        breaks a rule, :class:`InvalidInput` for a limit or an unreadable article; both
+        carry the reason the HTTP API and the ingest group give (``describe_error``).
+        """
         (admission,) = await self.push_many([article])
         return admission
 
     async def push_many(self, articles: Iterable[ArticleIn | Mapping[str, Any]]) -> list[Admission]:
-        """Validate and push articles, waiting while the pipeline's backlog is over its limit."""
-        accepted = [
-            accept(a if isinstance(a, ArticleIn) else ArticleIn.model_validate(a), self.settings)
-            for a in articles
-        ]
+        """Validate and push articles, waiting while the pipeline's backlog is over its limit.
+
+        Nothing is pushed when one is invalid: it raises as :meth:`push` does.
+        """
+        accepted = [admit_document(document_of(a), self.settings) for a in articles]
         return await push_articles(self.redis, self.settings, accepted)
 
     async def subscribe(

@@ -20,6 +20,57 @@ _TRACKING_PARAMS = re.compile(
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _WHITESPACE = re.compile(r"\s+")
 
+#: An id is one run of characters other than whitespace, braces and ``#`` (the revision
+#: mark of merge keys): it is written into Redis keys and log lines as it is.
+ID_PATTERN = r"^[^\s{}#]+$"
+#: Unicode categories no identifier (id, url, source, language, metadata key) may hold:
+#: controls (Cc: NUL, BEL, ...), format characters (Cf: bidi overrides such as U+202E,
+#: marks U+200E/F, isolates U+2066-2069, zero-width characters), lone surrogates (Cs) and
+#: line/paragraph separators. They are invisible or reorder what is shown, so two ids
+#: that print the same could differ, and a log line or a terminal could be rewritten.
+UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def code_point(char: str) -> str:
+    """``U+202E RIGHT-TO-LEFT OVERRIDE``: a character named without printing it."""
+    name = unicodedata.name(char, "")
+    return f"U+{ord(char):04X}" + (f" {name}" if name else "")
+
+
+def unsafe_character(value: str) -> str | None:
+    """The first control, format, surrogate or separator character in ``value``, named
+    with :func:`code_point`; None when there is none."""
+    for char in value:
+        if (char < " " or char > "~") and unicodedata.category(char) in UNSAFE_CATEGORIES:
+            return code_point(char)
+    return None
+
+
+def escape_unsafe(value: str) -> str:
+    """``value`` with its unsafe characters (see :data:`UNSAFE_CATEGORIES`) written as
+    escapes (``\\u202e``), for reasons shown in terminals, logs and JSON replies."""
+    if unsafe_character(value) is None:
+        return value
+    return "".join(
+        char.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(char) in UNSAFE_CATEGORIES
+        else char
+        for char in value
+    )
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot name an article (an unsafe character, or a port or host that
+    :func:`normalise_url` cannot read); None when it can."""
+    unsafe = unsafe_character(url)
+    if unsafe is not None:
+        return f"url contains the control or format character {unsafe}"
+    try:
+        normalise_url(url)
+    except ValueError as exc:
+        return f"url cannot be read: {exc}"
+    return None
+
 
 def normalise_url(url: str) -> str:
     """Canonical form of a URL for identity: https, lower-case host without www,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import re
+import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -18,9 +19,12 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
+
+from shared.ids import ID_PATTERN, escape_unsafe, unsafe_character, url_problem
 
 #: The version every message is written with. Change it only with an adapter for the old one.
 SCHEMA_VERSION = 1
@@ -56,13 +60,100 @@ def parse_datetime(value: str) -> datetime | None:
         pass
     try:
         return email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):  # e.g. an offset of 10**20
         return None
+
+
+#: Publication times are accepted from 1800 (digitised archives) to the end of 2199, in
+#: UTC. Outside that no news article was or will be published, and near the ends of
+#: Python's range (years 1 and 9999) a time cannot even be converted to UTC.
+PUBLISHED_FROM = datetime(1800, 1, 1, tzinfo=UTC)
+PUBLISHED_UNTIL = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def published_in_utc(value: datetime) -> datetime:
+    """``value`` in UTC (a naive time is taken as UTC). Raises ValueError, naming
+    ``published_at``, for a time outside the accepted years or not representable in UTC."""
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    try:
+        utc = aware.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not PUBLISHED_FROM <= utc < PUBLISHED_UNTIL:
+        raise ValueError(
+            f"published_at {value.isoformat()} is out of range: it must fall in the years "
+            f"{PUBLISHED_FROM.year} to {PUBLISHED_UNTIL.year - 1}, in UTC"
+        )
+    return utc
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def lone_surrogate(value: str) -> str | None:
+    """The first lone surrogate (``U+D800``) in ``value``: JSON can spell one (``"\\ud800"``)
+    but it is not a character and no UTF-8 encoder writes it; None when there is none."""
+    found = _LONE_SURROGATE.search(value)
+    return f"U+{ord(found.group()):04X}" if found else None
+
+
+def surrogate_problem(field: str, value: object) -> str | None:
+    """Why ``value`` (a JSON value given for ``field``) is not Unicode text: a string in
+    it, key or value at any depth, holding a lone surrogate; None when there is none."""
+    stack: list[tuple[str, object]] = [(field, value)]
+    while stack:  # a loop, not recursion: input nests as deep as its producer likes
+        where, item = stack.pop()
+        if isinstance(item, str):
+            found = lone_surrogate(item)
+            if found is not None:
+                return f"{where} contains a lone surrogate ({found}), which is not text"
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                stack.append((f"{where} key", key))
+                stack.append((f"{where}.{escape_unsafe(str(key))}", child))
+        elif isinstance(item, list | tuple):
+            stack.extend((f"{where}[{index}]", child) for index, child in enumerate(item))
+    return None
+
+
+#: Characters that are not Cf or whitespace yet show nothing: the combining grapheme
+#: joiner, Hangul fillers, Khmer inherent vowels, Mongolian and other variation selectors
+#: and the braille blank, all used to make "empty" text look non-empty.
+_BLANK_CHARACTERS = frozenset(
+    "\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180f\u2800\u3164\uffa0"
+    + "".join(map(chr, range(0xFE00, 0xFE10)))
+    + "".join(map(chr, range(0xE0100, 0xE01F0)))
+)
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zs", "Zl", "Zp"})
+
+
+def has_visible_character(text: str) -> bool:
+    """True when ``text`` shows something: a character that is not whitespace, a control,
+    a format character (zero-width space U+200B, joiners U+200C/D, word joiner U+2060, BOM
+    U+FEFF, bidi marks ...) or another blank (see ``_BLANK_CHARACTERS``)."""
+    return any(
+        not char.isspace()
+        and char not in _BLANK_CHARACTERS
+        and unicodedata.category(char) not in _INVISIBLE_CATEGORIES
+        for char in text
+    )
+
+
+def _identifier(field: str, value: str | None) -> str | None:
+    if value is not None:
+        unsafe = unsafe_character(value)
+        if unsafe is not None:
+            raise ValueError(f"{field} contains the control or format character {unsafe}")
+    return value
 
 
 def utc_now() -> datetime:
     """The current time, timezone-aware in UTC."""
     return datetime.now(UTC)
+
+
+#: The reason for a text (given, or extracted from HTML) that shows nothing.
+NO_VISIBLE_TEXT = "text has no visible characters"
 
 
 class _Model(BaseModel):
@@ -79,11 +170,14 @@ class ArticleIn(BaseModel):
         Annotated[
             str,
             StringConstraints(
-                min_length=1, max_length=256, strip_whitespace=True, pattern=r"^[^\s{}#]+$"
+                min_length=1, max_length=256, strip_whitespace=True, pattern=ID_PATTERN
             ),
         ]
         | None
-    ) = Field(default=None, description="Your own id; no spaces, braces or '#'.")
+    ) = Field(
+        default=None,
+        description="Your own id; no spaces, braces, '#', control or format characters.",
+    )
     text: str | None = Field(
         default=None, description="Plain text of the article; newlines separate paragraphs."
     )
@@ -96,7 +190,8 @@ class ArticleIn(BaseModel):
     title: ShortStr | None = None
     source: Annotated[str, StringConstraints(max_length=256)] | None = None
     published_at: datetime | None = Field(
-        default=None, description="ISO 8601 or RFC 2822; naive times are taken as UTC."
+        default=None,
+        description="ISO 8601 or RFC 2822; naive times are taken as UTC. Years 1800 to 2199.",
     )
     language: Annotated[str, StringConstraints(max_length=16)] | None = None
     metadata: dict[Annotated[str, StringConstraints(max_length=64)], MetaValue] = Field(
@@ -111,6 +206,15 @@ class ArticleIn(BaseModel):
             raise ValueError(f"unsupported schema_version {value}; supported: {supported}")
         return value
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _unicode_text(cls, value: object, info: ValidationInfo) -> object:
+        # Before any other check: a lone surrogate crashes every UTF-8 encoder downstream.
+        problem = surrogate_problem(info.field_name or "(field)", value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
     @field_validator("published_at", mode="before")
     @classmethod
     def _rss_times_too(cls, value: object) -> object:
@@ -118,11 +222,38 @@ class ArticleIn(BaseModel):
             return parse_datetime(value) or value  # RFC 2822; else pydantic explains
         return value
 
+    @field_validator("published_at")
+    @classmethod
+    def _representable(cls, value: datetime | None) -> datetime | None:
+        if value is not None:
+            published_in_utc(value)  # the time is kept as given, offset and all
+        return value
+
+    @field_validator("id", "source", "language")
+    @classmethod
+    def _no_control_characters(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return _identifier(info.field_name or "(field)", value)
+
+    @field_validator("url")
+    @classmethod
+    def _readable_url(cls, value: str | None) -> str | None:
+        problem = None if value is None else url_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("metadata")
+    @classmethod
+    def _plain_keys(cls, value: dict[str, MetaValue]) -> dict[str, MetaValue]:
+        for key in value:
+            _identifier(f"metadata key '{escape_unsafe(key)}'", key)
+        return value
+
     @model_validator(mode="after")
     def _text_or_html(self) -> ArticleIn:
         if self.text is None and self.html is None:
             raise ValueError("text or html is required")
-        if self.html is not None and not self.html.strip():
+        if self.html is not None and not has_visible_character(self.html):
             raise ValueError("html is empty")
         return self
 
@@ -131,8 +262,8 @@ class ArticleIn(BaseModel):
     def _has_text(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        if not value.strip():
-            raise ValueError("text is empty")
+        if not has_visible_character(value):
+            raise ValueError(NO_VISIBLE_TEXT)
         if "\x00" in value:
             raise ValueError("text contains NUL characters (binary data?)")
         if looks_like_html(value):
@@ -247,7 +378,10 @@ class EntitiesResult(_Model):
         # Version 1 carried each candidate's sentence inline.
         if not isinstance(data, dict) or data.get("schema_version") != 1:
             return data
-        inline = [PlaceCandidate.model_validate(c) for c in data.get("candidates") or []]
+        candidates = data.get("candidates") or []
+        if not isinstance(candidates, list):
+            return data  # the field's own validation explains (no TypeError from here)
+        inline = [PlaceCandidate.model_validate(c) for c in candidates]
         sentences, refs = _compact(inline)
         return {
             **data,

@@ -4,7 +4,8 @@ A stage reads batches from its input stream in its consumer group, validates eac
 does its work, then publishes the results and acknowledges the inputs in one MULTI/EXEC
 transaction, so an input is acknowledged exactly when its result is published.
 
-- Input that fails validation goes to the dead-letter stream at once.
+- Input that fails validation (``parse`` raises anything) goes to the dead-letter stream
+  at once, as ``invalid_input`` with its reason; its batch-mates go on.
 - Work that fails is left pending; the group's claimer (XAUTOCLAIM) retries it after
   ``claim_idle_ms``. At ``max_deliveries`` it is dead-lettered, and the stage publishes
   its failure result (status ``error``) so the article is still emitted, as partial.
@@ -32,6 +33,7 @@ from pydantic import BaseModel, ValidationError
 from redis.asyncio.client import Pipeline
 
 from shared import __version__
+from shared.ids import escape_unsafe
 from shared.liveness import say_alive
 from shared.logs import RecurringFailure
 from shared.metrics import (
@@ -71,15 +73,22 @@ class InvalidInput(ValueError):
     """Input that no retry can fix: it is dead-lettered at once."""
 
 
+def field_errors(exc: ValidationError) -> list[tuple[str, str]]:
+    """``(field, message)`` of each validation error, control and format characters (and
+    lone surrogates) of hostile input escaped so that any terminal, log or JSON shows them."""
+    return [
+        (escape_unsafe(".".join(str(p) for p in err["loc"])) or "(root)", escape_unsafe(err["msg"]))
+        for err in exc.errors(include_url=False)
+    ]
+
+
 def describe_error(exc: BaseException) -> str:
     """A one-line, human-readable reason for a dead letter or an HTTP error."""
     if isinstance(exc, ValidationError):
-        parts = []
-        for err in exc.errors(include_url=False)[:10]:
-            loc = ".".join(str(p) for p in err["loc"]) or "(root)"
-            parts.append(f"{loc}: {err['msg']}")
-        return "; ".join(parts)
-    return f"{type(exc).__name__}: {exc}" if not isinstance(exc, InvalidInput) else str(exc)
+        return "; ".join(f"{field}: {message}" for field, message in field_errors(exc)[:10])
+    return escape_unsafe(
+        str(exc) if isinstance(exc, InvalidInput) else f"{type(exc).__name__}: {exc}"
+    )
 
 
 @dataclass(frozen=True)
@@ -256,7 +265,7 @@ class StageRunner(Generic[In, Out]):
                 continue
             try:
                 value = spec.parse(unpack(payload))
-            except (ValidationError, ValueError, RecursionError) as exc:
+            except Exception as exc:  # whatever one entry raises, it alone is invalid
                 self._dead(pipe, entry, count, "invalid_input", describe_error(exc))
                 acks.append(entry.entry_id)
                 continue

@@ -1,30 +1,111 @@
-"""Admission of articles: validation, ids, dedupe and back-pressure.
+"""Admission of articles: validation, limits, ids, dedupe and back-pressure.
 
-The HTTP API, the CLI and the ingest group on ``{prefix}:articles`` (producers that
-XADD directly) all call these functions, so every path validates, names and dedupes
-articles the same way.
+Every door calls these functions: the HTTP API (:func:`read_json` on the body, then
+:func:`admit_document` on each article), the ingest group on ``{prefix}:articles`` and
+``newsflow push`` (:func:`admit_payload` on each entry, JSON line or file) and the Python
+client (:func:`admit_document`). So every door refuses the same articles with the same
+reasons; the rules themselves live in the input schema (:class:`ArticleIn`) and here.
+
+An article's size is measured one way at every door: the UTF-8 bytes of its JSON written
+compactly (:func:`document_size`), whatever spacing or escapes it was sent with, alone or
+as one item of an HTTP list.
 """
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import redis.asyncio as aredis
 from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 from services.ingest.extract import detect_language, extract_page
-from shared.ids import article_id
+from shared.ids import article_id, unsafe_character, url_problem
 from shared.redis_client import queue_script
-from shared.schemas import Article, ArticleIn, ArticleMeta, utc_now
+from shared.schemas import (
+    NO_VISIBLE_TEXT,
+    Article,
+    ArticleIn,
+    ArticleMeta,
+    has_visible_character,
+    published_in_utc,
+    utc_now,
+)
 from shared.settings import Settings
 from shared.streams import DATA_FIELD, Keys
 from shared.wire import pack
-from shared.worker import InvalidInput
+from shared.worker import InvalidInput, describe_error, field_errors
 
 _ADMIT_LUA = (Path(__file__).with_name("admit.lua")).read_text()
+
+#: How many articles' worth of bytes one request (an HTTP body, an XADD payload, a JSON
+#: line) may carry before it is read at all. Within it, each article's own size decides.
+REQUEST_ARTICLES = 10
+
+
+def request_limit(settings: Settings) -> int:
+    """The most bytes read as one request: a batch limit, not the per-article one."""
+    return settings.max_payload_bytes * REQUEST_ARTICLES
+
+
+def utf8_text(data: bytes) -> str:
+    """``data`` decoded as UTF-8; :class:`InvalidInput` when it is not (never replaced:
+    an article whose bytes were guessed at would be stored wrong without anyone knowing)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"not UTF-8 text: {exc}") from exc
+
+
+def read_json(payload: bytes | str, settings: Settings) -> object:
+    """The JSON document in ``payload`` (UTF-8 bytes or text). Raises :class:`InvalidInput`
+    for a payload over :func:`request_limit`, not UTF-8 or not JSON (nesting too deep too)."""
+    size = len(payload.encode("utf-8", "surrogatepass") if isinstance(payload, str) else payload)
+    limit = request_limit(settings)
+    if size > limit:
+        raise InvalidInput(
+            f"article is over {limit} bytes of JSON; the limit is {settings.max_payload_bytes}"
+        )
+    try:
+        return json.loads(utf8_text(payload) if isinstance(payload, bytes) else payload)
+    except RecursionError as exc:
+        raise InvalidInput("invalid JSON: nested too deeply") from exc
+    except ValueError as exc:
+        raise InvalidInput(f"invalid JSON: {exc}") from exc
+
+
+def document_size(document: object) -> int:
+    """The size of an article as every door measures it: the UTF-8 bytes of its JSON
+    written compactly (no spaces between tokens, no ``\\u`` escapes but for controls)."""
+    compact = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    # A lone surrogate is refused later, by the schema, with its field's name.
+    return len(compact.encode("utf-8", "surrogatepass"))
+
+
+def validate_document(document: object, settings: Settings) -> ArticleIn:
+    """Hold one parsed JSON article to the size limit and the input schema.
+
+    Raises :class:`InvalidInput` or pydantic's ``ValidationError`` with the reason.
+    """
+    if not isinstance(document, dict):
+        raise InvalidInput("an article must be a JSON object")
+    try:
+        size = document_size(document)
+    except RecursionError as exc:
+        raise InvalidInput("invalid JSON: nested too deeply") from exc
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"article is not JSON: {exc}") from exc
+    if size > settings.max_payload_bytes:
+        raise InvalidInput(
+            f"article is {size} bytes of JSON; the limit is {settings.max_payload_bytes}"
+        )
+    return check_limits(ArticleIn.model_validate(document), settings)
 
 
 def parse_article_in(payload: bytes | str, settings: Settings) -> ArticleIn:
@@ -32,16 +113,7 @@ def parse_article_in(payload: bytes | str, settings: Settings) -> ArticleIn:
 
     Raises :class:`InvalidInput` or pydantic's ``ValidationError`` with the reason.
     """
-    size = len(payload)
-    if size > settings.max_payload_bytes:
-        raise InvalidInput(f"payload is {size} bytes; the limit is {settings.max_payload_bytes}")
-    if isinstance(payload, bytes):
-        try:
-            payload = payload.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise InvalidInput(f"payload is not UTF-8 text: {exc}") from exc
-    article = ArticleIn.model_validate_json(payload)
-    return check_limits(article, settings)
+    return validate_document(read_json(payload, settings), settings)
 
 
 def _check_text(text: str, max_text_chars: int) -> str:
@@ -57,11 +129,24 @@ def check_limits(article: ArticleIn, settings: Settings) -> ArticleIn:
     return article
 
 
+def _page_time(value: datetime | None) -> datetime | None:
+    # A page's own date is a hint, not the producer's word: one out of range is dropped.
+    if value is None:
+        return None
+    try:
+        published_in_utc(value)
+    except ValueError:
+        return None
+    return value
+
+
 def to_article(
     article: ArticleIn, *, now: datetime | None = None, max_text_chars: int = 1_000_000
 ) -> Article:
     """The accepted form of an input article: its text (extracted from ``html`` when that
-    is what was sent), id, language, UTC times and metadata."""
+    is what was sent), id, language, UTC times and metadata. Values taken from the page
+    (title, date, site, URL) fill only what was not given, and only when they pass the
+    rules the given ones must pass."""
     text = article.text
     title, published, source, url = article.title, article.published_at, article.source, article.url
     metadata = dict(article.metadata)
@@ -72,9 +157,14 @@ def to_article(
             raise InvalidInput(f"cannot extract text from the HTML: {exc}") from exc
         if not page.text:
             raise InvalidInput("no article text found in the HTML")
+        if not has_visible_character(page.text):
+            raise InvalidInput(f"no article text found in the HTML ({NO_VISIBLE_TEXT})")
         text = page.text
-        title, published = title or page.title, published or page.published_at
-        source, url = source or page.sitename, url or page.url
+        title, published = title or page.title, published or _page_time(page.published_at)
+        if source is None and page.sitename and unsafe_character(page.sitename) is None:
+            source = page.sitename
+        if url is None and page.url and url_problem(page.url) is None:
+            url = page.url
         if page.author:
             metadata.setdefault("author", page.author)
     _check_text(text, max_text_chars)
@@ -85,7 +175,7 @@ def to_article(
         url=url,
         title=title,
         source=source,
-        published_at=published.astimezone(UTC) if published else None,
+        published_at=published_in_utc(published) if published else None,
         published_at_local=published,
         language=article.language or detect_language(text),
         ingested_at=now or utc_now(),
@@ -107,14 +197,31 @@ def admit_payload(payload: bytes | str, settings: Settings) -> Article:
     return accept(parse_article_in(payload, settings), settings)
 
 
-def validation_errors(exc: ValidationError | InvalidInput) -> list[dict[str, str]]:
-    """Field errors as ``[{"field": ..., "error": ...}]`` for API responses."""
-    if isinstance(exc, InvalidInput):
-        return [{"field": "(payload)", "error": str(exc)}]
-    return [
-        {"field": ".".join(str(p) for p in err["loc"]) or "(root)", "error": err["msg"]}
-        for err in exc.errors(include_url=False)
-    ]
+def admit_document(document: object, settings: Settings) -> Article:
+    """Validate one parsed JSON article (an HTTP list item, say) and turn it into an
+    accepted article (not yet stored): the rules and reasons of :func:`admit_payload`."""
+    return accept(validate_document(document, settings), settings)
+
+
+def document_of(article: ArticleIn | Mapping[str, Any]) -> object:
+    """The JSON document of an article given in Python, as the client would send it:
+    datetimes become ISO 8601 strings; an ``ArticleIn`` gives the fields it was given."""
+    try:
+        if isinstance(article, ArticleIn):
+            return article.model_dump(mode="json", exclude_unset=True)
+        # Through JSON text and back, as it travels: json.dumps escapes what pydantic's
+        # serialiser cannot encode (a lone surrogate in a key), and the schema names it.
+        return json.loads(json.dumps(dict(article), default=to_jsonable_python))
+    except (PydanticSerializationError, TypeError, ValueError, RecursionError) as exc:
+        raise InvalidInput(f"article is not JSON: {describe_error(exc)}") from exc
+
+
+def validation_errors(exc: ValueError) -> list[dict[str, str]]:
+    """Field errors as ``[{"field": ..., "error": ...}]`` for API responses: the reasons
+    :func:`describe_error` gives the other doors."""
+    if not isinstance(exc, ValidationError):
+        return [{"field": "(payload)", "error": describe_error(exc)}]
+    return [{"field": field, "error": error} for field, error in field_errors(exc)]
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ from typing import Any
 import redis.asyncio as aredis
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import ValidationError
 from redis.asyncio.client import Pipeline
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -26,15 +25,17 @@ from services.client import follow_events
 from services.filters import EventFilter
 from services.ingest.admit import (
     Admitter,
-    accept,
+    admit_document,
     admit_payload,
+    read_json,
+    request_limit,
     validation_errors,
 )
 from shared.metrics import ARTICLES_INGESTED, set_build_info
-from shared.schemas import Article, ArticleIn
+from shared.schemas import Article
 from shared.settings import Settings, load_settings
 from shared.streams import Group, Keys
-from shared.worker import InvalidInput, Service, StageSpec
+from shared.worker import InvalidInput, Service, StageSpec, describe_error
 
 MAX_BATCH = 1000
 _ENTRY_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
@@ -100,17 +101,18 @@ def create_http_app(settings: Settings) -> Starlette:
     async def post_articles(request: Request) -> Response:
         admitter = holder["admitter"]
         declared = request.headers.get("content-length")
-        limit = settings.max_payload_bytes * 10
+        # The whole request's limit; each article in it is held to max_payload_bytes.
+        limit = request_limit(settings)
         if declared is not None and declared.isdigit() and int(declared) > limit:
             return _error(413, f"request body over {limit} bytes")
         body = await request.body()
         if len(body) > limit:
             return _error(413, f"request body over {limit} bytes")
         try:
-            document = json.loads(body)
-        except (ValueError, RecursionError) as exc:
+            document = read_json(body, settings)
+        except InvalidInput as exc:
             ARTICLES_INGESTED.labels("http", "invalid").inc()
-            return _error(422, f"invalid JSON: {exc}")
+            return _error(422, describe_error(exc))
         items = document if isinstance(document, list) else [document]
         # One request never adds more than the backlog limit, so the backlog stays within
         # twice the limit however many requests race past the (cached) check.
@@ -121,10 +123,8 @@ def create_http_app(settings: Settings) -> Starlette:
         errors: list[dict[str, Any]] = []
         for index, item in enumerate(items):
             try:
-                if not isinstance(item, dict):
-                    raise InvalidInput("an article must be a JSON object")
-                articles.append(accept(ArticleIn.model_validate(item), settings))
-            except (ValidationError, InvalidInput) as exc:
+                articles.append(admit_document(item, settings))
+            except ValueError as exc:  # ValidationError and InvalidInput, with the reasons
                 errors.append({"index": index, "errors": validation_errors(exc)})
         if errors:
             ARTICLES_INGESTED.labels("http", "invalid").inc(len(errors))

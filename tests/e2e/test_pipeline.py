@@ -206,7 +206,7 @@ def test_bad_and_foreign_inputs_never_stop_the_pipeline(pipeline: Pipeline) -> N
     assert len(dead) == len(bad)
     reasons = " ".join(json.loads(p)["reason"] for p in dead)
     for expected in (
-        "Invalid JSON",
+        "invalid JSON",
         "not UTF-8",
         "looks like HTML",
         "limit is",

@@ -53,12 +53,12 @@ def test_naive_published_time_is_taken_as_utc() -> None:
 @pytest.mark.parametrize(
     ("payload", "expected"),
     [
-        ("{not json", "Invalid JSON"),
+        ("{not json", "invalid JSON"),
         (b"\xff\xfe", "not UTF-8"),
         ('{"title": "no text"}', "text or html is required"),
         ('{"html": "  "}', "html is empty"),
         ('{"html": "<html><body><script>x()</script></body></html>"}', "no article text"),
-        ('{"text": "   "}', "text is empty"),
+        ('{"text": "   "}', "text has no visible characters"),
         ('{"text": 42}', "text: Input should be a valid string"),
         ('{"text": "a\\u0000b"}', "NUL"),
         ('{"text": "<!DOCTYPE html><html><body><p>Hi</p></body></html>"}', "looks like HTML"),
@@ -67,7 +67,7 @@ def test_naive_published_time_is_taken_as_utc() -> None:
         ('{"text": "x", "colour": "red"}', "colour: Extra inputs are not permitted"),
         ('{"text": "x", "metadata": {"a": {"b": 1}}}', "metadata.a"),
         ('{"text": "x", "id": "has space"}', "id: String should match pattern"),
-        ('[{"text": "x"}]', "Input should be an object"),
+        ('[{"text": "x"}]', "an article must be a JSON object"),
         (json.dumps({"text": "y" * 1001}), "limit is 1000"),
         (json.dumps({"text": "y" * 5000}), "the limit is 4096"),
         ("[" * 100_000 + "]" * 100_000, "the limit is 4096"),
@@ -80,7 +80,7 @@ def test_bad_input_is_rejected_with_a_clear_reason(payload: str | bytes, expecte
 def test_deep_nesting_within_size_limit_is_rejected_not_crashing() -> None:
     settings = load_settings(max_payload_bytes=1_000_000)
     deep = '{"text": "x", "metadata": {"a": ' + "[" * 5000 + "]" * 5000 + "}}"
-    with pytest.raises(ValidationError):
+    with pytest.raises(InvalidInput, match="invalid JSON: nested too deeply"):
         admit_payload(deep, settings)
 
 

@@ -30,7 +30,8 @@ def test_files_folders_and_jsonl_become_articles(tmp_path: Path) -> None:
     assert text_article.text == "Rain fell on Lyon.\nMore rain."
     assert text_article.meta.source == "file"
     assert len(rejected) == 2
-    assert rejected[0].origin.endswith("d.jsonl:1") and "text is empty" in rejected[0].reason
+    assert rejected[0].origin.endswith("d.jsonl:1")
+    assert "text has no visible characters" in rejected[0].reason
     assert rejected[1].origin.endswith("d.jsonl:2")
 
 
