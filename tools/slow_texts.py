@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -83,14 +84,32 @@ TEXTS: dict[str, Callable[[int], str]] = {
     "digits": _digits,
     "table_lines": _table,
     "caps_dateline": lambda n: _repeat("PARIS, France (AP) — ", n),
+    "initials": lambda n: _repeat("J. Smith, R. Irani and A. Hollioake (Kent), ", n),
+    "team_list": lambda n: (
+        "Essex captain Smith said. " + _repeat("Essex, Kent, Derbyshire and Yorkshire, ", n - 26)
+    ),
+    "glued_pronouns": lambda n: _repeat("Xa The b ", n),
+    "shouted_title": lambda n: "BREAKING NEWS FROM PARIS\n" + _long_sentence(n - 25),
 }
+
+
+def _peak_mb() -> float:
+    """This process' peak RSS: VmHWM where there is /proc (ru_maxrss would count the
+    parent's size at the fork), else ru_maxrss."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        found = re.search(r"VmHWM:\s+(\d+) kB", status.read_text())
+        if found:
+            return int(found.group(1)) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure(kind: str, size: int, stages: tuple[str, ...]) -> None:
     """Run the stages on one text in this process, printing one JSON line per stage
     (seconds, peak RSS in MB) as soon as it is done: a stage that times out still
     leaves the ones before it."""
-    import resource
     import time
 
     from services.entities.extract import extract_entities, load_nlp
@@ -107,7 +126,7 @@ def measure(kind: str, size: int, stages: tuple[str, ...]) -> None:
 
     def report(stage: str, started: float) -> None:
         seconds = time.perf_counter() - started
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak = _peak_mb()
         print(json.dumps({"stage": stage, "seconds": seconds, "peak_mb": peak}), flush=True)
 
     candidates = []

@@ -1228,7 +1228,7 @@ def _prepare(text: str) -> str:
 CHUNK_CHARS = 20_000
 #: The model reads at most this many characters (and ``batch_size`` texts) in one batch,
 #: for the same reason. Its entities do not depend on how texts are batched.
-BATCH_CHARS = 40_000
+BATCH_CHARS = 20_000
 
 
 def _chunks(text: str, limit: int = CHUNK_CHARS) -> list[tuple[int, int]]:
