@@ -1227,7 +1227,8 @@ def _prepare(text: str) -> str:
 #: in one piece, exactly as before.
 CHUNK_CHARS = 20_000
 #: The model reads at most this many characters (and ``batch_size`` texts) in one batch,
-#: for the same reason. Its entities do not depend on how texts are batched.
+#: for the same reason. The model finds the same entities however texts are batched
+#: (checked on the evaluation sets), so the cap changes nothing on news.
 BATCH_CHARS = 20_000
 
 

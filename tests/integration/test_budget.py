@@ -3,10 +3,16 @@ others of its batch are published without waiting for it."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 import redis.asyncio as aredis
 from redis.asyncio.client import Pipeline
@@ -22,6 +28,7 @@ from tests.helpers import payloads, running, stream_len, wait_until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 
+REPO = Path(__file__).resolve().parents[2]
 GROUP = "probe"
 BUDGET_S = 1.0
 
@@ -144,3 +151,45 @@ async def test_entities_stage_gives_up_on_a_long_junk_text_within_the_budget(
     assert letter.article_id == junk.meta.id
     # Model loading aside, the stage spent about two budgets on the junk.
     assert elapsed < 2 * BUDGET_S + 6.0
+
+
+async def test_entities_worker_stays_under_400_mb_on_junk(
+    client: aredis.Redis, settings: Settings, redis_url: str
+) -> None:
+    """A real entities worker (its own process: model, gazetteer, broker) fed a batch of
+    the worst 200,000-character texts; its RSS, sampled with psutil, stays under 400 MB."""
+    keys = Keys(settings.stream_prefix)
+    env = {
+        **os.environ,
+        "NEWSFLOW_REDIS_URL": redis_url,
+        "NEWSFLOW_STREAM_PREFIX": settings.stream_prefix,
+        "NEWSFLOW_STAGE_BUDGET_S": "60",
+    }
+    units = ("Paris, London, Berlin, ", "1996-08-30 12,345.67 3 2 0 1 7 4 6 ", "A. ")
+    junk = [_article((unit * (200_000 // len(unit) + 1))[:200_000]) for unit in units]
+    worker = subprocess.Popen(
+        [sys.executable, "-c", "from services.entities.app import main; main()"],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    process = psutil.Process(worker.pid)
+    peak_mb = 0
+
+    async def done() -> bool:
+        nonlocal peak_mb
+        with contextlib.suppress(psutil.Error):
+            peak_mb = max(peak_mb, process.memory_info().rss // 2**20)
+        return await stream_len(client, keys.entities) >= len(junk)
+
+    try:
+        for article in junk:
+            await client.xadd(keys.accepted, fields_of(article, packed=True))
+        await wait_until(done, timeout=120, interval=0.02)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    results = [EntitiesResult.model_validate_json(p) for p in await payloads(client, keys.entities)]
+    assert {r.info.status for r in results} == {"ok"}
+    assert 0 < peak_mb <= 400, peak_mb
