@@ -100,6 +100,11 @@ class Settings(BaseSettings):
     max_payload_bytes: int = Field(default=1_000_000, ge=1024)
 
     # Work
+    stage_budget_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Longest one article may hold a stage; then it fails with budget_exceeded.",
+    )
     summary_sentences: int = Field(default=3, ge=1, le=20)
     gazetteer_path: Path | None = Field(default=None, description="Gazetteer index file.")
 

@@ -55,7 +55,6 @@ _GLUED = re.compile(
     r"(?<=[a-z0-9%’'”])[ \t]+(?=(?:The|He|She|They|It|We|His|Her|Their|This|These|But|However)"
     r"[ \t]+[a-z])"
 )
-_TOKEN_START = re.compile(r"\S+$")
 
 
 def _ends_sentence(text: str, word: str, terminators: str, gap_end: int) -> bool:
@@ -114,9 +113,13 @@ def _append_glued(
 ) -> None:
     """Add the sentence ``text[start:end]``, split where another was glued onto it."""
     for glued in _GLUED.finditer(text, start, end):
-        token = _TOKEN_START.search(text, start, glued.start())
+        # The word before the pronoun, found from its end: a search from the sentence's
+        # start for each glued pronoun is quadratic in a long sentence.
+        token = glued.start()
+        while token > start and not text[token - 1].isspace():
+            token -= 1
         # After a capitalised word the pronoun may belong to a name ("Plan It Now").
-        if token is None or token.group(0)[0].isupper():
+        if token == glued.start() or text[token].isupper():
             continue
         _append_trimmed(text, start, glued.start(), spans, line_first)
         start = glued.end()

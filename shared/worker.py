@@ -33,6 +33,7 @@ from pydantic import BaseModel, ValidationError
 from redis.asyncio.client import Pipeline
 
 from shared import __version__
+from shared.budget import BudgetExceeded, time_budget
 from shared.ids import escape_unsafe
 from shared.liveness import say_alive
 from shared.logs import RecurringFailure
@@ -86,9 +87,8 @@ def describe_error(exc: BaseException) -> str:
     """A one-line, human-readable reason for a dead letter or an HTTP error."""
     if isinstance(exc, ValidationError):
         return "; ".join(f"{field}: {message}" for field, message in field_errors(exc)[:10])
-    return escape_unsafe(
-        str(exc) if isinstance(exc, InvalidInput) else f"{type(exc).__name__}: {exc}"
-    )
+    plain = isinstance(exc, InvalidInput | BudgetExceeded)
+    return escape_unsafe(str(exc) if plain else f"{type(exc).__name__}: {exc}")
 
 
 @dataclass(frozen=True)
@@ -275,7 +275,9 @@ class StageRunner(Generic[In, Out]):
         for item, result in zip(items, self._work(items), strict=True):
             if isinstance(result, BaseException):
                 reason = describe_error(result)
-                if item.deliveries < self.settings.max_deliveries:
+                # Another try would hold the stage as long again: dead at once.
+                final = isinstance(result, BudgetExceeded)
+                if item.deliveries < self.settings.max_deliveries and not final:
                     STAGE_MESSAGES.labels(spec.name, "retry").inc()
                     log.warning(
                         "%s failed on %s (delivery %d), will retry: %s",
@@ -289,7 +291,7 @@ class StageRunner(Generic[In, Out]):
                     pipe,
                     item.entry,
                     item.deliveries,
-                    type(result).__name__,
+                    "budget_exceeded" if final else type(result).__name__,
                     reason,
                     article_id=spec.article_id(item.value),
                 )
@@ -314,25 +316,38 @@ class StageRunner(Generic[In, Out]):
                 spec.observe(value, result, results[start:end])
 
     def _work(self, items: list[_Item[In]]) -> list[Out | BaseException]:
-        """Run the batch; if it fails, run each input alone to isolate the bad one."""
+        """Run the batch; if it fails, run each input alone to isolate the bad one.
+
+        The whole batch has one article's time budget (``stage_budget_s``, see
+        :mod:`shared.budget`), and so has each input run alone: one slow article holds
+        the stage for at most two budgets, not one per article of its batch. An input
+        that exceeds the budget alone gets :class:`BudgetExceeded` as its result.
+        """
         if not items:
             return []
         values = [item.value for item in items]
+        budget = self.settings.stage_budget_s
         started = time.perf_counter()
         try:
-            results: list[Out | BaseException] = list(self.spec.work(values))
+            with time_budget(budget):
+                results: list[Out | BaseException] = list(self.spec.work(values))
         except Exception as exc:
             if len(values) == 1:
                 return [exc]
             isolated: list[Out | BaseException] = []
             for value in values:
-                try:
-                    isolated.extend(self.spec.work([value]))
-                except Exception as item_exc:
-                    isolated.append(item_exc)
+                isolated.append(self._work_one(value, budget))
             return isolated
         BATCH_DURATION.labels(self.spec.name).observe(time.perf_counter() - started)
         return results
+
+    def _work_one(self, value: In, budget: float) -> Out | BaseException:
+        try:
+            with time_budget(budget):
+                (result,) = self.spec.work([value])
+        except Exception as exc:
+            return exc
+        return result
 
     def _dead(
         self,

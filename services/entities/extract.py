@@ -26,7 +26,9 @@ Measured with ``python -m services.entities.evaluate`` (CoNLL-2003 dev set): see
 
 from __future__ import annotations
 
+import bisect
 import functools
+import itertools
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -157,9 +159,11 @@ def _casing_evidence(text: str, shouting: set[int]) -> dict[str, str]:
             continue
         for match in _WORD.finditer(line):
             word = match.group()
-            before = line[: match.start()].rstrip()
+            before = match.start()
+            while before > 0 and line[before - 1].isspace():
+                before -= 1
             # A capital after a full stop or at a line start says nothing about the word.
-            at_start = not before or before[-1] in ".!?\"“‘'(:-–—"
+            at_start = before == 0 or line[before - 1] in ".!?\"“‘'(:-–—"
             (initial if at_start else inner)[word.lower()][word] += 1
     evidence: dict[str, str] = {}
     for lower in set(inner) | set(initial):
@@ -588,7 +592,12 @@ def _table_spans(text: str, spans: list[_Span], countries: frozenset[str]) -> li
                 person_rows += 1
             elif _SCORE_LINE.match(line) or _STANDINGS_LINE.match(line):
                 team_rows += 1
+        opened = closed = counted = 0
         for match in _TABLE_NAME.finditer(line):
+            # Brackets open before the match, counted on from the previous match.
+            opened += line.count("(", counted, match.start())
+            closed += line.count(")", counted, match.start())
+            counted = match.start()
             start, end = row_start + match.start(), row_start + match.end()
             start, end = _trim(text, start, end, "ORG")
             surface = text[start:end]
@@ -597,7 +606,7 @@ def _table_spans(text: str, spans: list[_Span], countries: frozenset[str]) -> li
             # "Postponed:", "Scorers:", "Attendance:" head a row; they name nothing.
             if text[end : end + 1] == ":":
                 continue
-            bracketed = line.count("(", 0, match.start()) > line.count(")", 0, match.start())
+            bracketed = opened > closed
             found.append((start, end, bracketed))
             model = by_start.get((start, end))
             # A one-word "person" in a row is as often a club ("Glamorgan 259"): no vote.
@@ -721,15 +730,25 @@ def _initialled_people(text: str, spans: list[_Span]) -> list[_Span]:
         people.append(_Span(start, end, "PERSON"))
     # An added person replaces the spans inside it, and gives way to a span around it
     # ("George W. Bush").
-    kept_people = [
-        p
-        for p in people
-        if not any(
-            s.start < p.end and p.start < s.end and (s.start < p.start or s.end > p.end)
-            for s in spans
-        )
-    ]
+    ordered = sorted(spans, key=lambda s: s.start)
+    ordered_starts = [s.start for s in ordered]
+    furthest = list(itertools.accumulate((s.end for s in ordered), max))
+    kept_people = [p for p in people if not _reaches_out(p, ordered, ordered_starts, furthest)]
     return _overlay(text, spans, kept_people)
+
+
+def _reaches_out(
+    person: _Span, ordered: list[_Span], starts: list[int], furthest: list[int]
+) -> bool:
+    """Whether a span overlaps ``person`` and reaches out of it (starts before it or ends
+    after it). ``ordered`` are the spans by start, ``furthest`` the running maximum of
+    their ends: a binary search, not a pass over every span."""
+    first = bisect.bisect_left(starts, person.start)
+    # One starting before overlaps when the furthest end so far passes the start.
+    if first and furthest[first - 1] > person.start:
+        return True
+    inside = bisect.bisect_left(starts, person.end, lo=first)
+    return any(s.end > person.end for s in ordered[first:inside])
 
 
 def _drop_common_words(text: str, spans: list[_Span]) -> list[_Span]:
@@ -745,8 +764,12 @@ def _drop_common_words(text: str, spans: list[_Span]) -> list[_Span]:
     for span in spans:
         words = text[span.start : span.end].split()
         if len(words) == 1 and words[0].lower() in lowered:
-            before = text[: span.start].rstrip(" \t\"“‘'")
-            if not before or before[-1] in "\n.!?:":
+            # The character before the span, spaces and opening quotes skipped (looked
+            # for in place: a copy of the text before each span is quadratic).
+            before = span.start
+            while before > 0 and text[before - 1] in " \t\"“‘'":
+                before -= 1
+            if before == 0 or text[before - 1] in "\n.!?:":
                 continue
         elif span.label == "PERSON" and len(words) >= 3 and words[0].lower() in lowered:
             span.start = text.index(words[1], span.start + len(words[0]))
@@ -813,15 +836,17 @@ def _sports_teams(
     # Names listed with a team are teams: "title rivals Essex, Derbyshire and Surrey".
     keys = {_key(text[ordered[i].start : ordered[i].end]) for i in teams}
     teams.update(i for i, s in enumerate(ordered) if _key(text[s.start : s.end]) in keys)
-    for i in sorted(teams):
-        for step in (-1, 1):
-            j = i
-            while 0 <= j + step < len(ordered):
-                left, right = sorted((ordered[j], ordered[j + step]), key=lambda s: s.start)
-                if not _LIST_JOIN.fullmatch(text, left.end, right.start):
-                    break
-                j += step
-                teams.add(j)
+    # Every name of a list (a run of names joined by commas and "and") that holds a team,
+    # found in one pass over the runs rather than a walk along the list from each team.
+    if teams:
+        listed = set(teams)
+        run_start = 0
+        for j in range(len(ordered)):
+            last = j + 1 == len(ordered)
+            if last or not _LIST_JOIN.fullmatch(text, ordered[j].end, ordered[j + 1].start):
+                if any(k in listed for k in range(run_start, j + 1)):
+                    teams.update(range(run_start, j + 1))
+                run_start = j + 1
     for span in [*(ordered[i] for i in teams), *added]:
         surface = text[span.start : span.end]
         if span.locked or span.label == "NORP" or len(surface.split()) > 3:
@@ -1041,13 +1066,19 @@ def _cluster(text: str, spans: list[_Span]) -> list[list[int]]:
 
     people = [(i, _name_tokens(text[s.start : s.end])) for i, s in enumerate(spans)]
     people = [(i, tokens) for i, tokens in people if spans[i].label == "PERSON" and tokens]
-    full_names = [(i, tokens) for i, tokens in people if len(tokens) > 1]
+    # The full names by surname, as clusters. Joining a lone word to its one owner never
+    # merges two full names' clusters, so these sets hold for the whole loop, and a lone
+    # word is one look-up rather than a pass over every full name.
+    owners_of: dict[str, set[int]] = defaultdict(set)
+    for j, tokens in people:
+        if len(tokens) > 1:
+            owners_of[tokens[-1]].add(clusters.find(j))
     for i, tokens in people:
         if len(tokens) != 1:
             continue
-        owners = {clusters.find(j) for j, full in full_names if full[-1] == tokens[0]}
+        owners = owners_of.get(tokens[0], set())
         if len(owners) == 1:
-            clusters.union(i, owners.pop())
+            clusters.union(i, next(iter(owners)))
 
     spelled_out: dict[str, int] = {}
     for j, other in enumerate(spans):
@@ -1160,6 +1191,9 @@ def _candidates(
             found.append((start, end, GAZETTEER_LABEL))
     found.sort()
     out: list[PlaceCandidate] = []
+    # One string per sentence, shared by its candidates: a copy each would make a long
+    # sentence full of names cost its length times their number.
+    sentence_texts: dict[tuple[int, int], str] = {}
     index = 0
     for start, end, label in found:
         while index < len(sentences) - 1 and sentences[index][1] <= start:
@@ -1167,13 +1201,16 @@ def _candidates(
         s_start, s_end = sentences[index]
         if not s_start <= start < s_end:
             s_start, s_end = start, end
+        sentence = sentence_texts.get((s_start, s_end))
+        if sentence is None:
+            sentence = sentence_texts.setdefault((s_start, s_end), text[s_start:s_end])
         out.append(
             PlaceCandidate(
                 text=text[start:end],
                 start=start,
                 end=end,
                 label=label,
-                sentence=text[s_start:s_end],
+                sentence=sentence,
                 sentence_start=s_start,
             )
         )
@@ -1182,6 +1219,55 @@ def _candidates(
 
 def _prepare(text: str) -> str:
     return restore_case(mask_residue(text))
+
+
+#: A text longer than this goes to the model in pieces of at most this many characters, cut
+#: at line, sentence or word boundaries: the model's memory grows with the length of what
+#: it reads at once (over 1 GB for 200,000 characters of junk). News is shorter and reads
+#: in one piece, exactly as before.
+CHUNK_CHARS = 20_000
+#: The model reads at most this many characters (and ``batch_size`` texts) in one batch,
+#: for the same reason. The model finds the same entities however texts are batched
+#: (checked on the evaluation sets), so the cap changes nothing on news.
+BATCH_CHARS = 20_000
+
+
+def _chunks(text: str, limit: int = CHUNK_CHARS) -> list[tuple[int, int]]:
+    """``text`` cut into spans of at most ``limit`` characters, at the last line break,
+    else sentence end, else space before the limit (a hard cut only in one long word)."""
+    out: list[tuple[int, int]] = []
+    start = 0
+    while len(text) - start > limit:
+        end = start + limit
+        cut = text.rfind("\n", start + 1, end)
+        if cut < 0:
+            # Before the last sentence, which the limit may cut.
+            sentences = split_sentences(text[start:end])
+            cut = start + sentences[-1][0] if len(sentences) > 1 else -1
+        if cut < 0:
+            cut = text.rfind(" ", start + 1, end)
+        if cut <= start:
+            cut = end
+        out.append((start, cut))
+        start = cut
+    out.append((start, len(text)))
+    return out
+
+
+def _model_batches(
+    pieces: list[tuple[int, int, str]], batch_size: int
+) -> Iterator[list[tuple[int, int, str]]]:
+    """Consecutive pieces, at most ``batch_size`` of them and :data:`BATCH_CHARS` in all."""
+    batch: list[tuple[int, int, str]] = []
+    chars = 0
+    for piece in pieces:
+        if batch and (len(batch) >= batch_size or chars + len(piece[2]) > BATCH_CHARS):
+            yield batch
+            batch, chars = [], 0
+        batch.append(piece)
+        chars += len(piece[2])
+    if batch:
+        yield batch
 
 
 def extract_entities(
@@ -1196,20 +1282,31 @@ def extract_entities(
     ``is_place`` is an optional gazetteer predicate ("is this string a known place name?");
     with it, names the model took for people are repaired when the text supports a place
     reading, and capitalised place names the model missed become candidates. Every offset
-    is a character offset into the original text.
+    is a character offset into the original text. Long texts are read in pieces
+    (:data:`CHUNK_CHARS`), so that memory stays bounded whatever the input.
     """
     prepared = [_prepare(text) for text in texts]
-    results: list[Extraction] = []
+    # (text index, offset, piece): every text in pieces, in order.
+    pieces = [
+        (index, start, view[start:end])
+        for index, view in enumerate(prepared)
+        for start, end in _chunks(view)
+    ]
+    ents: list[list[tuple[int, int, str]]] = [[] for _ in texts]
     # Every new word a text brings is added to the model's vocabulary for good: a worker
     # would grow by megabytes per thousand articles. In a memory zone they are dropped
     # when it closes; only plain values (offsets, label strings) leave it.
     with nlp.memory_zone():
-        for text, view, doc in zip(
-            texts, prepared, nlp.pipe(prepared, batch_size=batch_size), strict=True
-        ):
-            ents = [(e.start_char, e.end_char, e.label_) for e in doc.ents]
-            results.append(_extract_from_ents(text, view, ents, is_place))
-    return results
+        for batch in _model_batches(pieces, batch_size):
+            docs = nlp.pipe([piece for _, _, piece in batch], batch_size=len(batch))
+            for (index, offset, _), doc in zip(batch, docs, strict=True):
+                ents[index].extend(
+                    (offset + e.start_char, offset + e.end_char, e.label_) for e in doc.ents
+                )
+    return [
+        _extract_from_ents(text, view, found, is_place)
+        for text, view, found in zip(texts, prepared, ents, strict=True)
+    ]
 
 
 def _extract_from_ents(

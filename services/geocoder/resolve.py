@@ -46,9 +46,11 @@ except a big place's own name the model mislabelled ("Aleppo").
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Final
@@ -144,7 +146,10 @@ _PERSON_AFTER: Final = re.compile(
     r"|lawyer|attorney)s?\b|,\s+who\b)"
 )
 _WORD: Final = re.compile(r"[A-Za-z][\w'’.-]*")
-_CONTAINER_AFTER: Final = re.compile(r"^\s*,\s*((?:[A-Z][\w'’.-]*)(?:\s+[A-Z][\w'’.-]*){0,3})")
+# Matched at the span's end (``match(sentence, end)``), hence no "^".
+_CONTAINER_AFTER: Final = re.compile(r"\s*,\s*((?:[A-Z][\w'’.-]*)(?:\s+[A-Z][\w'’.-]*){0,3})")
+# How much of the sentence before and after a span its cues are read from.
+_CONTEXT_CHARS: Final = 40
 _TRIM_LEAD: Final = re.compile(r"^(?:the|The|THE)\s+")
 _TRIM_TAIL: Final = re.compile(r"(?:['’]s|['’])$")
 
@@ -166,6 +171,9 @@ _PROXIMITY_CAP: Final = 1.0
 _PROXIMITY_WEIGHT: Final = 1.0
 _PROXIMITY_READINGS: Final = 10
 _PROXIMITY_BLOCK: Final = 256
+# News names at most a few dozen places (40 in the evaluation sets); past this many,
+# a name's proximity is not computed (it costs the square of the count).
+_PROXIMITY_GROUPS: Final = 200
 _ALT_WHEN_NAMED_PENALTY: Final = 0.2
 _ITERATIONS: Final = 5
 _CONTAINER_BONUS: Final = 3.0
@@ -225,9 +233,8 @@ def resolve_places(candidates: list[PlaceCandidate], gazetteer: Gazetteer) -> li
     person_words = {
         normalize_name(word)
         for cand in candidates
-        if cand.label == "PERSON"
-        for word in cand.text.split()
-        if len(cand.text.split()) > 1
+        if cand.label == "PERSON" and len(words := cand.text.split()) > 1
+        for word in words
     }
     groups = _group(spans, gazetteer, person_words)
     if not groups:
@@ -276,13 +283,13 @@ def _with_datelines(
     filed from; the small model rarely tags them, or tags pieces ("ST" and "PAUL"), which
     give way to the whole. Only sentences that came with candidates are seen.
     """
-    found = list(found)
+    covers = _Cover([(s.start, s.end) for s in found])
     out: list[_Span] = []
     for cand in _one_per_sentence(candidates):
         for match in _DATELINE.finditer(cand.sentence):
             start = cand.sentence_start + match.start(1)
             end = cand.sentence_start + match.end(1)
-            if any(s.start <= start and end <= s.end for s in found):
+            if covers.contains(start, end):
                 continue  # the model has it, or a longer name around it
             norm = normalize_name(match.group(1))
             entries = [
@@ -301,9 +308,35 @@ def _with_datelines(
             )
             span.origin = "dateline"
             out.append(span)
-            # Fragments of it ("ST" and "PAUL" for "ST. PAUL") give way to the whole.
-            found = [s for s in found if not (start <= s.start and s.end <= end)]
-    return found + out
+    # Fragments of a dateline ("ST" and "PAUL" for "ST. PAUL") give way to the whole.
+    # Datelines never overlap (one match per stretch of one sentence), so no fragment
+    # dropped here could have covered another dateline: dropping them all at the end is
+    # what dropping them after each dateline was.
+    inside = _Cover([(s.start, s.end) for s in out])
+    return [s for s in found if not inside.contains(s.start, s.end)] + out
+
+
+class _Cover:
+    """Spans ``(start, end)`` indexed for the questions the text scans ask of each match.
+
+    Sorted by start, with the running maximum of the ends: "does a span contain or
+    overlap this range?" is a binary search rather than a look at every span.
+    """
+
+    def __init__(self, spans: list[tuple[int, int]]) -> None:
+        self.spans = sorted(spans)
+        self.starts = [start for start, _ in self.spans]
+        self.max_end = list(itertools.accumulate((end for _, end in self.spans), max))
+
+    def contains(self, start: int, end: int) -> bool:
+        """Whether a span holds all of ``[start, end)``."""
+        count = bisect.bisect_right(self.starts, start)
+        return count > 0 and self.max_end[count - 1] >= end
+
+    def overlaps(self, start: int, end: int) -> bool:
+        """Whether a span shares a character with ``[start, end)``."""
+        count = bisect.bisect_left(self.starts, end)
+        return count > 0 and self.max_end[count - 1] > start
 
 
 def _one_per_sentence(candidates: list[PlaceCandidate]) -> Iterator[PlaceCandidate]:
@@ -323,12 +356,12 @@ def _after_locatives(candidates: list[PlaceCandidate], gazetteer: Gazetteer) -> 
     article points to is discounted later like any other.
     """
     out: list[_Span] = []
-    tagged = [(c.start, c.end) for c in candidates]
+    tagged = _Cover([(c.start, c.end) for c in candidates])
     for cand in _one_per_sentence(candidates):
         for match in _AFTER_LOCATIVE.finditer(cand.sentence):
             start = cand.sentence_start + match.start(1)
             end = cand.sentence_start + match.end(1)
-            if any(s < end and start < e for s, e in tagged):
+            if tagged.overlaps(start, end):
                 continue
             norm = normalize_name(match.group(1))
             if norm in _NOT_PLACES or norm in _CALENDAR:
@@ -464,17 +497,20 @@ def _make_span(
     sent = cand.sentence
     rel_start = start - cand.sentence_start
     rel_end = rel_start + len(text)
-    after = sent[rel_end:] if 0 <= rel_end <= len(sent) else ""
+    inside = 0 <= rel_end <= len(sent)
+    # Only the next 40 characters are kept, and the container pattern is matched in place:
+    # a copy of the rest of the sentence for each span is quadratic in a long sentence.
+    after = sent[rel_end : rel_end + _CONTEXT_CHARS] if inside else ""
     if container is None and origin == "whole":
-        found = _CONTAINER_AFTER.match(after)
+        found = _CONTAINER_AFTER.match(sent, rel_end) if inside else None
         container = found.group(1) if found else None
     return _Span(
         text=text,
         start=start,
         end=start + len(text),
         label=cand.label,
-        before=sent[max(0, rel_start - 40) : max(0, rel_start)],
-        after=after[:40],
+        before=sent[max(0, rel_start - _CONTEXT_CHARS) : max(0, rel_start)],
+        after=after,
         container_text=container,
         article_pos=start,
         norm=norm,
@@ -820,12 +856,16 @@ def _proximity(groups: list[_Group]) -> list[np.ndarray]:
     then pull each other to the pair that fits (Paris and Henry County, Tennessee).
     Summed over the other names, capped, so that a town near many others wins. Only the
     likeliest readings of each name take part, and the distance matrix is built a block
-    of rows at a time, so that a very long article costs time, not memory.
+    of rows at a time, so that a very long article costs time, not memory. Only the first
+    :data:`_PROXIMITY_GROUPS` names (in order of first mention) take part at all: the
+    others get no proximity and give none.
     """
     owner: list[int] = []
     slots: list[tuple[int, int]] = []
     rows: list[tuple[float, float, float]] = []
-    for index, group in enumerate(groups):
+    # The distances are all pairs of readings: only the first names take part, so that
+    # a list of thousands of places costs linear time (news names far fewer).
+    for index, group in enumerate(groups[:_PROXIMITY_GROUPS]):
         probs = _softmax(group.scores)
         likeliest = sorted(range(len(probs)), key=probs.__getitem__, reverse=True)
         for i in sorted(likeliest[:_PROXIMITY_READINGS]):
@@ -875,7 +915,9 @@ def _discount_isolated(groups: list[_Group]) -> None:
     likely a word the model mistook for a place.
     """
     chosen = [group.entries[group.choice].country_code for group in groups]
-    for index, group in enumerate(groups):
+    # How many groups chose each country: "another group chose it" is a count above one.
+    chosen_count = Counter(chosen)
+    for group in groups:
         entry = group.entries[group.choice]
         loose = entry.name_kind in ("alt", "variant")
         if entry.feature_class != "P" or (
@@ -884,7 +926,7 @@ def _discount_isolated(groups: list[_Group]) -> None:
             continue
         if group.containers or not entry.country_code:
             continue
-        if any(cc == entry.country_code for i, cc in enumerate(chosen) if i != index):
+        if chosen_count[entry.country_code] > 1:  # this group and another
             continue
         group.placeness *= _ISOLATED_FACTOR
 
