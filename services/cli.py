@@ -143,13 +143,6 @@ async def _reachable(_args: argparse.Namespace, _settings: Settings, _client: ar
     return 0
 
 
-def check_inputs_exist(targets: list[str]) -> None:
-    """Refuse, before anything starts, inputs that name no file or folder."""
-    for target in targets:
-        if target != "-" and not Path(target).exists():
-            raise CliError(f"no such file or folder: {target}")
-
-
 def _read_articles(targets: list[str], settings: Settings) -> tuple[list[Article], list[Rejected]]:
     try:
         return validate_inputs(read_inputs(targets), settings)
@@ -196,7 +189,6 @@ async def _push(args: argparse.Namespace, settings: Settings, client: aredis.Red
 
 def cmd_push(args: argparse.Namespace) -> int:
     """Push files, folders, JSONL or stdin; optionally wait for the enriched events."""
-    check_inputs_exist(args.inputs)
     return _run(args, _push)
 
 
@@ -351,8 +343,6 @@ def cmd_up(args: argparse.Namespace) -> int:
     """Start the pipeline; with ``--push`` push inputs and print their events."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = _load_settings()
-    if args.push:
-        check_inputs_exist(args.push)
     state = Path(args.state_dir)
     lock = UpLock(state)
     try:
@@ -548,6 +538,19 @@ def replay_position(value: str) -> str:
     )
 
 
+def existing_path(value: str) -> str:
+    """``value`` if it names a file or folder."""
+    if not Path(value).exists():
+        raise argparse.ArgumentTypeError(f"no such file or folder: {value}")
+    return value
+
+
+def input_path(value: str) -> str:
+    """A ``push`` input: ``-`` (stdin) or an existing file or folder, checked before
+    anything connects or starts."""
+    return value if value == "-" else existing_path(value)
+
+
 def redis_url_option(value: str) -> str:
     """``--redis-url VALUE``, refused (without repeating it: it may hold a password)
     unless its scheme is one newsflow connects with."""
@@ -598,7 +601,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="newsflow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    up = sub.add_parser("up", help="start every service (embedded Redis if no URL)")
+    up = sub.add_parser(
+        "up",
+        help="start every service (embedded Redis if no URL)",
+        description="Start every service as supervised processes (restarted if they die), "
+        "on the given Redis or an embedded one; SIGTERM or Ctrl-C stops them. The other "
+        "commands, run in the same folder, find this pipeline's server by themselves.",
+    )
     up.add_argument(
         "--redis-url",
         type=redis_url_option,
@@ -610,7 +619,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="logs, the embedded server's data and up.json (where the other commands find "
         "this pipeline); one up per folder",
     )
-    up.add_argument("--push", nargs="*", help="files or folders to push once up")
+    up.add_argument("--push", nargs="*", type=input_path, help="files or folders to push once up")
     up.add_argument("--once", action="store_true", help="stop after printing the pushed events")
     up.add_argument(
         "--timeout", type=float, default=120.0, help="seconds to wait for the pushed events"
@@ -631,7 +640,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=cmd_up)
 
     push = sub.add_parser("push", help="push files, folders, .jsonl or - (stdin)")
-    push.add_argument("inputs", nargs="+", help="files, folders (recursively), .jsonl or -")
+    push.add_argument(
+        "inputs", nargs="+", type=input_path, help="files, folders (recursively), .jsonl or -"
+    )
     _server_options(push)
     push.add_argument("--wait", action="store_true", help="print the enriched events")
     push.add_argument("--timeout", type=float, default=120.0, help="seconds --wait waits")
@@ -696,7 +707,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     service = sub.add_parser("service", help="run one service in this process")
     service.add_argument("name", choices=SERVICES, help="the service")
-    service.set_defaults(func=cmd_service)
+    # A service's log is read by whoever operates it: a crash there keeps its traceback.
+    service.set_defaults(func=cmd_service, tracebacks=True)
 
     gazetteer = sub.add_parser(
         "gazetteer", help="gazetteer index: build it from the packaged data, or import GeoNames"
@@ -731,7 +743,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = sub.add_parser("eval", help="score a stage on evaluation data")
     evaluate.add_argument("task", choices=["ner", "geo", "summary"], help="the stage to score")
-    evaluate.add_argument("--data", required=True, help="the evaluation data file or folder")
+    evaluate.add_argument(
+        "--data", required=True, type=existing_path, help="the evaluation data file or folder"
+    )
     evaluate.add_argument("--limit", type=int, help="score only the first so many documents")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(func=cmd_eval)
@@ -739,7 +753,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="throughput, latency and memory against the models")
     bench.add_argument("--articles", type=int, default=500, help="articles per phase")
     bench.add_argument(
-        "--data", help="a .jsonl/.json/.txt file or folder (default: the evaluation sets)"
+        "--data",
+        type=existing_path,
+        help="a .jsonl/.json/.txt file or folder (default: the evaluation sets)",
     )
     bench.add_argument(
         "--redis-url",
@@ -776,7 +792,8 @@ def _known_secrets(args: argparse.Namespace) -> list[str]:
 def run_command(args: argparse.Namespace) -> int:
     """Run the parsed command. A :class:`CliError` is one line per problem and exit code
     2; any other exception (a bug) is one line too and code 70, the traceback only with
-    ``NEWSFLOW_DEBUG=1``. Whatever is printed has the Redis passwords in sight hidden."""
+    ``NEWSFLOW_DEBUG=1`` (or for ``service``, whose output is a log). Whatever is printed
+    has the Redis passwords in sight hidden."""
     secrets = _known_secrets(args)
     try:
         return int(args.func(args))
@@ -787,7 +804,7 @@ def run_command(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # the last resort: no traceback by default
-        if os.environ.get("NEWSFLOW_DEBUG") == "1":
+        if os.environ.get("NEWSFLOW_DEBUG") == "1" or getattr(args, "tracebacks", False):
             text = "".join(traceback.format_exception(exc))
             print(redact_text(text, secrets), file=sys.stderr, end="")
         else:

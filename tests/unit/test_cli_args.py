@@ -59,6 +59,19 @@ def test_replay_refuses_what_redis_cannot_range_over(value: str) -> None:
         replay_position(value)
 
 
+def test_inputs_and_data_must_exist(tmp_path: Path) -> None:
+    parser = build_parser()
+    assert parser.parse_args(["push", "-", str(tmp_path)]).inputs == ["-", str(tmp_path)]
+    for argv in (
+        ["push", str(tmp_path / "nope")],
+        ["up", "--push", str(tmp_path / "nope")],
+        ["eval", "ner", "--data", str(tmp_path / "nope")],
+    ):
+        with pytest.raises(SystemExit) as caught:
+            parser.parse_args(argv)
+        assert caught.value.code == EXIT_USAGE
+
+
 def test_every_option_of_every_command_has_help() -> None:
     missing = [
         f"{name} {action.dest}"
