@@ -78,7 +78,7 @@ def _load_settings() -> Settings:
         raise CliError("\n".join(setting_errors(exc))) from None
 
 
-def _redis_url(args: argparse.Namespace, settings: Settings) -> str:
+def resolve_redis_url(args: argparse.Namespace, settings: Settings) -> str:
     """--redis-url, else NEWSFLOW_REDIS_URL, else the server of the ``up`` running in
     --state-dir."""
     url = getattr(args, "redis_url", None) or settings.redis_url_value()
@@ -134,7 +134,7 @@ async def _session(args: argparse.Namespace, settings: Settings, url: str, body:
 def _run(args: argparse.Namespace, body: Command) -> int:
     settings = _load_settings()
     try:
-        return asyncio.run(_session(args, settings, _redis_url(args, settings), body))
+        return asyncio.run(_session(args, settings, resolve_redis_url(args, settings), body))
     except KeyboardInterrupt:
         return 130
 

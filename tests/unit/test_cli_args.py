@@ -18,6 +18,7 @@ from services.cli import (
     CliError,
     build_parser,
     replay_position,
+    resolve_redis_url,
     run_command,
     setting_errors,
     tail_start,
@@ -178,3 +179,28 @@ def test_a_state_file_left_by_a_dead_up_is_ignored(tmp_path: Path) -> None:
     assert find_running(tmp_path) is None
     (tmp_path / "up.json").write_text("{not json")
     assert find_running(tmp_path) is None
+
+
+def test_the_redis_url_comes_from_the_option_then_the_variable_then_a_running_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # This process stands for the running up: its pid is alive.
+    write_state(tmp_path, UpState.of("unix:///up.sock", embedded=True, http_host="h", http_port=1))
+    monkeypatch.delenv("NEWSFLOW_REDIS_URL", raising=False)
+
+    def resolved(option: str | None) -> str:
+        args = argparse.Namespace(redis_url=option, state_dir=str(tmp_path))
+        return resolve_redis_url(args, load_settings())
+
+    assert resolved(None) == "unix:///up.sock"
+    monkeypatch.setenv("NEWSFLOW_REDIS_URL", "redis://env:1/0")
+    assert resolved(None) == "redis://env:1/0"
+    assert resolved("redis://option:1/0") == "redis://option:1/0"
+    monkeypatch.delenv("NEWSFLOW_REDIS_URL")
+    locked = UpState.of("redis://:pw@h:1/0", embedded=False, http_host="h", http_port=1)
+    write_state(tmp_path, locked)
+    with pytest.raises(CliError, match="password is not stored"):
+        resolved(None)
+    (tmp_path / "up.json").unlink()
+    with pytest.raises(CliError, match="no newsflow up is running in"):
+        resolved(None)
