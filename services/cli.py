@@ -9,16 +9,22 @@ import importlib
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import time
+import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import FrameType
+from typing import Any, NoReturn
 
 import redis.asyncio as aredis
+from pydantic import ValidationError
+from redis import exceptions as redis_errors
 
 from services.client import (
+    Rejected,
     describe_event,
     follow_events,
     progress_bar,
@@ -28,26 +34,85 @@ from services.client import (
     wait_for_events,
 )
 from services.filters import EventFilter
+from services.replay import stream_position
 from services.supervisor import SERVICES, Supervisor, default_counts, start_redis
+from services.up_state import (
+    AlreadyRunning,
+    UpLock,
+    UpState,
+    find_running,
+    remove_state,
+    write_state,
+)
+from shared.redact import redact_text, redact_url, url_secrets
 from shared.redis_client import connect
-from shared.settings import Settings, load_settings
+from shared.schemas import Article
+from shared.settings import Settings, check_redis_url, load_settings
 from shared.streams import Keys
 
 DEFAULT_STATE_DIR = Path(".newsflow")
 
+#: Exit codes: a mistake in what was asked (or a server that cannot be used), and a bug.
+EXIT_USAGE = 2
+EXIT_INTERNAL = 70
 
-def _redis_url(args: argparse.Namespace, settings: Settings) -> str:
-    url = getattr(args, "redis_url", None) or settings.redis_url
-    if not url:
-        sys.exit("newsflow: no Redis: pass --redis-url or set NEWSFLOW_REDIS_URL")
-    return str(url)
+
+class CliError(Exception):
+    """A mistake of the user's or of the environment, said in one line per problem (no
+    traceback); the command exits with :data:`EXIT_USAGE`."""
+
+
+def setting_errors(exc: ValidationError) -> list[str]:
+    """One line per invalid setting, naming its variable and never quoting its value."""
+    lines = []
+    for error in exc.errors(include_input=False, include_url=False):
+        field = f"NEWSFLOW_{str(error['loc'][0]).upper()}" if error["loc"] else "settings"
+        lines.append(f"{field}: {error['msg'].removeprefix('Value error, ')}")
+    return lines
+
+
+def _load_settings() -> Settings:
+    try:
+        return load_settings()
+    except ValidationError as exc:
+        raise CliError("\n".join(setting_errors(exc))) from None
+
+
+def resolve_redis_url(args: argparse.Namespace, settings: Settings) -> str:
+    """--redis-url, else NEWSFLOW_REDIS_URL, else the server of the ``up`` running in
+    --state-dir."""
+    url = getattr(args, "redis_url", None) or settings.redis_url_value()
+    if url:
+        return str(url)
+    state_dir = getattr(args, "state_dir", str(DEFAULT_STATE_DIR))
+    running = find_running(Path(state_dir))
+    if running is None:
+        raise CliError(
+            f"no Redis: no newsflow up is running in {state_dir}; start one "
+            "(or pass --state-dir of one), pass --redis-url or set NEWSFLOW_REDIS_URL"
+        )
+    if not running.complete:
+        raise CliError(
+            f"newsflow up in {state_dir} (pid {running.pid}) uses {running.redis_url}, whose "
+            "password is not stored: pass --redis-url or set NEWSFLOW_REDIS_URL"
+        )
+    return running.redis_url
+
+
+def _connect(url: str, settings: Settings) -> aredis.Redis:
+    try:
+        return connect(url, cluster=settings.redis_cluster)
+    except ValueError as exc:  # redis-py parsing the URL: a bad port, say
+        raise CliError(f"bad Redis URL {redact_url(url)}: {exc}") from None
 
 
 async def _unreachable_guard(client: aredis.Redis, url: str) -> None:
     try:
         await client.ping()
-    except (aredis.ConnectionError, OSError) as exc:
-        sys.exit(f"newsflow: cannot reach Redis at {url}: {exc}")
+    except redis_errors.AuthenticationError as exc:
+        raise CliError(f"Redis at {redact_url(url)} refused the credentials ({exc})") from None
+    except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError) as exc:
+        raise CliError(f"cannot reach Redis at {redact_url(url)}: {exc}") from None
 
 
 Command = Callable[[argparse.Namespace, Settings, aredis.Redis], Awaitable[int]]
@@ -55,18 +120,21 @@ Command = Callable[[argparse.Namespace, Settings, aredis.Redis], Awaitable[int]]
 
 async def _session(args: argparse.Namespace, settings: Settings, url: str, body: Command) -> int:
     """Run one command on a connection: refused plainly when Redis cannot be reached."""
-    client = connect(url, cluster=settings.redis_cluster)
+    client = _connect(url, settings)
     try:
         await _unreachable_guard(client, url)
-        return await body(args, settings, client)
+        try:
+            return await body(args, settings, client)
+        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
+            raise CliError(f"lost Redis at {redact_url(url)}: {exc}") from None
     finally:
         await client.aclose()
 
 
 def _run(args: argparse.Namespace, body: Command) -> int:
-    settings = load_settings()
+    settings = _load_settings()
     try:
-        return asyncio.run(_session(args, settings, _redis_url(args, settings), body))
+        return asyncio.run(_session(args, settings, resolve_redis_url(args, settings), body))
     except KeyboardInterrupt:
         return 130
 
@@ -75,16 +143,22 @@ async def _reachable(_args: argparse.Namespace, _settings: Settings, _client: ar
     return 0
 
 
+def _read_articles(targets: list[str], settings: Settings) -> tuple[list[Article], list[Rejected]]:
+    try:
+        return validate_inputs(read_inputs(targets), settings)
+    except OSError as exc:
+        raise CliError(
+            f"cannot read {exc.filename or 'the inputs'}: {exc.strerror or exc}"
+        ) from None
+    except RecursionError:
+        raise CliError("an input is nested too deeply to read") from None
+
+
 # --- push -----------------------------------------------------------------------------
 
 
 async def _push(args: argparse.Namespace, settings: Settings, client: aredis.Redis) -> int:
-    try:
-        inputs = read_inputs(args.inputs)
-    except FileNotFoundError as exc:  # a mistyped path: nothing is pushed, no traceback
-        print(f"newsflow push: {exc}", file=sys.stderr)
-        return 2
-    articles, rejected = validate_inputs(inputs, settings)
+    articles, rejected = _read_articles(args.inputs, settings)
     for item in rejected:
         print(f"rejected {item.origin}: {item.reason}", file=sys.stderr)
     results = await push_articles(
@@ -123,7 +197,6 @@ def cmd_push(args: argparse.Namespace) -> int:
 
 async def _tail(args: argparse.Namespace, settings: Settings, client: aredis.Redis) -> int:
     shown = 0
-    start = "$" if args.start == "now" else ("0-0" if args.start == "begin" else args.start)
     wanted = EventFilter.of(
         countries=args.country,
         places=args.place,
@@ -131,7 +204,9 @@ async def _tail(args: argparse.Namespace, settings: Settings, client: aredis.Red
         labels=args.label,
         sources=args.source,
     )
-    async for _entry_id, event in follow_events(client, Keys(settings.stream_prefix), start=start):
+    async for _entry_id, event in follow_events(
+        client, Keys(settings.stream_prefix), start=args.start
+    ):
         if not wanted.matches(event):
             continue
         print(json.dumps(event) if args.json else describe_event(event), flush=True)
@@ -256,19 +331,36 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_service(args: argparse.Namespace) -> int:
     """Run one service in this process (what ``up`` and container images start)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = _load_settings()
     # Import only the service asked for: each loads different models.
     module = importlib.import_module(f"services.{args.name}.app")
     run: Callable[[Settings], None] = module.main
-    run(load_settings())
+    run(settings)
     return 0
 
 
 def cmd_up(args: argparse.Namespace) -> int:
     """Start the pipeline; with ``--push`` push inputs and print their events."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    settings = load_settings()
+    settings = _load_settings()
     state = Path(args.state_dir)
-    url, embedded = start_redis(args.redis_url or settings.redis_url, state)
+    lock = UpLock(state)
+    try:
+        lock.acquire()
+    except AlreadyRunning as exc:
+        raise CliError(
+            f"newsflow up is already running in {args.state_dir} (pid {exc.pid or 'unknown'}); "
+            "stop it first or use --state-dir"
+        ) from None
+    try:
+        return _up(args, settings, state)
+    finally:
+        remove_state(state)
+        lock.release()
+
+
+def _up(args: argparse.Namespace, settings: Settings, state: Path) -> int:
+    url, embedded = start_redis(args.redis_url or settings.redis_url_value(), state)
     if embedded is None:
         asyncio.run(_session(args, settings, url, _reachable))
     counts = default_counts()
@@ -279,6 +371,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         log_dir=state / "logs",
         counts=counts,
         metrics_base_port=args.metrics_port,
+        http_host=args.http_host,
         http_port=args.http_port,
     )
     stopping = False
@@ -289,15 +382,24 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    print(f"newsflow: redis at {url}" + (" (embedded)" if embedded else ""), flush=True)
-    supervisor.start()
-    print(
-        f"newsflow: started {', '.join(f'{counts[s]}x {s}' for s in SERVICES)}; "
-        f"logs in {state / 'logs'}",
-        flush=True,
-    )
+    print(f"newsflow: redis at {redact_url(url)}" + (" (embedded)" if embedded else ""), flush=True)
     code = 0
     try:
+        supervisor.start()
+        write_state(
+            state,
+            UpState.of(
+                url,
+                embedded=embedded is not None,
+                http_host=args.http_host or settings.http_host,
+                http_port=settings.http_port if args.http_port is None else args.http_port,
+            ),
+        )
+        print(
+            f"newsflow: started {', '.join(f'{counts[s]}x {s}' for s in SERVICES)}; "
+            f"logs in {state / 'logs'}",
+            flush=True,
+        )
         if args.push:
             push_args = argparse.Namespace(
                 inputs=args.push, wait=True, timeout=args.timeout, json=args.json
@@ -336,11 +438,11 @@ def _import_gazetteer(args: argparse.Namespace) -> int:
     from services.geocoder.geonames_import import import_geonames
 
     if not args.all_countries or not args.out:
-        sys.exit("newsflow gazetteer import: --all-countries FILE and --out FILE are required")
+        raise CliError("gazetteer import: --all-countries FILE and --out FILE are required")
 
     def optional(value: str | None) -> Path | None:
         if value and not Path(value).is_file():
-            sys.exit(f"newsflow gazetteer import: no such file: {value}")
+            raise CliError(f"gazetteer import: no such file: {value}")
         return Path(value) if value else None
 
     info = import_geonames(
@@ -405,37 +507,158 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+#: What ``tail --from`` takes besides an entry id, and the XREAD id each stands for.
+TAIL_STARTS = {"now": "$", "begin": "0-0"}
+_ENTRY_ID = re.compile(r"\d+(-\d+)?")
+
+
+def tail_start(value: str) -> str:
+    """The XREAD id ``tail --from VALUE`` starts after: ``now``, ``begin`` or an entry id."""
+    if value in TAIL_STARTS:
+        return TAIL_STARTS[value]
+    if _ENTRY_ID.fullmatch(value):
+        return value
+    raise argparse.ArgumentTypeError(
+        "takes now, begin or an entry id (1700000000000-0 or 1700000000000)"
+    )
+
+
+def replay_position(value: str) -> str:
+    """``value`` if ``replay --from/--to`` can use it: an entry id, an ISO 8601 time, - or +."""
+    try:
+        position = stream_position(value)
+    except (ValueError, OverflowError):
+        position = ""
+    # A time before 1970 would be a negative id, which Redis refuses.
+    if position in ("-", "+") or _ENTRY_ID.fullmatch(position):
+        return value
+    raise argparse.ArgumentTypeError(
+        "takes an entry id (1700000000000-0), an ISO 8601 time after 1970 "
+        "(2026-11-25T09:00:00Z; without an offset it is UTC), - (the first) or + (the last)"
+    )
+
+
+def existing_path(value: str) -> str:
+    """``value`` if it names a file or folder."""
+    if not Path(value).exists():
+        raise argparse.ArgumentTypeError(f"no such file or folder: {value}")
+    return value
+
+
+def input_path(value: str) -> str:
+    """A ``push`` input: ``-`` (stdin) or an existing file or folder, checked before
+    anything connects or starts."""
+    return value if value == "-" else existing_path(value)
+
+
+def redis_url_option(value: str) -> str:
+    """``--redis-url VALUE``, refused (without repeating it: it may hold a password)
+    unless its scheme is one newsflow connects with."""
+    try:
+        return check_redis_url(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults shown in the help, except the empty ones (unset, off, none)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False, [], argparse.SUPPRESS):
+            return action.help
+        return super()._get_help_string(action)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Help with defaults; a usage mistake is one line (with any URL in it redacted)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        """Print the mistake on one line and exit with :data:`EXIT_USAGE`."""
+        self.exit(EXIT_USAGE, f"{self.prog}: {redact_text(message)} (see {self.prog} --help)\n")
+
+
+def _server_options(parser: argparse.ArgumentParser) -> None:
+    """How a command finds its Redis: --redis-url, NEWSFLOW_REDIS_URL, or a running up."""
+    parser.add_argument(
+        "--redis-url",
+        type=redis_url_option,
+        help="Redis to use (default: NEWSFLOW_REDIS_URL, else the server of the newsflow up "
+        "running in --state-dir)",
+    )
+    parser.add_argument(
+        "--state-dir",
+        default=str(DEFAULT_STATE_DIR),
+        help="state folder of the newsflow up whose server to use when no URL is given",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
-    parser = argparse.ArgumentParser(prog="newsflow", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="newsflow", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    up = sub.add_parser("up", help="start every service (embedded Redis if no URL)")
-    up.add_argument("--redis-url")
-    up.add_argument("--state-dir", default=str(DEFAULT_STATE_DIR))
-    up.add_argument("--push", nargs="*", help="files or folders to push once up")
+    up = sub.add_parser(
+        "up",
+        help="start every service (embedded Redis if no URL)",
+        description="Start every service as supervised processes (restarted if they die), "
+        "on the given Redis or an embedded one; SIGTERM or Ctrl-C stops them. The other "
+        "commands, run in the same folder, find this pipeline's server by themselves.",
+    )
+    up.add_argument(
+        "--redis-url",
+        type=redis_url_option,
+        help="Redis to use (default: NEWSFLOW_REDIS_URL, else an embedded server in --state-dir)",
+    )
+    up.add_argument(
+        "--state-dir",
+        default=str(DEFAULT_STATE_DIR),
+        help="logs, the embedded server's data and up.json (where the other commands find "
+        "this pipeline); one up per folder",
+    )
+    up.add_argument("--push", nargs="*", type=input_path, help="files or folders to push once up")
     up.add_argument("--once", action="store_true", help="stop after printing the pushed events")
-    up.add_argument("--timeout", type=float, default=120.0)
-    up.add_argument("--json", action="store_true")
-    up.add_argument("--entities-workers", type=int)
+    up.add_argument(
+        "--timeout", type=float, default=120.0, help="seconds to wait for the pushed events"
+    )
+    up.add_argument("--json", action="store_true", help="print the pushed events as JSON only")
+    up.add_argument(
+        "--entities-workers", type=int, help="entities processes (default: one per core)"
+    )
     up.add_argument(
         "--metrics-port", type=int, default=9100, help="first metrics port (one per process)"
     )
-    up.add_argument("--http-port", type=int, help="ingest HTTP port")
+    up.add_argument(
+        "--http-host", help="ingest HTTP address (default: NEWSFLOW_HTTP_HOST, else 127.0.0.1)"
+    )
+    up.add_argument(
+        "--http-port", type=int, help="ingest HTTP port (default: NEWSFLOW_HTTP_PORT, else 8080)"
+    )
     up.set_defaults(func=cmd_up)
 
     push = sub.add_parser("push", help="push files, folders, .jsonl or - (stdin)")
-    push.add_argument("inputs", nargs="+")
-    push.add_argument("--redis-url")
+    push.add_argument(
+        "inputs", nargs="+", type=input_path, help="files, folders (recursively), .jsonl or -"
+    )
+    _server_options(push)
     push.add_argument("--wait", action="store_true", help="print the enriched events")
-    push.add_argument("--timeout", type=float, default=120.0)
-    push.add_argument("--json", action="store_true")
+    push.add_argument("--timeout", type=float, default=120.0, help="seconds --wait waits")
+    push.add_argument("--json", action="store_true", help="print the events as JSON only")
     push.set_defaults(func=cmd_push)
 
     tail = sub.add_parser("tail", help="follow the enriched stream")
-    tail.add_argument("--from", dest="start", default="now", help="now, begin, or an entry id")
-    tail.add_argument("--count", type=int, default=0)
-    tail.add_argument("--json", action="store_true")
+    tail.add_argument(
+        "--from",
+        dest="start",
+        type=tail_start,
+        default="now",
+        help="now, begin, or an entry id (after which to start)",
+    )
+    tail.add_argument("--count", type=int, default=0, help="stop after so many events (0: never)")
+    tail.add_argument("--json", action="store_true", help="print events as JSON lines")
     for kind in ("country", "place", "entity", "label", "source"):
         tail.add_argument(
             f"--{kind}",
@@ -443,40 +666,61 @@ def build_parser() -> argparse.ArgumentParser:
             default=[],
             help=f"only events with this {kind} (repeatable)",
         )
-    tail.add_argument("--redis-url")
+    _server_options(tail)
     tail.set_defaults(func=cmd_tail)
 
     status = sub.add_parser("status", help="lag, pending and dead letters per group")
-    status.add_argument("--json", action="store_true")
-    status.add_argument("--redis-url")
+    status.add_argument("--json", action="store_true", help="print one JSON object")
+    _server_options(status)
     status.set_defaults(func=cmd_status)
 
     dead = sub.add_parser("dead", help="list dead letters; --requeue sends them back")
-    dead.add_argument("--requeue", action="store_true")
+    dead.add_argument(
+        "--requeue", action="store_true", help="send the letters back to their stream"
+    )
     dead.add_argument("--stage", help="only this stage's letters")
-    dead.add_argument("--limit", type=int, default=1000)
-    dead.add_argument("--json", action="store_true")
-    dead.add_argument("--redis-url")
+    dead.add_argument("--limit", type=int, default=1000, help="at most so many letters")
+    dead.add_argument("--json", action="store_true", help="print letters as JSON lines")
+    _server_options(dead)
     dead.set_defaults(func=cmd_dead)
 
     replay = sub.add_parser("replay", help="enrich a range of accepted articles again")
-    replay.add_argument("--from", dest="start", default="-", help="entry id, ISO time or -")
-    replay.add_argument("--to", dest="end", default="+", help="entry id, ISO time or +")
-    replay.add_argument("--limit", type=int, default=10_000)
+    replay.add_argument(
+        "--from",
+        dest="start",
+        type=replay_position,
+        default="-",
+        help="entry id, ISO 8601 time or - (the first)",
+    )
+    replay.add_argument(
+        "--to",
+        dest="end",
+        type=replay_position,
+        default="+",
+        help="entry id, ISO 8601 time or + (the last)",
+    )
+    replay.add_argument("--limit", type=int, default=10_000, help="at most so many articles")
     replay.add_argument("--wait", action="store_true", help="print the new events")
-    replay.add_argument("--timeout", type=float, default=300.0)
-    replay.add_argument("--redis-url")
+    replay.add_argument("--timeout", type=float, default=300.0, help="seconds --wait waits")
+    _server_options(replay)
     replay.set_defaults(func=cmd_replay)
 
     service = sub.add_parser("service", help="run one service in this process")
-    service.add_argument("name", choices=SERVICES)
-    service.set_defaults(func=cmd_service)
+    service.add_argument("name", choices=SERVICES, help="the service")
+    # A service's log is read by whoever operates it: a crash there keeps its traceback.
+    service.set_defaults(func=cmd_service, tracebacks=True)
 
     gazetteer = sub.add_parser(
         "gazetteer", help="gazetteer index: build it from the packaged data, or import GeoNames"
     )
-    gazetteer.add_argument("action", choices=["build", "import"])
-    gazetteer.add_argument("--out", metavar="FILE", help="the index file (required to import)")
+    gazetteer.add_argument(
+        "action", choices=["build", "import"], help="build the packaged index, or import"
+    )
+    gazetteer.add_argument(
+        "--out",
+        metavar="FILE",
+        help="the index file (required to import; build default: the packaged location)",
+    )
     gazetteer.add_argument(
         "--all-countries", metavar="FILE", help="GeoNames allCountries.txt (or cities500.txt ...)"
     )
@@ -494,26 +738,32 @@ def build_parser() -> argparse.ArgumentParser:
     gazetteer.set_defaults(func=cmd_gazetteer)
 
     schemas = sub.add_parser("schemas", help="write JSON Schema and AsyncAPI documents")
-    schemas.add_argument("--out", default="docs/api")
+    schemas.add_argument("--out", default="docs/api", help="folder to write them to")
     schemas.set_defaults(func=cmd_schemas)
 
     evaluate = sub.add_parser("eval", help="score a stage on evaluation data")
-    evaluate.add_argument("task", choices=["ner", "geo", "summary"])
-    evaluate.add_argument("--data", required=True)
-    evaluate.add_argument("--limit", type=int)
-    evaluate.add_argument("--json", action="store_true")
+    evaluate.add_argument("task", choices=["ner", "geo", "summary"], help="the stage to score")
+    evaluate.add_argument(
+        "--data", required=True, type=existing_path, help="the evaluation data file or folder"
+    )
+    evaluate.add_argument("--limit", type=int, help="score only the first so many documents")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(func=cmd_eval)
 
     bench = sub.add_parser("bench", help="throughput, latency and memory against the models")
     bench.add_argument("--articles", type=int, default=500, help="articles per phase")
     bench.add_argument(
-        "--data", help="a .jsonl/.json/.txt file or folder (default: the evaluation sets)"
+        "--data",
+        type=existing_path,
+        help="a .jsonl/.json/.txt file or folder (default: the evaluation sets)",
     )
     bench.add_argument(
-        "--redis-url", help="use this server (own prefix) instead of a fresh embedded one"
+        "--redis-url",
+        type=redis_url_option,
+        help="use this server (own prefix) instead of a fresh embedded one",
     )
     bench.add_argument("--workers", type=int, help="entities processes (default: one per core)")
-    bench.add_argument("--json", action="store_true")
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.set_defaults(func=cmd_bench)
     return parser
 
@@ -531,4 +781,36 @@ def main(argv: list[str] | None = None) -> None:
     for variable in BLAS_THREAD_VARIABLES:
         os.environ.setdefault(variable, "1")
     args = build_parser().parse_args(argv)
-    sys.exit(args.func(args))
+    sys.exit(run_command(args))
+
+
+def _known_secrets(args: argparse.Namespace) -> list[str]:
+    urls = [getattr(args, "redis_url", None), os.environ.get("NEWSFLOW_REDIS_URL")]
+    return [secret for url in urls if url for secret in url_secrets(url)]
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run the parsed command. A :class:`CliError` is one line per problem and exit code
+    2; any other exception (a bug) is one line too and code 70, the traceback only with
+    ``NEWSFLOW_DEBUG=1`` (or for ``service``, whose output is a log). Whatever is printed
+    has the Redis passwords in sight hidden."""
+    secrets = _known_secrets(args)
+    try:
+        return int(args.func(args))
+    except CliError as exc:
+        for line in str(exc).splitlines():
+            print(f"newsflow: {redact_text(line, secrets)}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # the last resort: no traceback by default
+        if os.environ.get("NEWSFLOW_DEBUG") == "1" or getattr(args, "tracebacks", False):
+            text = "".join(traceback.format_exception(exc))
+            print(redact_text(text, secrets), file=sys.stderr, end="")
+        else:
+            message = redact_text(f"{type(exc).__name__}: {exc}", secrets)
+            print(
+                f"newsflow: internal error: {message} (set NEWSFLOW_DEBUG=1 for the traceback)",
+                file=sys.stderr,
+            )
+        return EXIT_INTERNAL

@@ -41,7 +41,8 @@ class Child:
 
     service: str
     index: int
-    env: dict[str, str]
+    # Out of the repr: the environment holds the Redis URL, password included.
+    env: dict[str, str] = field(repr=False)
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     started_at: float = 0.0
@@ -72,11 +73,13 @@ class Child:
 class Supervisor:
     """Starts the services and restarts any that dies, with a short back-off."""
 
-    redis_url: str
+    # The URL and the environment may hold a password: out of the repr.
+    redis_url: str = field(repr=False)
     log_dir: Path
     counts: Mapping[str, int]
-    base_env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    base_env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ), repr=False)
     metrics_base_port: int | None = None
+    http_host: str | None = None
     http_port: int | None = None
     children: list[Child] = field(default_factory=list)
 
@@ -91,6 +94,8 @@ class Supervisor:
                 if port is not None:
                     env["NEWSFLOW_METRICS_PORT"] = str(port)
                     port += 1
+                if service == "ingest" and self.http_host is not None:
+                    env["NEWSFLOW_HTTP_HOST"] = self.http_host
                 if service == "ingest" and self.http_port is not None:
                     env["NEWSFLOW_HTTP_PORT"] = str(self.http_port)
                 child = Child(service, index, env)

@@ -7,8 +7,13 @@ import re
 import socket
 from pathlib import Path
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.redact import redact_url
+
+#: The URL schemes newsflow connects with.
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 def default_consumer_name() -> str:
@@ -16,12 +21,32 @@ def default_consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
+def check_redis_url(url: str) -> str:
+    """``url`` if it names a Redis server newsflow can connect to; ValueError otherwise
+    (the message never repeats the URL, which may hold a password)."""
+    if not url.startswith(REDIS_SCHEMES):
+        raise ValueError(f"must start with {', '.join(REDIS_SCHEMES[:-1])} or {REDIS_SCHEMES[-1]}")
+    return url
+
+
+class RedisUrl(SecretStr):
+    """A Redis URL that shows itself (repr, str, JSON) with its password as ``***``, so
+    that no log, traceback or dump of the settings reveals it; ``get_secret_value()`` is
+    the URL to connect with."""
+
+    def _display(self) -> str:
+        return redact_url(self.get_secret_value())
+
+
 class Settings(BaseSettings):
     """Every tunable of newsflow. Read once, at start-up, via :func:`load_settings`."""
 
-    model_config = SettingsConfigDict(env_prefix="NEWSFLOW_", frozen=True, extra="ignore")
+    # Validation errors never quote the value given: it may be a URL with a password.
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSFLOW_", frozen=True, extra="ignore", hide_input_in_errors=True
+    )
 
-    redis_url: str | None = Field(
+    redis_url: RedisUrl | None = Field(
         default=None,
         description="redis://, rediss:// or unix:// URL. Unset: `newsflow up` embeds a server.",
     )
@@ -116,9 +141,9 @@ class Settings(BaseSettings):
 
     @field_validator("redis_url")
     @classmethod
-    def _known_scheme(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("redis_url must start with redis://, rediss:// or unix://")
+    def _known_scheme(cls, value: RedisUrl | None) -> RedisUrl | None:
+        if value is not None:
+            check_redis_url(value.get_secret_value())
         return value
 
     @model_validator(mode="after")
@@ -131,11 +156,16 @@ class Settings(BaseSettings):
             )
         return self
 
+    def redis_url_value(self) -> str | None:
+        """The Redis URL to connect with (password included), or None when unset."""
+        return self.redis_url.get_secret_value() if self.redis_url else None
+
     def require_redis_url(self) -> str:
         """The Redis URL, for services that cannot run without one."""
-        if not self.redis_url:
+        url = self.redis_url_value()
+        if not url:
             raise RuntimeError("NEWSFLOW_REDIS_URL is not set (newsflow up sets it for services)")
-        return self.redis_url
+        return url
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -177,7 +177,10 @@ def test_cli_push_names_a_missing_file_in_one_line(
     (tmp_path / "good.txt").write_text(GOOD_TEXT)
     done = _push(prefix, redis_url, str(tmp_path / "good.txt"), "nowhere.jsonl")
     assert done.returncode == 2
-    assert done.stderr == "newsflow push: no such file or folder: nowhere.jsonl\n"
+    assert done.stderr == (
+        "newsflow push: argument inputs: no such file or folder: nowhere.jsonl "
+        "(see newsflow push --help)\n"
+    )
     assert done.stdout == ""
 
 
