@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from typing import Any, cast
 
 import redis.asyncio as aredis
+from redis import exceptions as rex
 from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
@@ -129,3 +131,59 @@ async def entries_between(
     """Entries of a stream by id range (XRANGE)."""
     reply: Any = await client.xrange(stream, start, end, count)
     return list(reply)
+
+
+_ERROR_CODE = re.compile(r"\b([A-Z][A-Z_]{2,})\b")
+
+#: Readable meanings of the error codes a Redis server answers with, for those newsflow
+#: can meet; the message that came with the code is never shown (it may quote arguments).
+_CODE_MEANINGS = {
+    "OOM": "Redis is out of memory (maxmemory reached)",
+    "NOAUTH": "Redis asks for a password",
+    "WRONGPASS": "Redis refused the credentials",
+    "NOPERM": "Redis' ACL does not allow this command or key",
+    "READONLY": "Redis is read-only (a replica)",
+    "LOADING": "Redis is loading its data",
+    "BUSY": "Redis is busy running a script",
+    "MISCONF": "Redis cannot persist its data (MISCONF) and refuses writes",
+    "CLUSTERDOWN": "the Redis Cluster is down",
+    "NOGROUP": "a consumer group is missing",
+    "WRONGTYPE": "a key holds the wrong type of value",
+}
+
+
+def describe_redis_error(exc: BaseException) -> str:
+    """A short, readable reason for a Redis failure, safe to show anywhere.
+
+    redis-py's messages may quote the command and its arguments (a pipeline's error names
+    the ``EVALSHA`` call with its compressed payload) or a server's address; this never
+    does: only the kind of failure, from the exception's type or the server's error code.
+    """
+    if isinstance(exc, rex.OutOfMemoryError):
+        return _CODE_MEANINGS["OOM"]
+    if isinstance(exc, rex.AuthenticationError):
+        return "Redis refused the credentials"
+    if isinstance(exc, rex.BusyLoadingError):
+        return _CODE_MEANINGS["LOADING"]
+    if isinstance(exc, rex.TimeoutError | TimeoutError):
+        return "Redis did not answer in time"
+    if isinstance(exc, rex.ConnectionError | ConnectionError | OSError):
+        return "Redis unreachable"
+    if isinstance(exc, rex.NoPermissionError):
+        return _CODE_MEANINGS["NOPERM"]
+    if isinstance(exc, rex.ReadOnlyError):
+        return _CODE_MEANINGS["READONLY"]
+    if isinstance(exc, rex.ResponseError):
+        text = str(exc.args[0]) if exc.args else ""
+        # A pipeline prefixes "Command # n (<the command>) of pipeline caused error: ";
+        # errors raised inside a script carry the code of the command that failed.
+        text = text.rpartition("of pipeline caused error:")[2]
+        if "maxmemory" in text:
+            return _CODE_MEANINGS["OOM"]
+        # The code leads the server's answer; redis-py moves a known one to status_code.
+        first = text.split(maxsplit=1)[0] if text.split() else ""
+        code = str(getattr(exc, "status_code", None) or "") or first
+        if not _ERROR_CODE.fullmatch(code):
+            code = "ERR"
+        return _CODE_MEANINGS.get(code, f"Redis refused the command ({code})")
+    return f"Redis failed ({type(exc).__name__})"
