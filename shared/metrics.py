@@ -84,6 +84,17 @@ GROUP_RECOVERIES = Counter(
     "Times a service re-created lost consumer groups and restarted its subscribers.",
     ["service"],
 )
+SSE_CLIENTS = Gauge("newsflow_sse_clients", "Clients connected to ingest's GET /events.")
+SSE_DROPPED = Counter(
+    "newsflow_sse_dropped_total",
+    "GET /events clients turned away or dropped, by reason (full, slow).",
+    ["reason"],
+)
+HTTP_DENIED = Counter(
+    "newsflow_http_denied_total",
+    "Requests refused for their API key, by endpoint and status (401, 403).",
+    ["endpoint", "status"],
+)
 MERGES_OPEN = Gauge("newsflow_merges_open", "Articles waiting for stage results.")
 BUILD_INFO = Info("newsflow_build", "Versions of the service, model and gazetteer.")
 
