@@ -33,6 +33,11 @@ def accept_page(article: ArticleIn, settings: Settings) -> Outcome:
         return validation_errors(exc)
 
 
+def warm_up() -> None:
+    """In a new worker process: load what extraction needs before any page's clock runs."""
+    import trafilatura  # noqa: F401  (half a second of imports)
+
+
 class PageWorkers:
     """A lazily started pool of ``workers`` processes with a per-page timeout."""
 
@@ -43,11 +48,19 @@ class PageWorkers:
         # not its wait behind others.
         self._slots = asyncio.Semaphore(settings.html_workers)
 
-    def _executor(self) -> ProcessPoolExecutor:
+    async def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
             # Spawned, not forked: the parent runs threads (uvicorn, redis) and an event loop.
             context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(self.settings.html_workers, mp_context=context)
+            pool = ProcessPoolExecutor(self.settings.html_workers, mp_context=context)
+            self._pool = pool
+            # Start-up (a second or two) is not the page's time.
+            await asyncio.gather(
+                *(
+                    asyncio.wrap_future(pool.submit(warm_up))
+                    for _ in range(self.settings.html_workers)
+                )
+            )
         return self._pool
 
     async def accept(self, article: ArticleIn) -> Outcome:
@@ -55,7 +68,7 @@ class PageWorkers:
         timeout = self.settings.html_timeout_s
         async with self._slots:
             for attempt in (1, 2):
-                pool = self._executor()
+                pool = await self._executor()
                 future = asyncio.wrap_future(pool.submit(accept_page, article, self.settings))
                 try:
                     return await asyncio.wait_for(future, timeout)
