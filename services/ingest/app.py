@@ -212,6 +212,7 @@ def create_http_app(settings: Settings) -> Starlette:
             stream_keys.enriched,
             max_clients=settings.sse_max_clients,
             queue_events=settings.sse_queue_events,
+            block_ms=settings.poll_ms,
         )
         await hub.start()
         hubs["hub"] = hub

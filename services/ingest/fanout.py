@@ -95,6 +95,7 @@ class EventHub:
         self._live: set[_Subscriber] = set()
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def start(self) -> None:
         """Start the shared reader (it finds the stream's end first, retrying)."""
@@ -102,14 +103,20 @@ class EventHub:
 
     async def stop(self) -> None:
         """Stop the reader and close the readers' connections."""
+        self._stopping = True
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # The reader ends after its current read (block_ms at most): a cancellation
+            # in the middle of a blocking XREAD could leave the pool's connection hung.
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), self.block_ms / 1000 + 5)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
         await self.client.aclose()
 
     async def _run(self) -> None:
-        while not self._ready.is_set():
+        while not self._ready.is_set() and not self._stopping:
             try:
                 newest: Any = await self.client.xrevrange(self.stream, count=1)
             except aredis.RedisError as exc:
@@ -118,7 +125,7 @@ class EventHub:
                 continue
             self.last = newest[0][0].decode() if newest else "0-0"
             self._ready.set()
-        while True:
+        while not self._stopping:
             try:
                 entries = await read_after(
                     self.client, self.stream, self.last, count=READ_COUNT, block_ms=self.block_ms
