@@ -16,6 +16,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pydantic import ValidationError
 
 from services.ingest.admit import accept, validation_errors
+from services.ingest.extract import detect_language, extract_page
 from shared.schemas import Article, ArticleIn
 from shared.settings import Settings
 from shared.worker import InvalidInput
@@ -34,8 +35,10 @@ def accept_page(article: ArticleIn, settings: Settings) -> Outcome:
 
 
 def warm_up() -> None:
-    """In a new worker process: load what extraction needs before any page's clock runs."""
-    import trafilatura  # noqa: F401  (half a second of imports)
+    """In a new worker process: load what extraction needs (trafilatura's modules, the
+    language model: a second or more) before any page's clock runs."""
+    extract_page("<html><body><article><p>Warming up the extractor.</p></article></body></html>")
+    detect_language("Warming up the language model with a sentence of plain English text.")
 
 
 class PageWorkers:
