@@ -108,8 +108,35 @@ async def _push(args: argparse.Namespace, settings: Settings, client: aredis.Red
     return 1 if rejected else 0
 
 
+def _push_http(args: argparse.Namespace) -> int:
+    """``push --http URL``: through ingest's HTTP API, with the key of NEWSFLOW_API_KEY or
+    ``--api-key-file`` (never one on the command line)."""
+    from services.client import HTTPPushError, push_over_http, read_api_key
+
+    if args.wait:
+        sys.exit("newsflow push: --wait needs Redis; with --http, follow GET /events instead")
+    settings = load_settings()
+    try:
+        key = read_api_key(settings, Path(args.api_key_file) if args.api_key_file else None)
+        results, rejected = push_over_http(
+            args.http,
+            list(read_inputs(args.inputs)),
+            api_key=key,
+            max_body=settings.http_body_limit(),
+        )
+    except (HTTPPushError, OSError) as exc:
+        sys.exit(f"newsflow push: {exc}")
+    for item in rejected:
+        print(f"rejected {item.origin}: {item.reason}", file=sys.stderr)
+    for result in results:
+        print(f"{result.status} {result.id}")
+    return 1 if rejected else 0
+
+
 def cmd_push(args: argparse.Namespace) -> int:
     """Push files, folders, JSONL or stdin; optionally wait for the enriched events."""
+    if args.http:
+        return _push_http(args)
     return _run(args, _push)
 
 
@@ -425,6 +452,10 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--wait", action="store_true", help="print the enriched events")
     push.add_argument("--timeout", type=float, default=120.0)
     push.add_argument("--json", action="store_true")
+    push.add_argument("--http", metavar="URL", help="push through ingest's HTTP API at URL")
+    push.add_argument(
+        "--api-key-file", metavar="FILE", help="the key for --http (else NEWSFLOW_API_KEY)"
+    )
     push.set_defaults(func=cmd_push)
 
     tail = sub.add_parser("tail", help="follow the enriched stream")
