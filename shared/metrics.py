@@ -18,7 +18,7 @@ E2E_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300
 ARTICLES_INGESTED = Counter(
     "newsflow_articles_ingested_total",
     "Articles offered to ingest, by path (http, stream) and outcome "
-    "(accepted, duplicate, invalid, throttled).",
+    "(accepted, duplicate, invalid, throttled, not_stored, unknown).",
     ["path", "status"],
 )
 STAGE_MESSAGES = Counter(

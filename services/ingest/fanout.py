@@ -31,6 +31,8 @@ log = logging.getLogger("newsflow.ingest.events")
 READ_COUNT = 500
 #: Pause after a failed read of the shared reader.
 RETRY_S = 1.0
+#: How long a new client waits for the shared reader to find the stream's end.
+READY_TIMEOUT_S = 10.0
 
 #: An entry of the enriched stream: its id, its event, and the event's JSON as stored.
 EventItem = tuple[str, dict[str, Any], bytes]
@@ -166,7 +168,11 @@ class EventHub:
 
     async def resolve(self, start: str) -> str:
         """``$`` (only new events) as the id the shared reader stands at."""
-        await self._ready.wait()
+        try:
+            await asyncio.wait_for(self._ready.wait(), READY_TIMEOUT_S)
+        except TimeoutError:
+            # Redis has been unreachable since start-up: the client retries later.
+            raise aredis.ConnectionError("the events reader has not reached Redis") from None
         return self.last if start == "$" else start
 
     async def events(
