@@ -167,3 +167,24 @@ def test_a_reader_that_takes_nothing_is_dropped(settings: Settings, redis_url: s
                 pass
         finally:
             sock.close()
+
+
+def test_a_reader_from_the_past_catches_up_then_follows_live(
+    settings: Settings, redis_url: str
+) -> None:
+    stream = Keys(settings.stream_prefix).enriched
+    with redis.Redis.from_url(redis_url) as client:
+        old = [client.xadd(stream, {"data": enriched_event_json(f"p{n}", "FR")}) for n in range(3)]
+        with serving(settings) as base_url:
+            resume = {"Last-Event-ID": old[0].decode()}
+            with httpx.stream("GET", f"{base_url}/events", headers=resume, timeout=30) as sse:
+                seen: list[str] = []
+                for line in sse.iter_lines():
+                    if not line.startswith("data: "):
+                        continue
+                    seen.append(json.loads(line[6:])["id"])
+                    if seen == ["p1", "p2"]:  # caught up: what comes next is live
+                        client.xadd(stream, {"data": enriched_event_json("live", "FR")})
+                    if len(seen) == 3:
+                        break
+    assert seen == ["p1", "p2", "live"]
