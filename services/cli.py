@@ -34,6 +34,7 @@ from services.client import (
     wait_for_events,
 )
 from services.filters import EventFilter
+from services.ingest.admit import request_limit
 from services.replay import stream_position
 from services.supervisor import SERVICES, Supervisor, default_counts, start_redis
 from services.up_state import (
@@ -49,6 +50,7 @@ from shared.redis_client import connect
 from shared.schemas import Article
 from shared.settings import Settings, check_redis_url, load_settings
 from shared.streams import Keys
+from shared.worker import InvalidInput
 
 DEFAULT_STATE_DIR = Path(".newsflow")
 
@@ -187,8 +189,39 @@ async def _push(args: argparse.Namespace, settings: Settings, client: aredis.Red
     return 1 if rejected else 0
 
 
+def _push_http(args: argparse.Namespace) -> int:
+    """``push --http URL``: through ingest's HTTP API, with the key of NEWSFLOW_API_KEY or
+    ``--api-key-file`` (never one on the command line)."""
+    from services.client import HTTPPushError, push_over_http, read_api_key
+
+    if args.wait:
+        sys.exit("newsflow push: --wait needs Redis; with --http, follow GET /events instead")
+    settings = _load_settings()
+    try:
+        key = read_api_key(settings, Path(args.api_key_file) if args.api_key_file else None)
+        inputs, unreadable = [], []
+        for origin, payload in read_inputs(args.inputs):
+            if isinstance(payload, InvalidInput):  # not UTF-8, say: refused as at every door
+                unreadable.append(Rejected(origin, str(payload)))
+            else:
+                inputs.append((origin, payload))
+        results, rejected = push_over_http(
+            args.http, inputs, api_key=key, max_body=request_limit(settings)
+        )
+    except (HTTPPushError, OSError) as exc:
+        sys.exit(f"newsflow push: {exc}")
+    rejected = unreadable + rejected
+    for item in rejected:
+        print(f"rejected {item.origin}: {item.reason}", file=sys.stderr)
+    for result in results:
+        print(f"{result.status} {result.id}")
+    return 1 if rejected else 0
+
+
 def cmd_push(args: argparse.Namespace) -> int:
     """Push files, folders, JSONL or stdin; optionally wait for the enriched events."""
+    if args.http:
+        return _push_http(args)
     return _run(args, _push)
 
 
@@ -647,6 +680,10 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--wait", action="store_true", help="print the enriched events")
     push.add_argument("--timeout", type=float, default=120.0, help="seconds --wait waits")
     push.add_argument("--json", action="store_true", help="print the events as JSON only")
+    push.add_argument("--http", metavar="URL", help="push through ingest's HTTP API at URL")
+    push.add_argument(
+        "--api-key-file", metavar="FILE", help="the key for --http (else NEWSFLOW_API_KEY)"
+    )
     push.set_defaults(func=cmd_push)
 
     tail = sub.add_parser("tail", help="follow the enriched stream")

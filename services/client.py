@@ -7,6 +7,9 @@ import asyncio
 import contextlib
 import json
 import sys
+import time
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -354,3 +357,102 @@ class NewsflowClient:
                     yield EnrichedEvent.model_validate(event)
                 # Acknowledged once the caller came back for more (or skipped by the filter).
                 await self.redis.xack(stream, group, entry_id)
+
+
+class HTTPPushError(Exception):
+    """The HTTP API refused a push for a reason waiting does not fix (a key, a size)."""
+
+
+def read_api_key(settings: Settings, key_file: Path | None) -> str | None:
+    """The key to send: from ``key_file`` (first line), else ``NEWSFLOW_API_KEY``. Never
+    from the command line, where other users of the machine can read it."""
+    if key_file is not None:
+        lines = key_file.read_text(encoding="utf-8").strip().splitlines()
+        return lines[0].strip() if lines else None
+    return settings.api_key.get_secret_value() if settings.api_key else None
+
+
+def _post_json(url: str, body: bytes, api_key: str | None) -> tuple[int, dict[str, Any], float]:
+    """POST ``body``: (status, JSON answer, Retry-After seconds)."""
+    headers = {"Content-Type": "application/json"}
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    # The scheme is checked by push_over_http: http or https only.
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=300) as response:  # noqa: S310
+            status, raw, retry = response.status, response.read(), "1"
+    except urllib.error.HTTPError as exc:
+        status, raw, retry = exc.code, exc.read(), exc.headers.get("Retry-After", "1")
+    try:
+        answer = json.loads(raw)
+    except ValueError:
+        answer = {"error": raw[:200].decode("utf-8", "replace")}
+    try:
+        wait = float(retry)
+    except ValueError:
+        wait = 1.0
+    return status, answer if isinstance(answer, dict) else {}, wait
+
+
+def _batches(payloads: list[str], chunk: int, max_body: int) -> Iterator[list[int]]:
+    batch: list[int] = []
+    size = 2
+    for index, payload in enumerate(payloads):
+        if batch and (len(batch) >= chunk or size + len(payload) + 1 > max_body):
+            yield batch
+            batch, size = [], 2
+        batch.append(index)
+        size += len(payload.encode()) + 1
+    if batch:
+        yield batch
+
+
+def push_over_http(
+    base_url: str,
+    inputs: list[tuple[str, str]],
+    *,
+    api_key: str | None,
+    max_body: int,
+    chunk: int = 100,
+    attempts: int = 60,
+) -> tuple[list[Admission], list[Rejected]]:
+    """Push (origin, JSON payload) inputs to ingest's ``POST /articles`` in batches.
+
+    Invalid articles are reported (and the rest of their batch sent again); on a 503 only
+    what the answer says was not stored is sent again, after its Retry-After.
+    """
+    if not base_url.startswith(("http://", "https://")):
+        raise HTTPPushError(f"--http needs an http:// or https:// URL, not {base_url!r}")
+    url = base_url.rstrip("/") + "/articles"
+    payloads = [payload for _origin, payload in inputs]
+    done: dict[int, Admission] = {}
+    rejected: list[Rejected] = []
+    for batch in _batches(payloads, chunk, max_body):
+        pending = batch
+        for _attempt in range(attempts):
+            body = ("[" + ",".join(payloads[i] for i in pending) + "]").encode()
+            status, answer, wait = _post_json(url, body, api_key)
+            reported = answer.get("articles") or []
+            if status == 202 or (status == 503 and len(reported) == len(pending)):
+                for index, item in zip(pending, reported, strict=True):
+                    if item["status"] in ("accepted", "duplicate"):
+                        done[index] = Admission(item["id"], item["status"])
+                pending = [i for i in pending if i not in done]
+            elif status == 422 and answer.get("details"):
+                bad = {pending[d["index"]]: d for d in answer["details"]}
+                for index, detail in bad.items():
+                    reason = "; ".join(f"{e['field']}: {e['error']}" for e in detail["errors"])
+                    rejected.append(Rejected(inputs[index][0], reason))
+                pending = [i for i in pending if i not in bad]
+                if not pending:
+                    break
+                continue  # the valid rest of the batch, at once
+            elif status != 503:
+                raise HTTPPushError(f"HTTP {status}: {answer.get('error', 'refused')}")
+            if not pending:
+                break
+            time.sleep(min(wait, 30.0))
+        else:
+            raise HTTPPushError(f"still refused after {attempts} tries: {answer.get('error')}")
+    return [done[i] for i in sorted(done)], rejected

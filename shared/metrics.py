@@ -18,7 +18,7 @@ E2E_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300
 ARTICLES_INGESTED = Counter(
     "newsflow_articles_ingested_total",
     "Articles offered to ingest, by path (http, stream) and outcome "
-    "(accepted, duplicate, invalid, throttled).",
+    "(accepted, duplicate, invalid, throttled, not_stored, unknown).",
     ["path", "status"],
 )
 STAGE_MESSAGES = Counter(
@@ -95,6 +95,17 @@ GROUP_RECOVERIES = Counter(
     "newsflow_group_recoveries_total",
     "Times a service re-created lost consumer groups and restarted its subscribers.",
     ["service"],
+)
+SSE_CLIENTS = Gauge("newsflow_sse_clients", "Clients connected to ingest's GET /events.")
+SSE_DROPPED = Counter(
+    "newsflow_sse_dropped_total",
+    "GET /events clients turned away or dropped, by reason (full, slow).",
+    ["reason"],
+)
+HTTP_DENIED = Counter(
+    "newsflow_http_denied_total",
+    "Requests refused for their API key, by endpoint and status (401, 403).",
+    ["endpoint", "status"],
 )
 MERGES_OPEN = Gauge("newsflow_merges_open", "Articles waiting for stage results.")
 BUILD_INFO = Info("newsflow_build", "Versions of the service, model and gazetteer.")

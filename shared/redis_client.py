@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from typing import Any, cast
 
 import redis.asyncio as aredis
+from redis import exceptions as rex
 from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import (
-    BusyLoadingError,
     ClusterDownError,
     ExecAbortError,
     MasterDownError,
@@ -68,70 +69,38 @@ async def ensure_groups(client: aredis.Redis, keys: Keys) -> None:
 #: The errors a server gives while it cannot take writes for a while (memory full under
 #: noeviction, loading its data, a replica, a cluster moving slots): waiting and trying
 #: again is the cure. redis-py raises its own classes for some replies (and drops their
-#: code from the message); the others are known by the code their message starts with.
-TRANSIENT_CLASSES: tuple[tuple[type[RedisError], str], ...] = (
-    (OutOfMemoryError, "Redis is out of memory (maxmemory reached, noeviction): it refuses writes"),
-    (BusyLoadingError, "Redis is loading its data set"),
-    (ReadOnlyError, "Redis is a read-only replica"),
-    (MasterDownError, "Redis lost its primary"),
-    (TryAgainError, "Redis Cluster is moving the keys' slot"),
-    (ClusterDownError, "Redis Cluster is down"),
+#: code from the message); the others are known by the code their reply starts with.
+TRANSIENT_CLASSES: tuple[type[RedisError], ...] = (
+    RedisConnectionError,  # BusyLoadingError (LOADING) is one
+    RedisTimeoutError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    MasterDownError,
+    TryAgainError,
+    ClusterDownError,
 )
-TRANSIENT_CODES = {
-    "OOM": TRANSIENT_CLASSES[0][1],
-    "BUSY": "Redis is busy running a script",
-    "NOREPLICAS": "Redis has too few replicas for writes",
-    "MISCONF": "Redis cannot persist its data (disk?) and refuses writes",
-}
-
-
-def _reply(exc: BaseException) -> str:
-    # A pipeline's error reads "Command # 3 (EVALSHA ...) of pipeline caused error: ...":
-    # only what follows is the server's reply.
-    text = str(exc)
-    _, marker, tail = text.partition("caused error: ")
-    return (tail if marker else text).strip()
-
-
-def _transient_reason(exc: BaseException) -> str | None:
-    for kind, reason in TRANSIENT_CLASSES:
-        if isinstance(exc, kind):
-            return reason
-    if isinstance(exc, ResponseError):
-        reply = _reply(exc)
-        if reply.startswith("command not allowed when used memory"):
-            return TRANSIENT_CODES["OOM"]
-        for code, reason in TRANSIENT_CODES.items():
-            # EXECABORT names the error of the command that aborted the transaction.
-            if reply.startswith(code + " ") or (
-                isinstance(exc, ExecAbortError) and f" {code} " in f" {reply} "
-            ):
-                return reason
-    return None
+TRANSIENT_CODES = ("OOM", "BUSY", "NOREPLICAS", "MISCONF", "LOADING", "READONLY")
 
 
 def is_transient(exc: BaseException) -> bool:
     """True for Redis failures that pass by themselves (unreachable, timed out, full,
-    loading, fail-over): the work is kept and its commit tried again later."""
-    if isinstance(exc, RedisConnectionError | RedisTimeoutError):
+    loading, fail-over): the work is kept and its commit tried again later. Refused
+    credentials are not: they stay refused until someone changes them."""
+    if isinstance(exc, rex.AuthenticationError):
+        return False
+    if isinstance(exc, TRANSIENT_CLASSES):
         return True
-    return _transient_reason(exc) is not None
-
-
-def describe_redis_error(exc: BaseException) -> str:
-    """One readable line for a Redis failure: what the server said, never the command, its
-    arguments (payloads, compressed bytes) or credentials."""
-    reason = _transient_reason(exc)
-    if reason is not None:
-        return reason
-    if isinstance(exc, RedisConnectionError | RedisTimeoutError):
-        # redis-py names the host and port here, never the credentials.
-        kind = "timed out" if isinstance(exc, RedisTimeoutError) else "unreachable"
-        first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        return f"Redis {kind}: {first}"
-    if isinstance(exc, ResponseError):
-        return f"Redis refused a command: {_reply(exc).splitlines()[0][:200]}"
-    return f"Redis error: {type(exc).__name__}"
+    if not isinstance(exc, ResponseError):
+        return False
+    # A pipeline's error reads "Command # 3 (EVALSHA ...) of pipeline caused error: ...";
+    # EXECABORT names the error of the command that aborted the transaction.
+    reply = str(exc).rpartition("caused error: ")[2].strip()
+    if "maxmemory" in reply:
+        return True
+    words = reply.split()
+    if isinstance(exc, ExecAbortError):
+        return any(code in words for code in TRANSIENT_CODES)
+    return bool(words) and words[0] in TRANSIENT_CODES
 
 
 def _text(value: bytes | str) -> str:
@@ -222,3 +191,59 @@ async def entries_between(
     """Entries of a stream by id range (XRANGE)."""
     reply: Any = await client.xrange(stream, start, end, count)
     return list(reply)
+
+
+_ERROR_CODE = re.compile(r"\b([A-Z][A-Z_]{2,})\b")
+
+#: Readable meanings of the error codes a Redis server answers with, for those newsflow
+#: can meet; the message that came with the code is never shown (it may quote arguments).
+_CODE_MEANINGS = {
+    "OOM": "Redis is out of memory (maxmemory reached)",
+    "NOAUTH": "Redis asks for a password",
+    "WRONGPASS": "Redis refused the credentials",
+    "NOPERM": "Redis' ACL does not allow this command or key",
+    "READONLY": "Redis is read-only (a replica)",
+    "LOADING": "Redis is loading its data",
+    "BUSY": "Redis is busy running a script",
+    "MISCONF": "Redis cannot persist its data (MISCONF) and refuses writes",
+    "CLUSTERDOWN": "the Redis Cluster is down",
+    "NOGROUP": "a consumer group is missing",
+    "WRONGTYPE": "a key holds the wrong type of value",
+}
+
+
+def describe_redis_error(exc: BaseException) -> str:
+    """A short, readable reason for a Redis failure, safe to show anywhere.
+
+    redis-py's messages may quote the command and its arguments (a pipeline's error names
+    the ``EVALSHA`` call with its compressed payload) or a server's address; this never
+    does: only the kind of failure, from the exception's type or the server's error code.
+    """
+    if isinstance(exc, rex.OutOfMemoryError):
+        return _CODE_MEANINGS["OOM"]
+    if isinstance(exc, rex.AuthenticationError):
+        return "Redis refused the credentials"
+    if isinstance(exc, rex.BusyLoadingError):
+        return _CODE_MEANINGS["LOADING"]
+    if isinstance(exc, rex.TimeoutError | TimeoutError):
+        return "Redis did not answer in time"
+    if isinstance(exc, rex.ConnectionError | ConnectionError | OSError):
+        return "Redis unreachable"
+    if isinstance(exc, rex.NoPermissionError):
+        return _CODE_MEANINGS["NOPERM"]
+    if isinstance(exc, rex.ReadOnlyError):
+        return _CODE_MEANINGS["READONLY"]
+    if isinstance(exc, rex.ResponseError):
+        text = str(exc.args[0]) if exc.args else ""
+        # A pipeline prefixes "Command # n (<the command>) of pipeline caused error: ";
+        # errors raised inside a script carry the code of the command that failed.
+        text = text.rpartition("of pipeline caused error:")[2]
+        if "maxmemory" in text:
+            return _CODE_MEANINGS["OOM"]
+        # The code leads the server's answer; redis-py moves a known one to status_code.
+        first = text.split(maxsplit=1)[0] if text.split() else ""
+        code = str(getattr(exc, "status_code", None) or "") or first
+        if not _ERROR_CODE.fullmatch(code):
+            code = "ERR"
+        return _CODE_MEANINGS.get(code, f"Redis refused the command ({code})")
+    return f"Redis failed ({type(exc).__name__})"

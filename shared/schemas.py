@@ -487,6 +487,10 @@ class SummaryResult(_Model):
     meta: ArticleMeta
     summary: Summary | None
     info: StageInfo
+    text: str | None = Field(
+        default=None,
+        description="The article's text, carried for the event when NEWSFLOW_EVENT_TEXT is on.",
+    )
 
 
 class EnrichedEvent(_Model):
@@ -499,6 +503,11 @@ class EnrichedEvent(_Model):
     places: list[Place] = Field(default_factory=list)
     focus: Place | None = None
     summary: Summary | None = None
+    text: str | None = Field(
+        default=None,
+        description="The article's text: only when the pipeline runs with "
+        "NEWSFLOW_EVENT_TEXT=true (every retained event then holds its text).",
+    )
     stages: dict[str, StageInfo]
     partial: bool
     missing_stages: list[str]

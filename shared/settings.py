@@ -139,6 +139,39 @@ class Settings(BaseSettings):
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
 
+    # HTTP access control and TLS (services/ingest/auth.py; README "HTTP API")
+    api_keys: SecretStr | None = Field(
+        default=None,
+        description="Server keys: name:scope+scope:secret, comma-separated (scopes: "
+        "push, read, metrics). Unset with no file: the API is open.",
+    )
+    api_keys_file: Path | None = Field(
+        default=None, description="The same, one key a line (e.g. a mounted Kubernetes secret)."
+    )
+    metrics_auth: bool = Field(default=False, description="/metrics needs the metrics scope.")
+    api_key: SecretStr | None = Field(
+        default=None, description="The key `newsflow push --http` sends."
+    )
+    http_ssl_certfile: Path | None = Field(default=None, description="Serve HTTPS with this.")
+    http_ssl_keyfile: Path | None = None
+
+    # Server-Sent Events (services/ingest/fanout.py)
+    sse_max_clients: int = Field(default=1000, ge=1, description="Then GET /events gets 503.")
+    sse_queue_events: int = Field(
+        default=256, ge=1, description="Events buffered per client before it reads on its own."
+    )
+    sse_keepalive_s: float = Field(default=15.0, gt=0, description="Comment sent when idle.")
+    sse_send_timeout_s: float = Field(
+        default=30.0, gt=0, description="A client that takes nothing this long is dropped."
+    )
+    sse_redis_connections: int = Field(
+        default=4, ge=2, le=64, description="The readers' own pool (never the producers')."
+    )
+
+    # HTML extraction, in worker processes off the event loop
+    html_workers: int = Field(default=1, ge=1, le=16)
+    html_timeout_s: float = Field(default=30.0, gt=0, description="Per page, then 422.")
+
     @field_validator("redis_url")
     @classmethod
     def _known_scheme(cls, value: RedisUrl | None) -> RedisUrl | None:

@@ -121,10 +121,10 @@ def publish_to(stream: str) -> Callable[[Pipeline, object, BaseModel], None]:
     return commit
 
 
-def stop_if_cancelled(exc: BaseException) -> None:
-    """Raise CancelledError if the current task is being cancelled: redis-py can turn the
-    cancellation of a command into a connection error, and a loop that caught it as a
-    Redis failure would go on for ever instead of stopping."""
+def stop_if_cancelled(exc: BaseException | None = None) -> None:
+    """Raise CancelledError if the current task is being cancelled. redis-py can swallow
+    the cancellation of a command (or turn it into a connection error); a loop that went
+    on as if nothing happened would never stop, and its service's shutdown would hang."""
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError from exc
@@ -145,6 +145,7 @@ async def every(interval_s: float, what: str, step: Callable[[], Awaitable[None]
             failures.failed(f"{type(exc).__name__}: {exc}", exc_info=failures.failures == 0)
         else:
             failures.succeeded()
+        stop_if_cancelled()
         await asyncio.sleep(interval_s)
 
 
@@ -224,6 +225,7 @@ class StageRunner(Generic[In, Out]):
             await asyncio.sleep(step)
             waited += step
             await self._keep(entries)
+            stop_if_cancelled()
 
     async def _keep(self, entries: Sequence[Entry]) -> None:
         with contextlib.suppress(aredis.RedisError):

@@ -75,6 +75,9 @@ def fragment_of(result: StageResult) -> Fragment:
     else:
         stage = Stage.SUMMARIZER
         members = _members(summary=_SUMMARY.dump_json(result.summary))
+        if result.text is not None:
+            members += f',"text":{json.dumps(result.text, ensure_ascii=False)}'
+
     info = result.info
     return Fragment(
         result.meta, stage, members, info.model_dump_json(), info.status, info.duration_s

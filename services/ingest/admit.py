@@ -226,10 +226,11 @@ def validation_errors(exc: ValueError) -> list[dict[str, str]]:
 
 @dataclass(frozen=True)
 class Admission:
-    """What became of one article: accepted (new) or a duplicate of an earlier one."""
+    """What became of one article: accepted (new) or a duplicate of an earlier one; when
+    Redis failed, ``not_stored`` (refused) or ``unknown`` (the connection was lost)."""
 
     id: str
-    status: str  # "accepted" | "duplicate"
+    status: str  # "accepted" | "duplicate" | "not_stored" | "unknown"
 
 
 class Admitter:
@@ -265,6 +266,30 @@ class Admitter:
             Admission(article.meta.id, "accepted" if result else "duplicate")
             for article, result in zip(articles, results, strict=True)
         ]
+
+    async def admit_each(
+        self, articles: list[Article]
+    ) -> tuple[list[Admission], aredis.RedisError | None]:
+        """Store articles, reporting each one even when Redis fails part-way (out of
+        memory, say), with the first error, so that a producer retries only the rest."""
+        pipe = self.client.pipeline(transaction=False)
+        for article in articles:
+            self.queue(pipe, article)
+        try:
+            results = await pipe.execute(raise_on_error=False)
+        except aredis.RedisError as exc:
+            # The connection failed: which commands Redis ran before is unknown. Dedupe
+            # makes a retry of all of them safe.
+            return [Admission(a.meta.id, "unknown") for a in articles], exc
+        admissions: list[Admission] = []
+        first: aredis.RedisError | None = None
+        for article, result in zip(articles, results, strict=True):
+            if isinstance(result, aredis.RedisError):
+                first = first or result
+                admissions.append(Admission(article.meta.id, "not_stored"))
+            else:
+                admissions.append(Admission(article.meta.id, "accepted" if result else "duplicate"))
+        return admissions, first
 
     async def backlog(self, *, max_age_s: float = 0.5) -> int:
         """The largest backlog (undelivered + unacknowledged) of any group, cached briefly."""

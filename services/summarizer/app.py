@@ -32,11 +32,18 @@ def summarizer_stage(settings: Settings) -> StageSpec[Article, SummaryResult]:
             article.text, title=article.meta.title, max_sentences=settings.summary_sentences
         )
         return SummaryResult(
-            meta=article.meta, summary=summary, info=info("ok", time.perf_counter() - started)
+            meta=article.meta,
+            summary=summary,
+            info=info("ok", time.perf_counter() - started),
+            # The summarizer reads the text anyway: it carries it to the event on request.
+            text=article.text if settings.event_text else None,
         )
 
     def failed(article: Article, reason: str) -> SummaryResult:
-        return SummaryResult(meta=article.meta, summary=None, info=info("error", 0.0, reason))
+        text = article.text if settings.event_text else None
+        return SummaryResult(
+            meta=article.meta, summary=None, info=info("error", 0.0, reason), text=text
+        )
 
     return StageSpec(
         name=Stage.SUMMARIZER.value,

@@ -126,18 +126,14 @@ def test_redis_errors_read_as_one_line_without_the_command_or_its_arguments() ->
         "pipeline caused error: command not allowed when used memory > 'maxmemory'."
     )
     assert is_transient(piped)
-    assert describe_redis_error(piped) == (
-        "Redis is out of memory (maxmemory reached, noeviction): it refuses writes"
-    )
+    assert describe_redis_error(piped) == "Redis is out of memory (maxmemory reached)"
     aborted = redis.exceptions.ExecAbortError(
         "Transaction discarded because of previous errors. OOM command not allowed"
     )
     assert is_transient(aborted)
     wrong = redis.ResponseError("WRONGTYPE Operation against a key holding the wrong kind")
     assert not is_transient(wrong)
-    assert describe_redis_error(wrong).startswith("Redis refused a command: WRONGTYPE")
+    assert describe_redis_error(wrong) == "a key holds the wrong type of value"
     down = redis.ConnectionError("Error 111 connecting to 127.0.0.1:6390. Connection refused.")
     assert is_transient(down)
-    assert describe_redis_error(down) == (
-        "Redis unreachable: Error 111 connecting to 127.0.0.1:6390. Connection refused."
-    )
+    assert describe_redis_error(down) == "Redis unreachable"

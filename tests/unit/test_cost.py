@@ -60,8 +60,15 @@ def _best_time(work: Callable[[], object], runs: int = 2) -> float:
 def assert_linear(work: Callable[[int], Callable[[], object]], size: int) -> None:
     """``work(n)`` builds a size-``n`` input and returns the call to time."""
     small, large = work(size), work(4 * size)
-    small_s, large_s = _best_time(small), _best_time(large)
-    assert large_s < RATIO * max(small_s, FLOOR_S), (small_s, large_s)
+    # The machine is shared: a pause during one timing must not fail a linear function,
+    # so up to three measurements are taken; a quadratic one (16x) fails all three.
+    measured = []
+    for _attempt in range(3):
+        small_s, large_s = _best_time(small), _best_time(large)
+        measured.append((small_s, large_s))
+        if large_s < RATIO * max(small_s, FLOOR_S):
+            return
+    raise AssertionError(f"4x the input took more than {RATIO}x the time: {measured}")
 
 
 def _repeat(unit: str, size: int) -> str:

@@ -71,3 +71,24 @@ def test_missing_stage_defaults_assemble_into_a_partial_event() -> None:
 def test_head_escapes_ids() -> None:
     meta = entities_result('we"ird').meta
     assert json.loads("{" + head_of(meta) + "}")["id"] == 'we"ird'
+
+
+def test_text_travels_to_the_event_only_when_the_summarizer_carries_it() -> None:
+    text = "Lyon, « inondée » mardi. \U0001f30a"
+    results: list[StageResult] = [
+        entities_result(),
+        places_result(),
+        summary_result().model_copy(update={"text": text}),
+    ]
+    fragments = [fragment_of(r) for r in results]
+    members = [head_of(fragments[0].article)] + [f.members for f in fragments]
+    event = _assemble(members, {f.stage.value: f.info for f in fragments}, [])
+    assert event.text == text
+    plain = [fragment_of(r) for r in (entities_result(), places_result(), summary_result())]
+    without = _assemble(
+        [head_of(plain[0].article)] + [f.members for f in plain],
+        {f.stage.value: f.info for f in plain},
+        [],
+    )
+    assert without.text is None
+    assert "text" not in json.loads("{" + plain[2].members + "}")

@@ -44,3 +44,15 @@ def test_every_stream_has_a_distinct_key() -> None:
     ]
     assert len(set(names)) == len(names)
     assert all(name.startswith("p:") for name in names)
+
+
+def test_the_summarizer_carries_the_text_only_when_asked() -> None:
+    from services.summarizer.app import summarizer_stage
+    from shared.schemas import Article
+    from tests.factories import meta
+
+    article = Article(meta=meta(), text="Heavy rain flooded Lyon on Tuesday. Rivers rose.")
+    (plain,) = summarizer_stage(load_settings()).work([article])
+    (carried,) = summarizer_stage(load_settings(event_text=True)).work([article])
+    assert plain.text is None
+    assert carried.text == article.text
