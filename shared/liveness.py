@@ -22,10 +22,19 @@ async def say_alive(client: aredis.Redis, settings: Settings, groups: Iterable[s
     """Refresh this process's liveness markers for ``groups``."""
     keys = Keys(settings.stream_prefix)
     ttl_ms = max(1, int(settings.stage_down_after_s * 1000))
+    names = [keys.alive(group) for group in groups]
+    # PEXPIRE first: unlike SET it needs no memory, so a full Redis (noeviction) still
+    # takes it, and a stage whose processes are alive does not look down after an outage.
     pipe = client.pipeline(transaction=False)
-    for group in groups:
-        pipe.set(keys.alive(group), settings.consumer_name, px=ttl_ms)
-    await pipe.execute()
+    for name in names:
+        pipe.pexpire(name, ttl_ms)
+    refreshed = await pipe.execute()
+    missing = [name for name, done in zip(names, refreshed, strict=True) if not done]
+    if missing:
+        pipe = client.pipeline(transaction=False)
+        for name in missing:
+            pipe.set(name, settings.consumer_name, px=ttl_ms)
+        await pipe.execute()
 
 
 async def stages_down(client: aredis.Redis, keys: Keys, stages: Sequence[Stage]) -> list[Stage]:

@@ -15,6 +15,7 @@ import redis
 import redis.asyncio as aredis
 from prometheus_client import REGISTRY
 
+from shared.liveness import say_alive
 from shared.redis_client import describe_redis_error, ensure_groups, is_transient
 from shared.settings import Settings, load_settings
 from shared.streams import Keys
@@ -137,3 +138,19 @@ def test_redis_errors_read_as_one_line_without_the_command_or_its_arguments() ->
     down = redis.ConnectionError("Error 111 connecting to 127.0.0.1:6390. Connection refused.")
     assert is_transient(down)
     assert describe_redis_error(down) == "Redis unreachable"
+
+
+async def test_liveness_survives_a_full_redis(full_server: OwnServer) -> None:
+    settings = load_settings(redis_url=full_server.url, stream_prefix="live", consumer_name="c")
+    client = aredis.Redis.from_url(full_server.url)
+    try:
+        await say_alive(client, settings, ["entities"])
+        _fill(full_server.url)
+        # SET would be refused now; the refresh still goes through, so a busy stage whose
+        # processes are alive never looks down because Redis was full for a while.
+        await say_alive(client, settings, ["entities"])
+        assert await client.pttl(Keys("live").alive("entities")) > 25_000
+        with pytest.raises(redis.exceptions.OutOfMemoryError):
+            await say_alive(client, settings, ["geocoder"])  # a new marker needs memory
+    finally:
+        await client.aclose()
