@@ -176,7 +176,8 @@ def progress_bar(label: str, *, stream: TextIO = sys.stderr) -> Callable[[int, i
     return show
 
 
-def _decode_event(fields: dict[bytes, bytes]) -> dict[str, Any] | None:
+def decode_event(fields: dict[bytes, bytes]) -> dict[str, Any] | None:
+    """The event of an enriched stream entry (None for anything else)."""
     payload = fields.get(DATA_FIELD)
     if payload is None:
         return None
@@ -200,7 +201,7 @@ async def follow_events(
             client, keys.enriched, last, count=500, block_ms=block_ms
         ):
             last = entry_id.decode()
-            event = _decode_event(fields)
+            event = decode_event(fields)
             if event is not None:
                 yield last, event
 
@@ -352,7 +353,7 @@ class NewsflowClient:
                 position = ">"
                 continue
             for entry_id, fields in entries:
-                event = _decode_event(fields) if fields else None
+                event = decode_event(fields) if fields else None
                 if event is not None and wanted.matches(event):
                     yield EnrichedEvent.model_validate(event)
                 # Acknowledged once the caller came back for more (or skipped by the filter).

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import Any
 
 import redis.asyncio as aredis
 
+from services.client import decode_event
 from services.filters import EventFilter
 from shared.redis_client import connect, describe_redis_error, read_after
 from shared.streams import DATA_FIELD
@@ -42,18 +42,6 @@ def id_key(entry_id: str) -> tuple[int, int]:
     """A stream entry id as a comparable pair."""
     millis, _, seq = entry_id.partition("-")
     return int(millis), int(seq or 0)
-
-
-def decode_event(fields: dict[bytes, bytes]) -> dict[str, Any] | None:
-    """The event of an enriched stream entry (None for anything else)."""
-    payload = fields.get(DATA_FIELD)
-    if payload is None:
-        return None
-    try:
-        document = json.loads(payload)
-    except ValueError:
-        return None
-    return document if isinstance(document, dict) else None
 
 
 class TooManyClients(Exception):

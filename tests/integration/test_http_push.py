@@ -16,6 +16,7 @@ import redis
 from shared.settings import Settings
 from shared.streams import Keys
 from tests.http_server import serving
+from tests.servers import self_signed_certificate
 
 pytestmark = [pytest.mark.redis]
 
@@ -87,29 +88,7 @@ def test_push_over_http_with_a_key_from_the_environment_or_a_file(
 def certificate(tmp_path: Path) -> tuple[Path, Path]:
     if shutil.which("openssl") is None:
         pytest.skip("needs openssl (.ci/run installs it)")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1,DNS:localhost",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    cert, key = self_signed_certificate(tmp_path)
     return cert, key
 
 

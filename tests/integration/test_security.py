@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from shared.schemas import Article
 from shared.settings import load_settings
 from shared.streams import Keys
 from tests.helpers import payloads, running, stream_len, wait_until
-from tests.servers import OwnServer, free_port, tls_server_binary
+from tests.servers import OwnServer, free_port, self_signed_certificate, tls_server_binary
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 
@@ -90,29 +89,7 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[OwnServer, Path]]:
     binary = tls_server_binary()
     if binary is None or shutil.which("openssl") is None:
         pytest.skip("needs a TLS-capable redis-server and openssl (.ci/run installs both)")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1,DNS:localhost",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    cert, key = self_signed_certificate(tmp_path)
     port = free_port()
     server = OwnServer(
         tmp_path / "redis",
