@@ -7,10 +7,10 @@ from typing import Any
 
 import redis.asyncio as aredis
 
-from shared.ids import revision_key
 from shared.redis_client import entries_between
 from shared.schemas import Article, DeadLetter
 from shared.streams import DATA_FIELD, Keys
+from shared.wire import pack
 
 
 @dataclass(frozen=True)
@@ -38,20 +38,25 @@ async def list_dead(
 
 async def requeue(client: aredis.Redis, keys: Keys, stored: StoredLetter) -> str:
     """Send a dead letter's payload back to its source stream and drop the letter, in one
-    transaction. An accepted article sent back is enriched again from the start: its done
-    marker is cleared so the aggregator emits the new event. Returns the new entry id."""
+    transaction. An accepted article sent back is enriched again from the start as its
+    next revision (numbered with replays), so its new event never repeats a revision that
+    was emitted already. Returns the new entry id."""
     letter = stored.letter
     if letter.source_stream not in keys.groups():
         raise ValueError(f"{stored.entry_id}: unknown source stream {letter.source_stream!r}")
-    pipe = client.pipeline(transaction=True)
+    payload = letter.payload.encode("utf-8")
     if letter.article_id and letter.source_stream == keys.accepted:
         try:
-            revision = Article.model_validate_json(letter.payload).meta.revision
+            article = Article.model_validate_json(letter.payload)
         except ValueError:
-            revision = 1
-        pipe.delete(keys.done(revision_key(letter.article_id, revision)))
-    pipe.xadd(letter.source_stream, {DATA_FIELD: letter.payload.encode("utf-8")})
+            article = None  # not an article after all: it goes back as it was
+        if article is not None:
+            revision = int(await client.hincrby(keys.revisions, article.meta.id, 1)) + 1
+            meta = article.meta.model_copy(update={"revision": revision})
+            payload = pack(Article(meta=meta, text=article.text))
+    pipe = client.pipeline(transaction=True)
+    pipe.xadd(letter.source_stream, {DATA_FIELD: payload})
     pipe.xdel(keys.dead, stored.entry_id)
     results: list[Any] = await pipe.execute()
-    new_id = results[-2]
+    new_id = results[0]
     return new_id.decode() if isinstance(new_id, bytes) else str(new_id)

@@ -59,11 +59,14 @@ async def test_requeued_article_is_enriched_again(client: aredis.Redis, settings
         article_id="d2",
     )
     await client.xadd(keys.dead, fields_of(letter))
-    await client.set(keys.done("d2"), "1")  # emitted as partial when the stage failed
+    await client.set(keys.done("d2"), "complete")  # emitted with the stage's error
     (stored,) = await list_dead(client, keys)
     await requeue(client, keys, stored)
-    assert not await client.exists(keys.done("d2"))
-    assert await payloads(client, keys.accepted) == [article_json]
+    # Enriched again as revision 2: revision 1's event stays the only one of its revision.
+    assert await client.get(keys.done("d2")) == b"complete"
+    (payload,) = await payloads(client, keys.accepted)
+    requeued = Article.model_validate_json(payload)
+    assert requeued.meta.revision == 2 and requeued.text == "Lyon"
     assert await stream_len(client, keys.dead) == 0
 
 
