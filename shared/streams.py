@@ -107,14 +107,6 @@ class Keys:
         """Hash: article id -> how many times it was replayed."""
         return f"{self.prefix}:revisions"
 
-    def stage_output(self, stage: Stage) -> str:
-        """The stream a stage publishes its results to."""
-        return {
-            Stage.ENTITIES: self.entities,
-            Stage.GEOCODER: self.places,
-            Stage.SUMMARIZER: self.summaries,
-        }[stage]
-
     def groups(self) -> dict[str, tuple[Group, ...]]:
         """Every stream that is read, with the groups that read it."""
         return {

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import redis.asyncio as aredis
-from faststream import AckPolicy, FastStream
+from faststream import AckPolicy
 from faststream.redis import RedisBroker, RedisClusterBroker, StreamSub
 from pydantic import BaseModel, ValidationError
 from redis.asyncio.client import Pipeline
@@ -567,7 +567,3 @@ class Service:
             )
 
         await every(WATCHDOG_INTERVAL_S, f"{self.name}: recovering subscribers", recover)
-
-    def app(self) -> FastStream:
-        """The service as a FastStream application (for ``faststream docs`` and tooling)."""
-        return FastStream(self.broker, on_startup=[self.startup], after_shutdown=[self.shutdown])
