@@ -119,6 +119,15 @@ class Pipeline:
                 continue  # exited while we looked
         return found
 
+    def wait_workers(self, service: str, timeout: float) -> list[psutil.Process]:
+        """The running processes of ``service``, waiting up to ``timeout`` for one."""
+        deadline = time.monotonic() + timeout
+        while not (found := self.workers(service)):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {service} process after {timeout}s\n{self.logs()}")
+            time.sleep(0.1)
+        return found
+
     def wait_started(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

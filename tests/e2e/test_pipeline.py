@@ -121,8 +121,8 @@ def test_killed_workers_lose_and_double_nothing(pipeline: Pipeline) -> None:
     kills_in_flight = 0
     for service in ("entities", "geocoder", "aggregator", "summarizer", "ingest", "entities"):
         time.sleep(rng.uniform(0.3, 0.8))
-        victims = pipeline.workers(service)
-        assert victims, f"no {service} process to kill"
+        # A process the supervisor is restarting is missing for a moment: wait for it.
+        victims = pipeline.wait_workers(service, timeout=15.0)
         rng.choice(victims).send_signal(signal.SIGKILL)
         if pipeline.redis.xlen(enriched) < total:
             kills_in_flight += 1
