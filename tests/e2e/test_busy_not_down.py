@@ -56,6 +56,17 @@ def _report(events: list[EnrichedEvent], ids: list[str]) -> dict[str, int]:
     }
 
 
+def _burst(pipeline: Pipeline, total: int, tag: str) -> tuple[dict[str, int], float]:
+    """XADD ``total`` articles at once into a ready pipeline; the outcome, and the seconds
+    until every article had an event."""
+    articles = _articles(total, tag)
+    started = time.monotonic()
+    _xadd_all(pipeline.redis, Keys(pipeline.prefix), articles)
+    events = pipeline.wait_events(total, timeout=1200)
+    elapsed = time.monotonic() - started
+    return _report(events, [a["id"] for a in articles]), elapsed
+
+
 def test_burst_of_ten_times_what_finishes_within_the_deadline_has_no_partial(
     redis_url: str, prefix: str, tmp_path: Path
 ) -> None:
@@ -65,12 +76,7 @@ def test_burst_of_ten_times_what_finishes_within_the_deadline_has_no_partial(
     pipeline = Pipeline(redis_url, prefix, tmp_path / "state", extra_env=env)
     try:
         pipeline.wait_ready()
-        articles = _articles(total, "burst")
-        started = time.monotonic()
-        _xadd_all(pipeline.redis, Keys(prefix), articles)
-        events = pipeline.wait_events(total, timeout=900)
-        elapsed = time.monotonic() - started
-        report = _report(events, [a["id"] for a in articles])
+        report, elapsed = _burst(pipeline, total, "burst")
         within_deadline = total / elapsed * deadline_s
         print(
             f"burst-report: articles={total} seconds={elapsed:.1f} "
@@ -91,12 +97,8 @@ def test_burst_of_3000_with_default_settings_has_no_partial(
     pipeline = Pipeline(redis_url, prefix, tmp_path / "state", extra_env=DEFAULTS)
     try:
         pipeline.wait_ready()
-        articles = _articles(total, "big")
-        started = time.monotonic()
-        _xadd_all(pipeline.redis, Keys(prefix), articles)
-        events = pipeline.wait_events(total, timeout=1200)
-        report = _report(events, [a["id"] for a in articles])
-        print(f"burst-report: articles={total} seconds={time.monotonic() - started:.1f} {report}")
+        report, elapsed = _burst(pipeline, total, "big")
+        print(f"burst-report: articles={total} seconds={elapsed:.1f} {report}")
         assert report == {"events": total, "partial": 0, "lost": 0, "duplicated": 0}
     finally:
         pipeline.stop()
