@@ -524,9 +524,10 @@ class Service:
         await self.stop()
 
     async def _until_writable(self) -> None:
-        """Wait, backing off, until Redis takes writes: the subscribers' start creates
-        their groups (a write), and a process restarted while Redis is full or loading
-        would otherwise crash in a loop."""
+        """Wait, backing off, until Redis answers the heartbeat: a process restarted while
+        Redis is unreachable or loading would otherwise crash in a loop. (The heartbeat
+        needs no memory when its marker exists, so a full Redis may pass it: subscribers
+        that then fail to start are started by the watchdog, see :meth:`start`.)"""
         failures = RecurringFailure(log, f"{self.name}: starting")
         delay = COMMIT_BACKOFF_S[0]
         while True:

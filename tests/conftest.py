@@ -19,6 +19,7 @@ import redis.asyncio as aredis
 
 from shared.embedded import EmbeddedRedis
 from shared.settings import Settings, load_settings
+from tests.servers import OwnServer
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "data" / "samples" / "000_94083e9d46d5205f.txt"
@@ -95,3 +96,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if os.environ.get("CI") and report.skipped and not hasattr(report, "wasxfail"):
         report.outcome = "failed"
         report.longrepr = f"skipped in CI, where every test must run: {report.longrepr}"
+
+
+#: The password of :func:`locked_server`; tests check it never shows in any output.
+LOCKED_PASSWORD = "pw-never-shown-4711"
+
+
+@pytest.fixture
+def locked_server(tmp_path: Path) -> Iterator[OwnServer]:
+    """A private server that asks for :data:`LOCKED_PASSWORD`."""
+    server = OwnServer(tmp_path / "redis", extra=["--requirepass", LOCKED_PASSWORD])
+    server.start()
+    yield server
+    server.stop()

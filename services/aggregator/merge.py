@@ -126,7 +126,6 @@ class Merger:
         self.keys = Keys(settings.stream_prefix)
         self.stages = tuple(stages)
         self._script = client.register_script(_MERGE_LUA)
-        self._revisions = self.keys.revisions
         self._tail = [
             len(self.stages),
             *[s.value for s in self.stages],
@@ -148,7 +147,7 @@ class Merger:
             self.keys.done(key),
             self.keys.enriched,
             self.keys.merge_deadlines,
-            self._revisions,
+            self.keys.revisions,
         ]
         article, revision = parse_revision_key(key)
         settings = self.settings

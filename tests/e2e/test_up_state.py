@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, SAMPLE
+from tests.conftest import LOCKED_PASSWORD, REPO, SAMPLE
 from tests.e2e.harness import newsflow, run_cli, up_command
 from tests.servers import OwnServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
-PASSWORD = "pw-never-shown-0815"
+PASSWORD = LOCKED_PASSWORD
 
 
 def _env(**variables: str) -> dict[str, str]:
@@ -100,14 +100,6 @@ def test_commands_find_the_running_up_of_their_state_dir(embedded_up: Up) -> Non
     assert not (state / "up.json").exists()
     after = run_cli(newsflow("status", "--state-dir", str(state)), plain, timeout=60)
     assert after.returncode == 2 and "no newsflow up is running in" in after.stderr
-
-
-@pytest.fixture
-def locked_server(tmp_path: Path) -> Iterator[OwnServer]:
-    server = OwnServer(tmp_path / "redis", extra=["--requirepass", PASSWORD])
-    server.start()
-    yield server
-    server.stop()
 
 
 def test_up_on_a_password_server_never_shows_the_password(

@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import LOCKED_PASSWORD
 from tests.e2e.harness import newsflow, run_cli
 from tests.servers import OwnServer, free_port
 
 pytestmark = [pytest.mark.redis]
 
-PASSWORD = "pw-never-shown-4711"
-
-
-@pytest.fixture
-def locked_server(tmp_path: Path) -> Iterator[OwnServer]:
-    server = OwnServer(tmp_path / "redis", extra=["--requirepass", PASSWORD])
-    server.start()
-    yield server
-    server.stop()
+PASSWORD = LOCKED_PASSWORD
 
 
 def _env(**variables: str) -> dict[str, str]:
