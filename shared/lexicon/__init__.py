@@ -1,0 +1,30 @@
+"""Word lists and lexicons as data files, read by one helper.
+
+Each list is a ``.txt`` file in this folder: one entry per line, ``#`` starts a comment
+(the file's head says what the list is for and where it came from), blank lines are
+ignored. Keeping them as data lets a reader review or extend a list without reading the
+rules that use it, and lets two stages share one list instead of keeping copies.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+
+@cache
+def entries(name: str) -> tuple[str, ...]:
+    """The entries of list ``name`` (``shared/lexicon/{name}.txt``), in file order."""
+    text = resources.files(__package__).joinpath(f"{name}.txt").read_text(encoding="utf-8")
+    lines = (line.split("#", 1)[0].strip() for line in text.splitlines())
+    return tuple(line for line in lines if line)
+
+
+def words(name: str) -> frozenset[str]:
+    """List ``name`` as a set, for membership tests."""
+    return _as_set(name)
+
+
+@cache
+def _as_set(name: str) -> frozenset[str]:
+    return frozenset(entries(name))
