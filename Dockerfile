@@ -29,6 +29,7 @@ RUN pip install --require-hashes --no-deps -r requirements/runtime.lock \
 COPY pyproject.toml README.md ./
 COPY shared/ shared/
 COPY services/ services/
+COPY newsflow/ newsflow/
 RUN pip install --no-deps --no-build-isolation . \
     && rm -rf build *.egg-info \
     && mkdir -p /opt/newsflow \

@@ -1,1 +1,1 @@
-"""newsflow's services: ingest, entities, geocoder, summarizer, aggregator, and the CLI."""
+"""newsflow's services, one folder each: ingest, entities, geocoder, summarizer, aggregator."""

@@ -12,6 +12,7 @@ raw entries to the handlers, which validate them with the pydantic schemas.
 from __future__ import annotations
 
 import contextlib
+import json
 import zlib
 from typing import Any, NamedTuple
 
@@ -125,3 +126,15 @@ def dead_letter(
         payload=_printable(payload) if payload is not None else "",
         fields=others,
     )
+
+
+def decode_event(fields: dict[bytes, bytes]) -> dict[str, Any] | None:
+    """The event of an enriched stream entry (None for anything else)."""
+    payload = fields.get(DATA_FIELD)
+    if payload is None:
+        return None
+    try:
+        document = json.loads(payload)
+    except ValueError:
+        return None
+    return document if isinstance(document, dict) else None

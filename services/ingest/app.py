@@ -25,7 +25,6 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from services.filters import EventFilter
 from services.ingest.admit import (
     Admission,
     Admitter,
@@ -40,6 +39,7 @@ from services.ingest.auth import Scope as KeyScope
 from services.ingest.auth import authorize, exposure_warning, load_keys, presented_key
 from services.ingest.fanout import EventHub, TooManyClients, readers_client
 from services.ingest.pages import PageWorkers
+from shared.filters import EventFilter
 from shared.metrics import (
     ARTICLES_INGESTED,
     HTTP_DENIED,

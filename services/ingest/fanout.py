@@ -20,10 +20,10 @@ from typing import Any
 
 import redis.asyncio as aredis
 
-from services.client import decode_event
-from services.filters import EventFilter
+from shared.filters import EventFilter
 from shared.redis_client import connect, describe_redis_error, read_after
 from shared.streams import DATA_FIELD
+from shared.wire import decode_event
 
 log = logging.getLogger("newsflow.ingest.events")
 

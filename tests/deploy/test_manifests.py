@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from services.supervisor import SERVICES
+from newsflow.supervisor import SERVICES
 from shared.settings import Settings, load_settings
 from shared.streams import Keys
 from tests.conftest import REPO
@@ -230,7 +230,9 @@ def test_dockerfile_installs_pinned_and_runs_as_a_service() -> None:
 def test_dockerfile_copies_only_what_the_build_context_holds() -> None:
     copies = [args.split()[:-1] for op, args in dockerfile_instructions() if op == "COPY"]
     sources = [source.rstrip("/") for sources in copies for source in sources]
-    assert {"shared", "services", "pyproject.toml", "requirements/runtime.lock"} <= set(sources)
+    assert {"shared", "services", "newsflow", "pyproject.toml", "requirements/runtime.lock"} <= set(
+        sources
+    )
     for source in sources:
         assert (REPO / source).exists(), source
         assert not dockerignored(source), f"{source} is in .dockerignore"

@@ -24,7 +24,7 @@ SERVICES = ("ingest", "entities", "geocoder", "summarizer", "aggregator")
 
 def newsflow(*args: str) -> list[str]:
     """The command line of ``newsflow ARGS`` with this interpreter."""
-    return [sys.executable, "-m", "services", *args]
+    return [sys.executable, "-m", "newsflow", *args]
 
 
 def up_command(state: Path, *extra: str) -> list[str]:

@@ -8,7 +8,7 @@ import math
 import pytest
 import redis
 
-from services.bench import run_bench
+from newsflow.bench import run_bench
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 

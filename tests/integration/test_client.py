@@ -12,8 +12,8 @@ import pytest
 import redis.asyncio as aredis
 from pydantic import ValidationError
 
-from services.client import NewsflowClient
-from services.filters import EventFilter
+from newsflow.client import NewsflowClient
+from shared.filters import EventFilter
 from shared.schemas import Article
 from shared.settings import Settings
 from shared.streams import Keys
@@ -89,7 +89,7 @@ async def test_tail_applies_the_same_filters(settings: Settings, client: aredis.
         [
             sys.executable,
             "-m",
-            "services",
+            "newsflow",
             "tail",
             "--from",
             "begin",

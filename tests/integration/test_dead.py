@@ -7,7 +7,7 @@ import json
 import pytest
 import redis.asyncio as aredis
 
-from services.dead import list_dead, requeue
+from newsflow.dead import list_dead, requeue
 from services.ingest.app import build_service
 from shared.schemas import Article
 from shared.settings import Settings, load_settings

@@ -19,7 +19,7 @@ import redis.asyncio as aredis
 from redis.asyncio.client import Pipeline
 from starlette.testclient import TestClient
 
-from services.client import NewsflowClient
+from newsflow.client import NewsflowClient
 from services.ingest.app import build_service, create_http_app
 from shared.redis_client import ensure_groups
 from shared.schemas import Article, DeadLetter
@@ -124,7 +124,7 @@ async def _all_done(client: aredis.Redis, keys: Keys, dead: int) -> bool:
 def _push(prefix: str, redis_url: str, *targets: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "NEWSFLOW_REDIS_URL": redis_url, "NEWSFLOW_STREAM_PREFIX": prefix}
     return subprocess.run(
-        [sys.executable, "-m", "services", "push", *targets],
+        [sys.executable, "-m", "newsflow", "push", *targets],
         cwd=REPO,
         env=env,
         capture_output=True,

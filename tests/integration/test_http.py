@@ -135,7 +135,7 @@ def test_html_page_posted_is_accepted_as_its_text(
 
 def test_unreachable_redis_is_said_plainly(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "services", "status", "--redis-url", "redis://127.0.0.1:1/0"],
+        [sys.executable, "-m", "newsflow", "status", "--redis-url", "redis://127.0.0.1:1/0"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -27,7 +27,7 @@ KEYS = f"cli:push:{PUSH_KEY}"
 def _newsflow(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("NEWSFLOW_")}
     return subprocess.run(
-        [sys.executable, "-m", "services", *args],
+        [sys.executable, "-m", "newsflow", *args],
         capture_output=True,
         text=True,
         timeout=120,

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 import redis.asyncio as aredis
 
+from newsflow.replay import replay, stream_position
 from services.aggregator.merge import Merger, fragment_of, parse_result
-from services.replay import replay, stream_position
 from shared.schemas import Article, ArticleMeta, EnrichedEvent, utc_now
 from shared.settings import Settings
 from shared.streams import Keys

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from services import bench
-from services.bench import (
+from newsflow import bench
+from newsflow.bench import (
     BenchText,
     _InFlightMemory,
     efficiency,

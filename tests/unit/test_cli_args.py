@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from services.cli import (
+from newsflow.cli import (
     EXIT_INTERNAL,
     EXIT_USAGE,
     CliError,
@@ -23,7 +23,7 @@ from services.cli import (
     setting_errors,
     tail_start,
 )
-from services.up_state import AlreadyRunning, UpLock, UpState, find_running, write_state
+from newsflow.up_state import AlreadyRunning, UpLock, UpState, find_running, write_state
 from shared.settings import load_settings
 
 
@@ -99,7 +99,7 @@ def test_up_takes_http_host() -> None:
 
 def test_a_usage_mistake_is_one_line_without_the_password() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "services", "status", "--redis-url", "http://:hunter22@x"],
+        [sys.executable, "-m", "newsflow", "status", "--redis-url", "http://:hunter22@x"],
         capture_output=True,
         text=True,
         check=False,

@@ -6,22 +6,22 @@ import os
 import subprocess
 import sys
 
-from services.cli import BLAS_THREAD_VARIABLES
+from newsflow.cli import BLAS_THREAD_VARIABLES
 
 
 def test_importing_the_cli_does_not_load_numpy() -> None:
     # numpy reads its thread counts when it loads: if the CLI's imports loaded it, the
     # settings main() makes would come too late to matter.
-    code = "import sys, services.cli; sys.exit('numpy' in sys.modules)"
+    code = "import sys, newsflow.cli; sys.exit('numpy' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
 def test_services_started_by_the_cli_get_single_threaded_blas() -> None:
     env = {k: v for k, v in os.environ.items() if k not in BLAS_THREAD_VARIABLES}
     code = (
-        "import os, services.cli\n"
+        "import os, newsflow.cli\n"
         "try:\n"
-        "    services.cli.main(['--help'])\n"
+        "    newsflow.cli.main(['--help'])\n"
         "except SystemExit:\n"
         "    pass\n"
         f"print(','.join(os.environ[v] for v in {BLAS_THREAD_VARIABLES!r}))"

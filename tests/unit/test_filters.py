@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.filters import EventFilter
+from shared.filters import EventFilter
 
 EVENT: dict[str, Any] = {
     "article": {"source": "AFP"},

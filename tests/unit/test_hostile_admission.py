@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from services.client import read_inputs, validate_inputs
+from newsflow.client import read_inputs, validate_inputs
 from services.ingest.admit import admit_document, admit_payload, document_of
 from shared.ids import unsafe_character
 from shared.schemas import (

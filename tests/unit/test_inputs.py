@@ -6,7 +6,7 @@ import io
 import json
 from pathlib import Path
 
-from services.client import progress_bar, read_inputs, validate_inputs
+from newsflow.client import progress_bar, read_inputs, validate_inputs
 from shared.settings import load_settings
 
 

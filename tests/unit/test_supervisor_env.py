@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from services.supervisor import Child, Supervisor
+from newsflow.supervisor import Child, Supervisor
 
 
 def test_ingest_gets_the_http_address_and_nobody_sees_the_password(

@@ -23,7 +23,7 @@ import redis.asyncio as aredis
 from pydantic import ValidationError
 from redis import exceptions as redis_errors
 
-from services.client import (
+from newsflow.client import (
     Rejected,
     describe_event,
     follow_events,
@@ -33,11 +33,9 @@ from services.client import (
     validate_inputs,
     wait_for_events,
 )
-from services.filters import EventFilter
-from services.ingest.admit import request_limit
-from services.replay import stream_position
-from services.supervisor import SERVICES, Supervisor, default_counts, start_redis
-from services.up_state import (
+from newsflow.replay import stream_position
+from newsflow.supervisor import SERVICES, Supervisor, default_counts, start_redis
+from newsflow.up_state import (
     AlreadyRunning,
     UpLock,
     UpState,
@@ -45,6 +43,8 @@ from services.up_state import (
     remove_state,
     write_state,
 )
+from services.ingest.admit import request_limit
+from shared.filters import EventFilter
 from shared.redact import redact_text, redact_url, url_secrets
 from shared.redis_client import connect
 from shared.schemas import Article
@@ -192,7 +192,7 @@ async def _push(args: argparse.Namespace, settings: Settings, client: aredis.Red
 def _push_http(args: argparse.Namespace) -> int:
     """``push --http URL``: through ingest's HTTP API, with the key of NEWSFLOW_API_KEY or
     ``--api-key-file`` (never one on the command line)."""
-    from services.client import HTTPPushError, push_over_http, read_api_key
+    from newsflow.client import HTTPPushError, push_over_http, read_api_key
 
     if args.wait:
         sys.exit("newsflow push: --wait needs Redis; with --http, follow GET /events instead")
@@ -293,7 +293,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 async def _dead(args: argparse.Namespace, settings: Settings, client: aredis.Redis) -> int:
-    from services.dead import list_dead, requeue
+    from newsflow.dead import list_dead, requeue
 
     keys = Keys(settings.stream_prefix)
     letters = await list_dead(client, keys, stage=args.stage, limit=args.limit)
@@ -323,7 +323,7 @@ def cmd_dead(args: argparse.Namespace) -> int:
 
 
 async def _replay(args: argparse.Namespace, settings: Settings, client: aredis.Redis) -> int:
-    from services.replay import replay
+    from newsflow.replay import replay
 
     keys = Keys(settings.stream_prefix)
     replayed = await replay(
@@ -526,7 +526,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     """Measure the pipeline against the bare cost of its models; the last line of
     ``--json`` is one JSON object."""
-    from services.bench import describe_report, run_bench
+    from newsflow.bench import describe_report, run_bench
 
     # Progress goes to stderr, so that stdout holds only the report.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

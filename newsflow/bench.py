@@ -47,10 +47,10 @@ import psutil
 import redis.asyncio as aredis
 from pydantic import ValidationError
 
-from services.client import push_articles
+from newsflow.client import push_articles
+from newsflow.supervisor import SERVICES, Supervisor, default_counts, start_redis
 from services.entities.conll import parse_conll
 from services.ingest.admit import Admitter, check_limits, to_article
-from services.supervisor import SERVICES, Supervisor, default_counts, start_redis
 from shared import __version__
 from shared.embedded import EmbeddedRedis
 from shared.redis_client import connect, ensure_groups, read_after

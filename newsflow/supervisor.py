@@ -56,7 +56,7 @@ class Child:
         """Start (or restart) the process, logging to ``log_dir/<name>.log``."""
         out = (log_dir / f"{self.name}.log").open("ab")
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "services", "service", self.service],
+            [sys.executable, "-m", "newsflow", "service", self.service],
             env=self.env,
             stdout=out,
             stderr=subprocess.STDOUT,

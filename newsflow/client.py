@@ -17,7 +17,6 @@ from typing import Any, TextIO
 
 import redis.asyncio as aredis
 
-from services.filters import EventFilter
 from services.ingest.admit import (
     Admission,
     Admitter,
@@ -26,10 +25,12 @@ from services.ingest.admit import (
     document_of,
     utf8_text,
 )
+from shared.filters import EventFilter
 from shared.redis_client import connect, ensure_groups, read_after
 from shared.schemas import Article, ArticleIn, EnrichedEvent
 from shared.settings import Settings, load_settings
-from shared.streams import DATA_FIELD, Keys
+from shared.streams import Keys
+from shared.wire import decode_event
 from shared.worker import InvalidInput, describe_error
 
 INPUT_SUFFIXES = (".txt", ".json", ".jsonl")
@@ -174,18 +175,6 @@ def progress_bar(label: str, *, stream: TextIO = sys.stderr) -> Callable[[int, i
         stream.flush()
 
     return show
-
-
-def decode_event(fields: dict[bytes, bytes]) -> dict[str, Any] | None:
-    """The event of an enriched stream entry (None for anything else)."""
-    payload = fields.get(DATA_FIELD)
-    if payload is None:
-        return None
-    try:
-        document = json.loads(payload)
-    except ValueError:
-        return None
-    return document if isinstance(document, dict) else None
 
 
 async def follow_events(
