@@ -53,6 +53,7 @@ from services.entities.conll import parse_conll
 from services.ingest.admit import Admitter, check_limits, to_article
 from shared import __version__
 from shared.embedded import EmbeddedRedis
+from shared.pipeline import PIPELINE
 from shared.redis_client import connect, ensure_groups, read_after
 from shared.schemas import (
     Article,
@@ -75,9 +76,9 @@ EVAL_DIR = REPO.parent / "shared" / "data" / "eval"
 SAMPLES_DIR = REPO / "data" / "samples"
 
 #: The stages whose bare cost is measured, in pipeline order.
-STAGES = ("entities", "geocoder", "summarizer")
+STAGES = tuple(stage.name for stage in PIPELINE.merged)
 #: The streams an article's messages pass through before the merge.
-WIRE_STREAMS = ("accepted", "entities", "places", "summaries")
+WIRE_STREAMS = tuple(stream.name for stream in PIPELINE.streams() if not stream.public)
 #: How often service memory and Redis memory are sampled.
 SAMPLE_INTERVAL_S = 0.2
 #: Start-up (models load in every worker at once) and per-phase waiting limits.
@@ -295,6 +296,10 @@ def measure_bare(texts: Sequence[BenchText], settings: Settings) -> dict[str, di
     for start in range(0, len(texts), settings.batch_size):
         run(texts[start : start + settings.batch_size], measured=True)
     gazetteer.close()
+    # A stage declared in the pipeline but not run above would make the ideal a lie.
+    unmeasured = [stage for stage in STAGES if texts and not cpu[stage]]
+    if unmeasured:
+        raise RuntimeError(f"the bare run does not measure {', '.join(unmeasured)}")
     count = max(1, len(texts))
     return {
         "cpu_s": {stage: cpu[stage] / count for stage in STAGES},

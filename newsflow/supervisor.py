@@ -16,23 +16,18 @@ from pathlib import Path
 import psutil
 
 from shared.embedded import EmbeddedRedis
+from shared.pipeline import PIPELINE
 
 log = logging.getLogger("newsflow.up")
 
-SERVICES = ("ingest", "entities", "geocoder", "summarizer", "aggregator")
+#: The services ``up`` runs, in pipeline order (one process type per declared stage).
+SERVICES = PIPELINE.names
 
 
 def default_counts(cores: int | None = None) -> dict[str, int]:
-    """Processes per service: NER is the expensive step, so it gets one per core."""
+    """Processes per service: one, or one per core for a stage declared ``per_core``."""
     cores = cores or os.cpu_count() or 1
-    return {"ingest": 1, "entities": max(1, cores), "geocoder": 1, "summarizer": 1, "aggregator": 1}
-
-
-#: Scheduling priority (nice) per service. The entities workers use every core they are
-#: given; the cheap stages after them must still run as soon as a result is there, or
-#: entity results pile up in Redis waiting to be geocoded and merged (bench: Redis per
-#: in-flight article 4 kB with the geocoder keeping up, up to 9 kB when it fell behind).
-NICENESS = {"entities": 5}
+    return {s.name: max(1, cores) if s.scale == "per_core" else 1 for s in PIPELINE}
 
 
 @dataclass
@@ -63,7 +58,7 @@ class Child:
             start_new_session=True,
         )
         out.close()
-        if niceness := NICENESS.get(self.service):
+        if niceness := PIPELINE[self.service].nice:
             with contextlib.suppress(psutil.Error):
                 psutil.Process(self.process.pid).nice(niceness)
         self.started_at = time.monotonic()

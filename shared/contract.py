@@ -16,44 +16,32 @@ from faststream.specification import AsyncAPI
 from pydantic import BaseModel
 
 from shared import __version__
-from shared.schemas import (
-    Article,
-    ArticleIn,
-    DeadLetter,
-    EnrichedEvent,
-    EntitiesResult,
-    PlacesResult,
-    SummaryResult,
-)
+from shared.pipeline import ARTICLES, DEAD, ENRICHED, PIPELINE, Pipeline, StreamDef
 from shared.streams import Keys
 
 #: Public messages: what producers write and subscribers read, with their file names.
 PUBLIC_SCHEMAS: dict[str, type[BaseModel]] = {
-    "article-in.schema.json": ArticleIn,
-    "enriched-event.schema.json": EnrichedEvent,
-    "dead-letter.schema.json": DeadLetter,
+    "article-in.schema.json": ARTICLES.model,
+    "enriched-event.schema.json": ENRICHED.model,
+    "dead-letter.schema.json": DEAD.model,
 }
 
 #: Said of the streams between stages (shared/wire.py ``pack``).
 _PACKED = " Internal: the JSON is zlib-compressed in `data` (plain JSON is read too)."
 
-_STREAMS: list[tuple[str, type[BaseModel], str]] = [
-    ("articles", ArticleIn, "Public input: raw article JSON from any producer (field `data`)."),
-    (
-        "accepted",
-        Article,
-        "Validated articles with their ids; read by entities and summarizer." + _PACKED,
-    ),
-    (
-        "entities",
-        EntitiesResult,
-        "Entity results and place candidates; read by geocoder, aggregator." + _PACKED,
-    ),
-    ("places", PlacesResult, "Resolved places; read by the aggregator." + _PACKED),
-    ("summaries", SummaryResult, "Extractive summaries; read by the aggregator." + _PACKED),
-    ("enriched", EnrichedEvent, "Public output: one enriched event per article (field `data`)."),
-    ("dead", DeadLetter, "Dead letters of every stage, with the reason and the original payload."),
-]
+
+def stream_description(stream: StreamDef, pipeline: Pipeline = PIPELINE) -> str:
+    """What the AsyncAPI document says of a stream: its declaration, who writes and who
+    reads it, and how its payload travels."""
+    writer = pipeline.writer(stream)
+    readers = pipeline.readers(stream)
+    said = [stream.description.rstrip(".") + "."]
+    if writer is not None:
+        said.append(f"Written by {writer.name}.")
+    if readers:
+        said.append(f"Read by {', '.join(readers)}.")
+    said.append("Plain JSON in `data`." if stream.public else _PACKED.strip())
+    return " ".join(said)
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:
@@ -68,9 +56,11 @@ def asyncapi_document(prefix: str = "newsflow") -> dict[str, Any]:
     """
     keys = Keys(prefix)
     broker = RedisBroker("redis://localhost:6379", description="Redis Streams, JSON in `data`")
-    for name, model, description in _STREAMS:
-        stream = getattr(keys, name)
-        broker.publisher(stream=stream, title=stream, description=description, schema=model)
+    for stream in PIPELINE.streams():
+        key = keys.stream(stream)
+        broker.publisher(
+            stream=key, title=key, description=stream_description(stream), schema=stream.model
+        )
     spec = AsyncAPI(
         broker,
         title="newsflow",

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 import redis.asyncio as aredis
 
 from shared.settings import Settings
-from shared.streams import Keys, Stage
+from shared.streams import Keys
 
 
 async def say_alive(client: aredis.Redis, settings: Settings, groups: Iterable[str]) -> None:
@@ -37,11 +37,11 @@ async def say_alive(client: aredis.Redis, settings: Settings, groups: Iterable[s
         await pipe.execute()
 
 
-async def stages_down(client: aredis.Redis, keys: Keys, stages: Sequence[Stage]) -> list[Stage]:
-    """The stages none of whose processes was heard from lately (each stage's consumer
-    group is named after it)."""
+async def stages_down(client: aredis.Redis, keys: Keys, stages: Sequence[str]) -> list[str]:
+    """The stages (by name) none of whose processes was heard from lately (each stage's
+    consumer group is named after it, ``shared.pipeline``)."""
     pipe = client.pipeline(transaction=False)
     for stage in stages:
-        pipe.exists(keys.alive(stage.value))
+        pipe.exists(keys.alive(stage))
     alive = await pipe.execute()
     return [stage for stage, up in zip(stages, alive, strict=True) if not up]

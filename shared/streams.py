@@ -7,29 +7,20 @@ Keys share the ``{prefix}`` so that on Redis Cluster a prefix written as a hash 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
-
-class Stage(StrEnum):
-    """The enrichment stages whose results the aggregator merges."""
-
-    ENTITIES = "entities"
-    GEOCODER = "geocoder"
-    SUMMARIZER = "summarizer"
-
-
-#: The stages an enriched event needs, in the order they appear in it.
-REQUIRED_STAGES: tuple[Stage, ...] = (Stage.ENTITIES, Stage.GEOCODER, Stage.SUMMARIZER)
-
-
-class Group(StrEnum):
-    """Consumer groups: one per worker type."""
-
-    INGEST = "ingest"
-    ENTITIES = "entities"
-    GEOCODER = "geocoder"
-    SUMMARIZER = "summarizer"
-    AGGREGATOR = "aggregator"
+from shared.pipeline import (
+    ACCEPTED,
+    ARTICLES,
+    DEAD,
+    ENRICHED,
+    ENTITIES,
+    PIPELINE,
+    PLACES,
+    SUMMARIES,
+    Pipeline,
+    StageDef,
+    StreamDef,
+)
 
 
 @dataclass(frozen=True)
@@ -38,40 +29,44 @@ class Keys:
 
     prefix: str = "newsflow"
 
+    def stream(self, stream: StreamDef) -> str:
+        """The key of a declared stream (``shared.pipeline``)."""
+        return f"{self.prefix}:{stream.name}"
+
     @property
     def articles(self) -> str:
-        """Public input: raw article JSON from any producer (HTTP, CLI, redis-cli)."""
-        return f"{self.prefix}:articles"
+        """The ``articles`` stream (``shared.pipeline.ARTICLES``)."""
+        return self.stream(ARTICLES)
 
     @property
     def accepted(self) -> str:
-        """Validated, deduplicated articles with their ids: what the workers read."""
-        return f"{self.prefix}:accepted"
+        """The ``accepted`` stream (``shared.pipeline.ACCEPTED``)."""
+        return self.stream(ACCEPTED)
 
     @property
     def entities(self) -> str:
-        """Entity results (read by the geocoder and the aggregator)."""
-        return f"{self.prefix}:entities"
+        """The ``entities`` stream (``shared.pipeline.ENTITIES``)."""
+        return self.stream(ENTITIES)
 
     @property
     def places(self) -> str:
-        """Geocoder results."""
-        return f"{self.prefix}:places"
+        """The ``places`` stream (``shared.pipeline.PLACES``)."""
+        return self.stream(PLACES)
 
     @property
     def summaries(self) -> str:
-        """Summarizer results."""
-        return f"{self.prefix}:summaries"
+        """The ``summaries`` stream (``shared.pipeline.SUMMARIES``)."""
+        return self.stream(SUMMARIES)
 
     @property
     def enriched(self) -> str:
-        """Public output: one enriched event per article."""
-        return f"{self.prefix}:enriched"
+        """The ``enriched`` stream (``shared.pipeline.ENRICHED``)."""
+        return self.stream(ENRICHED)
 
     @property
     def dead(self) -> str:
-        """Dead letters from any stage."""
-        return f"{self.prefix}:dead"
+        """The ``dead`` stream (``shared.pipeline.DEAD``)."""
+        return self.stream(DEAD)
 
     @property
     def merge_deadlines(self) -> str:
@@ -107,14 +102,16 @@ class Keys:
         """Hash: article id -> how many times it was replayed."""
         return f"{self.prefix}:revisions"
 
-    def groups(self) -> dict[str, tuple[Group, ...]]:
-        """Every stream that is read, with the groups that read it."""
+    def inputs(self, stage: StageDef) -> list[tuple[str, str]]:
+        """The streams a stage reads, each with the stage's consumer group on it."""
+        return [(self.stream(stream), stage.name) for stream in stage.reads]
+
+    def groups(self, pipeline: Pipeline = PIPELINE) -> dict[str, tuple[str, ...]]:
+        """Every stream that is read, with the groups (one per stage) that read it."""
         return {
-            self.articles: (Group.INGEST,),
-            self.accepted: (Group.ENTITIES, Group.SUMMARIZER),
-            self.entities: (Group.GEOCODER, Group.AGGREGATOR),
-            self.places: (Group.AGGREGATOR,),
-            self.summaries: (Group.AGGREGATOR,),
+            self.stream(stream): readers
+            for stream in pipeline.streams()
+            if (readers := pipeline.readers(stream))
         }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.aggregator.merge import fragment_of, head_of
+from services.aggregator.merge import Fragment, StageResult, fragment_of, head_of
 from shared import __version__
 from shared.schemas import (
     ArticleMeta,
@@ -63,15 +63,18 @@ def summary_result(article_id: str = "a1") -> SummaryResult:
     )
 
 
+def fragment(result: StageResult) -> Fragment:
+    """The fragment of a result, as the aggregator makes it on its stage's stream."""
+    return fragment_of(result, result.info.stage)
+
+
 def enriched_event_json(article_id: str, country: str) -> bytes:
     """An enriched event as the merge script writes it, with one place in ``country``."""
     places = places_result(article_id)
     place = places.places[0].model_copy(update={"country_code": country})
     places = places.model_copy(update={"places": [place]})
-    parts = [
-        fragment_of(r) for r in (entities_result(article_id), places, summary_result(article_id))
-    ]
-    stages = ",".join(f'"{f.stage.value}":{f.info}' for f in parts)
+    parts = [fragment(r) for r in (entities_result(article_id), places, summary_result(article_id))]
+    stages = ",".join(f'"{f.stage}":{f.info}' for f in parts)
     return (
         "{"
         + head_of(parts[0].article)

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aredis
@@ -26,31 +27,39 @@ from shared.metrics import (
     STAGE_UP,
     set_build_info,
 )
+from shared.pipeline import PIPELINE, Stage, StreamDef
 from shared.redis_client import trim_acknowledged
-from shared.schemas import EntitiesResult, PlacesResult, SummaryResult, utc_now
+from shared.schemas import utc_now
 from shared.settings import Settings, load_settings
-from shared.streams import Group, Keys
+from shared.streams import Keys
 from shared.worker import Service, StageSpec, every
 
 log = logging.getLogger("newsflow.aggregator")
 
+AGGREGATOR = PIPELINE[Stage.AGGREGATOR]
+
 
 def _record(status: str, missing: int, fragment: Fragment) -> None:
     if status in ("stored", "emitted"):
-        STAGE_DURATION.labels(fragment.stage.value, fragment.status).observe(fragment.duration_s)
+        STAGE_DURATION.labels(fragment.stage, fragment.status).observe(fragment.duration_s)
     if status == "emitted":
         ENRICHED.labels("partial" if missing else "complete").inc()
         END_TO_END.observe((utc_now() - fragment.article.ingested_at).total_seconds())
     elif status == "completed":
         ENRICHED.labels("completed").inc()
     elif status == "late":
-        LATE_RESULTS.labels(fragment.stage.value).inc()
+        LATE_RESULTS.labels(fragment.stage).inc()
 
 
 def merge_stage(
-    settings: Settings, merger: Merger, stream: str, model: type[StageResult]
+    settings: Settings, merger: Merger, stream: StreamDef
 ) -> StageSpec[StageResult, Fragment]:
-    """The aggregator's stage on one result stream."""
+    """The aggregator's stage on one result stream (``stream``, a merged stage's output)."""
+    producer = PIPELINE.writer(stream)
+    if producer is None or not producer.merged:
+        raise ValueError(f"{stream.name} is no merged stage's output")
+    stage = producer.name
+    parse: Callable[[bytes], StageResult] = stream.model.model_validate_json  # type: ignore[assignment]
 
     def commit(pipe: Pipeline, _result: StageResult, fragment: Fragment) -> None:
         merger.queue_add(pipe, fragment, utc_now())
@@ -61,11 +70,11 @@ def merge_stage(
         _record(status, int(reply[1]), fragment)
 
     return StageSpec(
-        name="aggregator",
-        stream=stream,
-        group=Group.AGGREGATOR,
-        parse=model.model_validate_json,
-        work=lambda results: [fragment_of(r) for r in results],
+        name=Stage.AGGREGATOR,
+        stream=merger.keys.stream(stream),
+        group=Stage.AGGREGATOR,
+        parse=parse,
+        work=lambda results: [fragment_of(r, stage) for r in results],
         commit=commit,
         article_id=lambda result: result.meta.id,
         observe=observe,
@@ -83,9 +92,9 @@ async def sweep_overdue(merger: Merger) -> int:
     articles that wait only for stages that are up (busy) keep waiting. Returns how many
     were emitted."""
     now = utc_now()
-    down = await stages_down(merger.client, merger.keys, merger.stages)
+    down = await stages_down(merger.client, merger.keys, [s.name for s in merger.stages])
     for stage in merger.stages:
-        STAGE_UP.labels(stage.value).set(0 if stage in down else 1)
+        STAGE_UP.labels(stage.name).set(0 if stage.name in down else 1)
     if not down:
         return 0
     emitted = looked = offset = 0
@@ -124,11 +133,7 @@ def build_service(settings: Settings) -> Service:
         merger = Merger(client, settings)
         merger_holder.append(merger)
         set_build_info("aggregator")
-        return [
-            merge_stage(settings, merger, keys.entities, EntitiesResult),
-            merge_stage(settings, merger, keys.places, PlacesResult),
-            merge_stage(settings, merger, keys.summaries, SummaryResult),
-        ]
+        return [merge_stage(settings, merger, stream) for stream in AGGREGATOR.reads]
 
     async def background(client: aredis.Redis) -> None:
         async def sweep() -> None:
@@ -159,15 +164,10 @@ def build_service(settings: Settings) -> Service:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    inputs = [
-        (keys.entities, Group.AGGREGATOR),
-        (keys.places, Group.AGGREGATOR),
-        (keys.summaries, Group.AGGREGATOR),
-    ]
     return Service(
-        "aggregator",
+        AGGREGATOR.name,
         settings,
-        inputs,
+        keys.inputs(AGGREGATOR),
         make_specs,
         extra_startup=[background],
         extra_shutdown=[stop_background],

@@ -10,7 +10,7 @@ misses is down; results that arrive after that complete it as its next revision.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +22,7 @@ from redis.asyncio.client import Pipeline
 
 from shared import __version__
 from shared.ids import parse_revision_key, revision_key
+from shared.pipeline import PIPELINE, Stage, StageDef
 from shared.redis_client import output_trim, queue_script
 from shared.schemas import (
     SCHEMA_VERSION,
@@ -35,7 +36,7 @@ from shared.schemas import (
     SummaryResult,
 )
 from shared.settings import Settings
-from shared.streams import DATA_FIELD, REQUIRED_STAGES, Keys, Stage
+from shared.streams import DATA_FIELD, Keys
 
 _MERGE_LUA = Path(__file__).with_name("merge.lua").read_text()
 
@@ -52,7 +53,7 @@ class Fragment:
     """One stage's contribution to an enriched event."""
 
     article: ArticleMeta
-    stage: Stage
+    stage: str
     members: str
     info: str
     status: str
@@ -63,40 +64,53 @@ def _members(**parts: bytes) -> str:
     return ",".join(f'"{name}":{value.decode()}' for name, value in parts.items())
 
 
-def fragment_of(result: StageResult) -> Fragment:
-    """The fragment a stage result contributes."""
-    if isinstance(result, EntitiesResult):
-        stage = Stage.ENTITIES
-        members = _members(entities=_ENTITIES.dump_json(result.entities))
-    elif isinstance(result, PlacesResult):
-        stage = Stage.GEOCODER
-        focus = next((p for p in result.places if p.focus), None)
-        members = _members(places=_PLACES.dump_json(result.places), focus=_PLACE.dump_json(focus))
-    else:
-        stage = Stage.SUMMARIZER
-        members = _members(summary=_SUMMARY.dump_json(result.summary))
-        if result.text is not None:
-            members += f',"text":{json.dumps(result.text, ensure_ascii=False)}'
+def _entities(result: EntitiesResult) -> str:
+    return _members(entities=_ENTITIES.dump_json(result.entities))
 
+
+def _places(result: PlacesResult) -> str:
+    focus = next((p for p in result.places if p.focus), None)
+    return _members(places=_PLACES.dump_json(result.places), focus=_PLACE.dump_json(focus))
+
+
+def _summary(result: SummaryResult) -> str:
+    members = _members(summary=_SUMMARY.dump_json(result.summary))
+    if result.text is not None:  # NEWSFLOW_EVENT_TEXT: the article's text rides along
+        members += f',"text":{json.dumps(result.text, ensure_ascii=False)}'
+    return members
+
+
+#: How each merged stage's result becomes the event members it fills (the members are
+#: declared in ``shared.pipeline``; a test checks each builder gives exactly those).
+CONTRIBUTIONS: dict[str, Callable[[Any], str]] = {
+    Stage.ENTITIES: _entities,
+    Stage.GEOCODER: _places,
+    Stage.SUMMARIZER: _summary,
+}
+
+
+def fragment_of(result: StageResult, stage: str) -> Fragment:
+    """The fragment a stage's result contributes."""
     info = result.info
     return Fragment(
-        result.meta, stage, members, info.model_dump_json(), info.status, info.duration_s
+        result.meta,
+        stage,
+        CONTRIBUTIONS[stage](result),
+        info.model_dump_json(),
+        info.status,
+        info.duration_s,
     )
 
 
-def empty_fragment(stage: Stage) -> str:
+def empty_fragment(stage: StageDef) -> str:
     """What a missing stage contributes to a partial event."""
-    return {
-        Stage.ENTITIES: '"entities":[]',
-        Stage.GEOCODER: '"places":[],"focus":null',
-        Stage.SUMMARIZER: '"summary":null',
-    }[stage]
+    return ",".join(f'"{name}":{value}' for name, value in stage.fills.items())
 
 
-def missing_info(stage: Stage) -> str:
+def missing_info(stage: StageDef) -> str:
     """The stage info of a stage whose result did not arrive before the deadline."""
     return StageInfo(
-        stage=stage.value, status="timeout", duration_s=0.0, service_version=__version__
+        stage=stage.name, status="timeout", duration_s=0.0, service_version=__version__
     ).model_dump_json()
 
 
@@ -119,7 +133,10 @@ class Merger:
     """Runs the merge script; one instance per aggregator process."""
 
     def __init__(
-        self, client: aredis.Redis, settings: Settings, stages: Sequence[Stage] = REQUIRED_STAGES
+        self,
+        client: aredis.Redis,
+        settings: Settings,
+        stages: Sequence[StageDef] = PIPELINE.merged,
     ) -> None:
         self.client = client
         self.settings = settings
@@ -128,7 +145,7 @@ class Merger:
         self._script = client.register_script(_MERGE_LUA)
         self._tail = [
             len(self.stages),
-            *[s.value for s in self.stages],
+            *[s.name for s in self.stages],
             *[empty_fragment(s) for s in self.stages],
             *[missing_info(s) for s in self.stages],
         ]
@@ -140,7 +157,7 @@ class Merger:
         key: str,
         now: datetime,
         fragment: Fragment | None,
-        down: Sequence[Stage] = (),
+        down: Sequence[str] = (),
     ) -> tuple[list[str], list[Any]]:
         keys = [
             self.keys.merge(key),
@@ -156,7 +173,7 @@ class Merger:
             key,
             article,
             revision,
-            fragment.stage.value if fragment else "",
+            fragment.stage if fragment else "",
             fragment.members if fragment else "",
             fragment.info if fragment else "",
             head_prefix(fragment.article) if fragment else "",
@@ -166,7 +183,7 @@ class Merger:
             output_trim(settings)["maxlen"],
             json.dumps(now.isoformat()),
             DATA_FIELD,
-            "," + "".join(f"{stage.value}," for stage in down),
+            "," + "".join(f"{stage}," for stage in down),
             *self._tail,
         ]
         return keys, args
@@ -177,7 +194,7 @@ class Merger:
         keys, args = self._arguments(mode="add", key=key, now=now, fragment=fragment)
         queue_script(pipe, self._script, keys, args)
 
-    async def flush(self, key: str, now: datetime, down: Sequence[Stage]) -> tuple[str, int]:
+    async def flush(self, key: str, now: datetime, down: Sequence[str]) -> tuple[str, int]:
         """Emit an article revision (``revision_key``) past its deadline as partial if a
         stage it misses is in ``down``; a no-op if it was emitted already, ``waiting`` if
         every stage it misses is up."""

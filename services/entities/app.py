@@ -13,10 +13,14 @@ from spacy.language import Language
 from services.entities.extract import extract_entities, load_nlp
 from services.geocoder.gazetteer import Gazetteer, ensure_gazetteer
 from shared.metrics import set_build_info
+from shared.pipeline import PIPELINE, Stage
 from shared.schemas import Article, EntitiesResult
 from shared.settings import Settings, load_settings
-from shared.streams import Group, Keys, Stage
+from shared.streams import Keys
 from shared.worker import Service, StageSpec, publish_to, stage_info
+
+#: This service's stage, as the pipeline declares it (streams, group).
+STAGE = PIPELINE[Stage.ENTITIES]
 
 #: Languages the entity model reads; an article of unknown language is tried in English.
 MODEL_LANGUAGES = ("en",)
@@ -43,9 +47,7 @@ def entities_stage(
     def is_place(name: str) -> bool:
         return gazetteer is not None and bool(gazetteer.lookup(name))
 
-    info = functools.partial(
-        stage_info, Stage.ENTITIES.value, model=model, gazetteer=gazetteer_version
-    )
+    info = functools.partial(stage_info, STAGE.name, model=model, gazetteer=gazetteer_version)
 
     def work(articles: list[Article]) -> list[EntitiesResult]:
         readable = [a for a in articles if handles_language(a.meta.language)]
@@ -83,12 +85,12 @@ def entities_stage(
         )
 
     return StageSpec(
-        name=Stage.ENTITIES.value,
-        stream=keys.accepted,
-        group=Group.ENTITIES,
+        name=STAGE.name,
+        stream=keys.stream(STAGE.reads[0]),
+        group=STAGE.name,
         parse=Article.model_validate_json,
         work=work,
-        commit=publish_to(keys.entities),
+        commit=publish_to(keys.stream(STAGE.writes)),
         failed=failed,
         article_id=lambda article: article.meta.id,
     )
@@ -102,10 +104,10 @@ def build_service(settings: Settings) -> Service:
         nlp = await asyncio.to_thread(load_nlp)
         path = await asyncio.to_thread(ensure_gazetteer, settings.gazetteer_path)
         gazetteer = await asyncio.to_thread(Gazetteer.open, path)
-        set_build_info("entities", model=model_version(nlp), gazetteer=gazetteer.version)
+        set_build_info(STAGE.name, model=model_version(nlp), gazetteer=gazetteer.version)
         return [entities_stage(settings, nlp, gazetteer)]
 
-    return Service("entities", settings, [(keys.accepted, Group.ENTITIES)], make_specs)
+    return Service(STAGE.name, settings, keys.inputs(STAGE), make_specs)
 
 
 def main(settings: Settings | None = None) -> None:

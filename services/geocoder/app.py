@@ -12,10 +12,14 @@ import redis.asyncio as aredis
 from services.geocoder.gazetteer import Gazetteer, ensure_gazetteer
 from services.geocoder.resolve import resolve_places
 from shared.metrics import set_build_info
+from shared.pipeline import PIPELINE, Stage
 from shared.schemas import EntitiesResult, PlacesResult
 from shared.settings import Settings, load_settings
-from shared.streams import Group, Keys, Stage
+from shared.streams import Keys
 from shared.worker import Service, StageSpec, publish_to, stage_info
+
+#: This service's stage, as the pipeline declares it (streams, group).
+STAGE = PIPELINE[Stage.GEOCODER]
 
 
 def geocoder_stage(
@@ -24,7 +28,7 @@ def geocoder_stage(
     """The geocoding stage: one entities result in, its resolved places out."""
     keys = Keys(settings.stream_prefix)
 
-    info = functools.partial(stage_info, Stage.GEOCODER.value, gazetteer=gazetteer.version)
+    info = functools.partial(stage_info, STAGE.name, gazetteer=gazetteer.version)
 
     def geocode(result: EntitiesResult) -> PlacesResult:
         if result.info.status != "ok":
@@ -41,12 +45,12 @@ def geocoder_stage(
         return PlacesResult(meta=result.meta, places=[], info=info("error", 0.0, reason))
 
     return StageSpec(
-        name=Stage.GEOCODER.value,
-        stream=keys.entities,
-        group=Group.GEOCODER,
+        name=STAGE.name,
+        stream=keys.stream(STAGE.reads[0]),
+        group=STAGE.name,
         parse=EntitiesResult.model_validate_json,
         work=lambda results: [geocode(r) for r in results],
-        commit=publish_to(keys.places),
+        commit=publish_to(keys.stream(STAGE.writes)),
         failed=failed,
         article_id=lambda result: result.meta.id,
     )
@@ -59,10 +63,10 @@ def build_service(settings: Settings) -> Service:
     async def make_specs(_client: aredis.Redis) -> list[StageSpec[Any, Any]]:
         path = await asyncio.to_thread(ensure_gazetteer, settings.gazetteer_path)
         gazetteer = await asyncio.to_thread(Gazetteer.open, path)
-        set_build_info("geocoder", gazetteer=gazetteer.version)
+        set_build_info(STAGE.name, gazetteer=gazetteer.version)
         return [geocoder_stage(settings, gazetteer)]
 
-    return Service("geocoder", settings, [(keys.entities, Group.GEOCODER)], make_specs)
+    return Service(STAGE.name, settings, keys.inputs(STAGE), make_specs)
 
 
 def main(settings: Settings | None = None) -> None:

@@ -47,11 +47,15 @@ from shared.metrics import (
     SSE_DROPPED,
     set_build_info,
 )
+from shared.pipeline import PIPELINE, Stage
 from shared.redis_client import describe_redis_error
 from shared.schemas import Article
 from shared.settings import Settings, load_settings
-from shared.streams import Group, Keys
+from shared.streams import Keys
 from shared.worker import InvalidInput, Service, StageSpec, describe_error
+
+#: This service's stage, as the pipeline declares it (streams, group).
+STAGE = PIPELINE[Stage.INGEST]
 
 MAX_BATCH = 1000
 _ENTRY_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
@@ -72,9 +76,9 @@ def stream_stage(settings: Settings, admitter: Admitter) -> StageSpec[Article, A
 
     keys = Keys(settings.stream_prefix)
     return StageSpec(
-        name="ingest",
-        stream=keys.articles,
-        group=Group.INGEST,
+        name=STAGE.name,
+        stream=keys.stream(STAGE.reads[0]),
+        group=STAGE.name,
         parse=lambda payload: admit_payload(payload, settings),
         work=lambda articles: articles,
         commit=commit,
@@ -93,7 +97,7 @@ def build_service(settings: Settings) -> tuple[Service, dict[str, Admitter]]:
         return [stream_stage(settings, admitter)]
 
     keys = Keys(settings.stream_prefix)
-    service = Service("ingest", settings, [(keys.articles, Group.INGEST)], make_specs)
+    service = Service(STAGE.name, settings, keys.inputs(STAGE), make_specs)
     return service, holder
 
 
@@ -199,7 +203,7 @@ def create_http_app(settings: Settings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        set_build_info("ingest")
+        set_build_info(STAGE.name)
         warning = exposure_warning(settings, keys)
         if warning:
             log.warning("WARNING: %s", warning)

@@ -12,10 +12,14 @@ import redis.asyncio as aredis
 from services.summarizer.rank import summarize
 from shared import __version__
 from shared.metrics import set_build_info
+from shared.pipeline import PIPELINE, Stage
 from shared.schemas import Article, SummaryResult
 from shared.settings import Settings, load_settings
-from shared.streams import Group, Keys, Stage
+from shared.streams import Keys
 from shared.worker import Service, StageSpec, publish_to, stage_info
+
+#: This service's stage, as the pipeline declares it (streams, group).
+STAGE = PIPELINE[Stage.SUMMARIZER]
 
 METHOD = "newsflow-rank"
 
@@ -24,7 +28,7 @@ def summarizer_stage(settings: Settings) -> StageSpec[Article, SummaryResult]:
     """The summary stage: one article in, its summary out."""
     keys = Keys(settings.stream_prefix)
 
-    info = functools.partial(stage_info, Stage.SUMMARIZER.value, model=f"{METHOD}-{__version__}")
+    info = functools.partial(stage_info, STAGE.name, model=f"{METHOD}-{__version__}")
 
     def summarize_article(article: Article) -> SummaryResult:
         started = time.perf_counter()
@@ -46,12 +50,12 @@ def summarizer_stage(settings: Settings) -> StageSpec[Article, SummaryResult]:
         )
 
     return StageSpec(
-        name=Stage.SUMMARIZER.value,
-        stream=keys.accepted,
-        group=Group.SUMMARIZER,
+        name=STAGE.name,
+        stream=keys.stream(STAGE.reads[0]),
+        group=STAGE.name,
         parse=Article.model_validate_json,
         work=lambda articles: [summarize_article(a) for a in articles],
-        commit=publish_to(keys.summaries),
+        commit=publish_to(keys.stream(STAGE.writes)),
         failed=failed,
         article_id=lambda article: article.meta.id,
     )
@@ -62,10 +66,10 @@ def build_service(settings: Settings) -> Service:
     keys = Keys(settings.stream_prefix)
 
     async def make_specs(_client: aredis.Redis) -> list[StageSpec[Any, Any]]:
-        set_build_info("summarizer", model=f"{METHOD}-{__version__}")
+        set_build_info(STAGE.name, model=f"{METHOD}-{__version__}")
         return [summarizer_stage(settings)]
 
-    return Service("summarizer", settings, [(keys.accepted, Group.SUMMARIZER)], make_specs)
+    return Service(STAGE.name, settings, keys.inputs(STAGE), make_specs)
 
 
 def main(settings: Settings | None = None) -> None:

@@ -15,11 +15,12 @@ from pathlib import Path
 import psutil
 import redis
 
+from shared.pipeline import PIPELINE
 from shared.schemas import EnrichedEvent
 from tests.conftest import REPO
 from tests.helpers import sync_payloads
 
-SERVICES = ("ingest", "entities", "geocoder", "summarizer", "aggregator")
+SERVICES = PIPELINE.names
 
 
 def newsflow(*args: str) -> list[str]:

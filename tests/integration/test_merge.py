@@ -3,19 +3,24 @@ when a missing stage is down, completed as the next revision when its results co
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
 import redis.asyncio as aredis
 
 from services.aggregator.app import sweep_overdue
-from services.aggregator.merge import Merger, fragment_of, parse_result
+from services.aggregator.merge import Fragment, Merger, parse_result
 from shared.liveness import say_alive, stages_down
-from shared.schemas import EnrichedEvent, utc_now
+from shared.pipeline import ENRICHING, PIPELINE, Stage, StageDef, StreamDef, pipeline_of
+from shared.schemas import EnrichedEvent, PlacesResult, utc_now
 from shared.settings import Settings
-from shared.streams import REQUIRED_STAGES, Keys, Stage
-from tests.factories import entities_result, places_result, summary_result
+from shared.streams import Keys
+from tests.factories import entities_result, fragment, places_result, summary_result
 from tests.helpers import payloads, wait_until
+
+#: The stages an event waits for, by name.
+MERGED = [stage.name for stage in PIPELINE.merged]
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 
@@ -26,7 +31,7 @@ async def _events(client: aredis.Redis, keys: Keys) -> list[EnrichedEvent]:
 
 async def _add(merger: Merger, client: aredis.Redis, result: object) -> tuple[str, int]:
     pipe = client.pipeline(transaction=True)
-    merger.queue_add(pipe, fragment_of(result), utc_now())  # type: ignore[arg-type]
+    merger.queue_add(pipe, fragment(result), utc_now())  # type: ignore[arg-type]
     (reply,) = await pipe.execute()
     return parse_result(reply)
 
@@ -143,13 +148,13 @@ async def test_sweeper_flushes_only_overdue_articles_missing_a_down_stage(
     await _add(merger, client, summary_result("old"))
     await _add(merger, client, entities_result("old"))
     await client.zadd(keys.merge_deadlines, {"old": 0})
-    every_group = [stage.value for stage in REQUIRED_STAGES]
+    every_group = list(MERGED)
     await say_alive(client, settings, every_group)
     # Every stage up: nothing is partial, however overdue.
     assert await sweep_overdue(merger) == 0
     # The geocoder goes quiet: "old" (which misses it) goes out partial, "fresh" (not
     # overdue) waits.
-    await client.delete(keys.alive(Stage.GEOCODER.value))
+    await client.delete(keys.alive(Stage.GEOCODER))
     assert await sweep_overdue(merger) == 1
     (event,) = await _events(client, keys)
     assert event.id == "old" and event.missing_stages == ["geocoder"]
@@ -162,13 +167,13 @@ async def test_liveness_markers_expire_when_no_process_refreshes_them(
     keys = Keys(settings.stream_prefix)
     quick = settings.model_copy(update={"stage_down_after_s": 0.3})
     await say_alive(client, quick, ["entities", "geocoder", "summarizer"])
-    assert await stages_down(client, keys, REQUIRED_STAGES) == []
+    assert await stages_down(client, keys, MERGED) == []
     await say_alive(client, settings, ["summarizer"])  # refreshed with the long expiry
     await wait_until(lambda: _down_is(client, keys, [Stage.ENTITIES, Stage.GEOCODER]), timeout=5.0)
 
 
-async def _down_is(client: aredis.Redis, keys: Keys, expected: list[Stage]) -> bool:
-    return await stages_down(client, keys, REQUIRED_STAGES) == expected
+async def _down_is(client: aredis.Redis, keys: Keys, expected: list[str]) -> bool:
+    return await stages_down(client, keys, MERGED) == expected
 
 
 async def test_two_aggregators_racing_emit_each_article_once(
@@ -190,3 +195,23 @@ async def test_two_aggregators_racing_emit_each_article_once(
         assert sorted(e.id for e in events) == sorted(f"r{n}" for n in range(20))
     finally:
         await other.aclose()
+
+
+async def test_a_declared_fourth_stage_is_waited_for_and_merged(
+    client: aredis.Redis, settings: Settings
+) -> None:
+    probes = StreamDef("probes", PlacesResult, "A probe stage's results.")
+    probe = StageDef("probe", (PIPELINE[Stage.GEOCODER].writes,), probes, {"probe": "null"})
+    merger = Merger(client, settings, stages=pipeline_of((*ENRICHING, probe)).merged)
+    keys = Keys(settings.stream_prefix)
+    for result in (entities_result(), places_result(), summary_result()):
+        assert await _add(merger, client, result) == ("stored", 0)
+    summary = fragment(summary_result())
+    probed = Fragment(summary.article, "probe", '"probe":7', summary.info, "ok", 0.0)
+    pipe = client.pipeline(transaction=True)
+    merger.queue_add(pipe, probed, utc_now())
+    (reply,) = await pipe.execute()
+    assert parse_result(reply) == ("emitted", 0)
+    (raw,) = await payloads(client, keys.enriched)
+    assert json.loads(raw)["probe"] == 7
+    assert set(json.loads(raw)["stages"]) == {"entities", "geocoder", "summarizer", "probe"}

@@ -15,14 +15,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from services.aggregator.app import merge_stage
+from services.aggregator.app import AGGREGATOR, merge_stage
 from services.aggregator.merge import Merger
 from services.geocoder.app import geocoder_stage
 from services.ingest.admit import Admitter, admit_payload
 from services.ingest.app import stream_stage
 from services.summarizer.app import summarizer_stage
 from shared.redis_client import ensure_groups
-from shared.schemas import DeadLetter, EntitiesResult, PlacesResult, SummaryResult
+from shared.schemas import DeadLetter
 from shared.settings import Settings, load_settings
 from shared.streams import Keys
 from shared.wire import Entry, unpack
@@ -75,7 +75,6 @@ def test_admission_accepts_or_explains_every_payload(payload: bytes) -> None:
 
 
 def _specs(settings: Settings, client: aredis.Redis) -> list[StageSpec[Any, Any]]:
-    keys = Keys(settings.stream_prefix)
     merger = Merger(client, settings)
 
     class _NoGazetteer:
@@ -88,9 +87,7 @@ def _specs(settings: Settings, client: aredis.Redis) -> list[StageSpec[Any, Any]
         stream_stage(settings, Admitter(client, settings)),
         summarizer_stage(settings),
         geocoder_stage(settings, _NoGazetteer()),  # type: ignore[arg-type]
-        merge_stage(settings, merger, keys.entities, EntitiesResult),
-        merge_stage(settings, merger, keys.places, PlacesResult),
-        merge_stage(settings, merger, keys.summaries, SummaryResult),
+        *(merge_stage(settings, merger, stream) for stream in AGGREGATOR.reads),
     ]
 
 

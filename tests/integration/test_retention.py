@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 import redis.asyncio as aredis
 
+from shared.pipeline import Stage
 from shared.redis_client import ensure_groups, trim_acknowledged
 from shared.settings import Settings
-from shared.streams import Group, Keys
+from shared.streams import Keys
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 
@@ -45,9 +46,9 @@ async def test_trimming_keeps_everything_some_group_still_needs(
 ) -> None:
     keys, stream, ids = await _accepted_entries(client, settings, 1000)
     # entities read and acknowledged 800; summarizer read 600, acknowledged 500.
-    await _read_ack(client, stream, Group.ENTITIES, 800, ack=True)
-    await _read_ack(client, stream, Group.SUMMARIZER, 500, ack=True)
-    pending = await _read_ack(client, stream, Group.SUMMARIZER, 100, ack=False)
+    await _read_ack(client, stream, Stage.ENTITIES, 800, ack=True)
+    await _read_ack(client, stream, Stage.SUMMARIZER, 500, ack=True)
+    pending = await _read_ack(client, stream, Stage.SUMMARIZER, 100, ack=False)
     assert pending[0] == ids[500]
 
     removed = await trim_acknowledged(client, keys)
@@ -64,10 +65,10 @@ async def test_stream_missing_a_group_is_not_trimmed(
 ) -> None:
     keys = Keys(settings.stream_prefix)
     await ensure_groups(client, keys)
-    await client.xgroup_destroy(keys.accepted, Group.SUMMARIZER)
+    await client.xgroup_destroy(keys.accepted, Stage.SUMMARIZER)
     for n in range(300):
         await client.xadd(keys.accepted, {"data": str(n)})
-    await _read_ack(client, keys.accepted, Group.ENTITIES, 300, ack=True)
+    await _read_ack(client, keys.accepted, Stage.ENTITIES, 300, ack=True)
     removed = await trim_acknowledged(client, keys)
     assert keys.accepted not in removed
     assert await client.xlen(keys.accepted) == 300
@@ -95,8 +96,8 @@ async def test_entries_acknowledged_while_trimming_do_not_stop_it(
     # The race that once killed the aggregator's housekeeping for good: XINFO says an
     # entry is pending, and by XPENDING it is not (no oldest pending entry at all).
     keys, stream, ids = await _accepted_entries(client, settings, 1000)
-    await _read_ack(client, stream, Group.ENTITIES, 1000, ack=True)
-    await _read_ack(client, stream, Group.SUMMARIZER, 900, ack=False)
+    await _read_ack(client, stream, Stage.ENTITIES, 1000, ack=True)
+    await _read_ack(client, stream, Stage.SUMMARIZER, 900, ack=False)
 
     removed = await trim_acknowledged(_AcksBeforeXpending(client), keys)  # type: ignore[arg-type]
     remaining_ids = await _remaining(client, stream)

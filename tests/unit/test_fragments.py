@@ -7,13 +7,12 @@ import json
 from services.aggregator.merge import (
     StageResult,
     empty_fragment,
-    fragment_of,
     head_of,
     missing_info,
 )
+from shared.pipeline import PIPELINE, Stage
 from shared.schemas import EnrichedEvent, utc_now
-from shared.streams import REQUIRED_STAGES, Stage
-from tests.factories import entities_result, places_result, summary_result
+from tests.factories import entities_result, fragment, places_result, summary_result
 
 
 def _assemble(members: list[str], stages: dict[str, str], missing: list[str]) -> EnrichedEvent:
@@ -36,11 +35,11 @@ def _assemble(members: list[str], stages: dict[str, str], missing: list[str]) ->
 
 def test_fragments_of_every_stage_assemble_into_an_event() -> None:
     results: list[StageResult] = [entities_result(), places_result(), summary_result()]
-    fragments = [fragment_of(r) for r in results]
-    assert [f.stage for f in fragments] == list(REQUIRED_STAGES)
+    fragments = [fragment(r) for r in results]
+    assert [f.stage for f in fragments] == [stage.name for stage in PIPELINE.merged]
     event = _assemble(
         [head_of(fragments[0].article)] + [f.members for f in fragments],
-        {f.stage.value: f.info for f in fragments},
+        {f.stage: f.info for f in fragments},
         [],
     )
     assert event.id == "a1"
@@ -49,17 +48,17 @@ def test_fragments_of_every_stage_assemble_into_an_event() -> None:
 
 
 def test_missing_stage_defaults_assemble_into_a_partial_event() -> None:
-    summary = fragment_of(summary_result())
+    summary = fragment(summary_result())
     event = _assemble(
         [
             head_of(summary.article),
-            empty_fragment(Stage.ENTITIES),
-            empty_fragment(Stage.GEOCODER),
+            empty_fragment(PIPELINE[Stage.ENTITIES]),
+            empty_fragment(PIPELINE[Stage.GEOCODER]),
             summary.members,
         ],
         {
-            "entities": missing_info(Stage.ENTITIES),
-            "geocoder": missing_info(Stage.GEOCODER),
+            "entities": missing_info(PIPELINE[Stage.ENTITIES]),
+            "geocoder": missing_info(PIPELINE[Stage.GEOCODER]),
             "summarizer": summary.info,
         },
         ["entities", "geocoder"],
@@ -80,14 +79,14 @@ def test_text_travels_to_the_event_only_when_the_summarizer_carries_it() -> None
         places_result(),
         summary_result().model_copy(update={"text": text}),
     ]
-    fragments = [fragment_of(r) for r in results]
+    fragments = [fragment(r) for r in results]
     members = [head_of(fragments[0].article)] + [f.members for f in fragments]
-    event = _assemble(members, {f.stage.value: f.info for f in fragments}, [])
+    event = _assemble(members, {f.stage: f.info for f in fragments}, [])
     assert event.text == text
-    plain = [fragment_of(r) for r in (entities_result(), places_result(), summary_result())]
+    plain = [fragment(r) for r in (entities_result(), places_result(), summary_result())]
     without = _assemble(
         [head_of(plain[0].article)] + [f.members for f in plain],
-        {f.stage.value: f.info for f in plain},
+        {f.stage: f.info for f in plain},
         [],
     )
     assert without.text is None

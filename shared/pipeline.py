@@ -1,0 +1,175 @@
+"""The pipeline's shape, declared once.
+
+Every stream and every stage is declared here: what a stage reads and writes, and what
+its result gives the enriched event. The rest derives from this module: the consumer
+groups (:meth:`shared.streams.Keys.groups`), each service's inputs, the processes
+``newsflow up`` runs, the stages ``newsflow bench`` measures, the contract documents
+(``docs/api/``) and the merge's tables (the stages an event waits for, and what a missing
+one contributes).
+
+Adding a stage is a declaration here (its output stream and :class:`StageDef`) plus its
+service folder ``services/{name}/app.py``; ``tests/unit/test_pipeline.py`` checks that
+every declared stage has one, and that a new enriching stage reaches the merge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel
+
+from shared.schemas import (
+    Article,
+    ArticleIn,
+    DeadLetter,
+    EnrichedEvent,
+    EntitiesResult,
+    PlacesResult,
+    SummaryResult,
+)
+
+
+class Stage(StrEnum):
+    """newsflow's stages. Each is a service (``services/{value}/``), one consumer group
+    per stream it reads, and the ``stage`` label of its metrics and dead letters."""
+
+    INGEST = "ingest"
+    ENTITIES = "entities"
+    GEOCODER = "geocoder"
+    SUMMARIZER = "summarizer"
+    AGGREGATOR = "aggregator"
+
+
+@dataclass(frozen=True)
+class StreamDef:
+    """A stream: its key is ``{prefix}:{name}``; every entry holds one ``model`` as JSON."""
+
+    name: str
+    model: type[BaseModel]
+    description: str
+    #: Public streams hold plain JSON any Redis client reads; internal ones are packed
+    #: (``shared.wire.pack``).
+    public: bool = False
+
+
+@dataclass(frozen=True)
+class StageDef:
+    """A stage: the streams it reads, the stream it writes, and, for the stages whose
+    results the aggregator merges, the members of the enriched event it fills, each with
+    its JSON when the stage's result is missing (a partial event)."""
+
+    #: A :class:`Stage` (a plain name in tests that declare a stage of their own).
+    stage: str
+    reads: tuple[StreamDef, ...]
+    writes: StreamDef
+    fills: Mapping[str, str] = field(default_factory=dict)
+    #: Processes ``newsflow up`` starts: one, or one per core for the stage that does
+    #: most of the work (NER), so it gets every core the machine has.
+    scale: Literal["one", "per_core"] = "one"
+    #: Scheduling priority under ``newsflow up``: the per-core entities workers yield, so
+    #: that the cheap stages after them still run as soon as a result is there (bench:
+    #: Redis held 4 kB per in-flight article with the geocoder keeping up, up to 9 kB
+    #: when it fell behind).
+    nice: int = 0
+
+    @property
+    def name(self) -> str:
+        """The stage's name: its service, consumer group and metric label."""
+        return str(self.stage)
+
+    @property
+    def merged(self) -> bool:
+        """Whether the enriched event waits for (and merges) this stage's result."""
+        return bool(self.fills)
+
+
+# --------------------------------------------------------------------------- streams
+
+ARTICLES = StreamDef(
+    "articles", ArticleIn, "Public input: raw article JSON from any producer.", public=True
+)
+ACCEPTED = StreamDef("accepted", Article, "Validated, deduplicated articles with their ids.")
+ENTITIES = StreamDef("entities", EntitiesResult, "Entity results and place candidates.")
+PLACES = StreamDef("places", PlacesResult, "Resolved places and the article's focus.")
+SUMMARIES = StreamDef("summaries", SummaryResult, "Extractive summaries.")
+ENRICHED = StreamDef(
+    "enriched", EnrichedEvent, "Public output: one enriched event per article.", public=True
+)
+DEAD = StreamDef(
+    "dead",
+    DeadLetter,
+    "Dead letters of every stage, with the reason and the original payload.",
+    public=True,
+)
+
+# --------------------------------------------------------------------------- stages
+
+#: The stages whose results make the enriched event, in the order of its members.
+ENRICHING = (
+    StageDef(Stage.ENTITIES, (ACCEPTED,), ENTITIES, {"entities": "[]"}, scale="per_core", nice=5),
+    StageDef(Stage.GEOCODER, (ENTITIES,), PLACES, {"places": "[]", "focus": "null"}),
+    StageDef(Stage.SUMMARIZER, (ACCEPTED,), SUMMARIES, {"summary": "null"}),
+)
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """The stages in order, from the one producers feed to the one subscribers read."""
+
+    stages: tuple[StageDef, ...]
+    #: Streams no stage reads or writes as its main output (dead letters).
+    extra_streams: tuple[StreamDef, ...] = ()
+
+    def __iter__(self) -> Iterator[StageDef]:
+        return iter(self.stages)
+
+    def __getitem__(self, stage: str) -> StageDef:
+        for declared in self.stages:
+            if declared.name == stage:
+                return declared
+        raise KeyError(stage)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every stage's name, in pipeline order (the services ``newsflow up`` runs)."""
+        return tuple(s.name for s in self.stages)
+
+    @property
+    def merged(self) -> tuple[StageDef, ...]:
+        """The stages the enriched event waits for, in the order of its members."""
+        return tuple(s for s in self.stages if s.merged)
+
+    def streams(self) -> tuple[StreamDef, ...]:
+        """Every stream, in the order data flows through them, each once."""
+        seen: dict[str, StreamDef] = {}
+        for declared in self.stages:
+            for stream in (*declared.reads, declared.writes):
+                seen.setdefault(stream.name, stream)
+        for stream in self.extra_streams:
+            seen.setdefault(stream.name, stream)
+        return tuple(seen.values())
+
+    def readers(self, stream: StreamDef) -> tuple[str, ...]:
+        """The stages (one consumer group each) that read ``stream``."""
+        return tuple(s.name for s in self.stages if stream in s.reads)
+
+    def writer(self, stream: StreamDef) -> StageDef | None:
+        """The stage whose output ``stream`` is (None for the public input and extras)."""
+        return next((s for s in self.stages if s.writes == stream), None)
+
+
+def pipeline_of(enriching: tuple[StageDef, ...]) -> Pipeline:
+    """The pipeline around some enriching stages: ingest feeds them, and the aggregator
+    reads the outputs of those the event waits for. (A test builds one with an extra stage
+    to show what a new stage changes.)"""
+    ingest = StageDef(Stage.INGEST, (ARTICLES,), ACCEPTED)
+    merged = tuple(s.writes for s in enriching if s.merged)
+    aggregator = StageDef(Stage.AGGREGATOR, merged, ENRICHED)
+    return Pipeline((ingest, *enriching, aggregator), extra_streams=(DEAD,))
+
+
+#: newsflow's pipeline.
+PIPELINE = pipeline_of(ENRICHING)
