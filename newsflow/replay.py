@@ -13,12 +13,11 @@ from typing import Any
 import redis.asyncio as aredis
 from pydantic import ValidationError
 
+from shared.ids import is_entry_id
 from shared.redis_client import entries_between
 from shared.schemas import Article, utc_now
 from shared.streams import DATA_FIELD, Keys
 from shared.wire import pack, unpack
-
-_ENTRY_ID_PARTS = 2
 
 
 @dataclass(frozen=True)
@@ -35,10 +34,7 @@ def stream_position(value: str) -> str:
     ISO 8601 time (entry ids begin with milliseconds since the epoch)."""
     if value in ("-", "+"):
         return value
-    parts = value.split("-")
-    if len(parts) == _ENTRY_ID_PARTS and all(p.isdigit() for p in parts):
-        return value
-    if value.isdigit():
+    if is_entry_id(value):
         return value
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if moment.tzinfo is None:

@@ -128,3 +128,29 @@ def article_id(given_id: str | None, url: str | None, text: str) -> str:
     if url is not None and url.strip():
         return f"url-{_digest(normalise_url(url))}"
     return f"txt-{_digest(normalise_text(text))}"
+
+
+# --------------------------------------------------------------------------- stream entry ids
+
+_ENTRY_ID = re.compile(r"^(\d+)(?:-(\d+))?$")
+
+
+def entry_id_key(entry_id: bytes | str) -> tuple[int, int]:
+    """A stream entry id (``1700000000000-5``; a bare ``1700000000000`` is ``-0``) as a
+    pair that sorts as Redis orders the entries. Raises ValueError for anything else."""
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    match = _ENTRY_ID.match(text)
+    if match is None:
+        raise ValueError(f"not a stream entry id: {escape_unsafe(text[:40])!r}")
+    return int(match[1]), int(match[2] or 0)
+
+
+def is_entry_id(value: str) -> bool:
+    """Whether ``value`` is a stream entry id (or its milliseconds alone)."""
+    return _ENTRY_ID.match(value) is not None
+
+
+def entry_age_s(entry_id: bytes | str, now_s: float) -> float:
+    """Seconds since a stream entry id's time (ids begin with milliseconds since the epoch)."""
+    millis, _seq = entry_id_key(entry_id)
+    return max(0.0, now_s - millis / 1000.0)

@@ -25,6 +25,7 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from shared.ids import entry_id_key
 from shared.settings import Settings
 from shared.streams import Keys
 
@@ -114,12 +115,6 @@ def output_trim(settings: Settings) -> dict[str, Any]:
     return {"maxlen": settings.output_maxlen, "approximate": True}
 
 
-def _id_key(entry_id: bytes | str) -> tuple[int, int]:
-    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-    millis, _, seq = text.partition("-")
-    return int(millis), int(seq or 0)
-
-
 async def trim_acknowledged(
     client: aredis.Redis, keys: Keys, *, keep_s: Mapping[str, float] | None = None
 ) -> dict[str, int]:
@@ -148,7 +143,7 @@ async def trim_acknowledged(
                 oldest = summary.get("min")
             # Nothing pending (or all of it acknowledged since XINFO): nothing is owed up to
             # the last delivered id XINFO saw, and whatever was delivered later lies above.
-            candidate = _id_key(oldest or info["last-delivered-id"])
+            candidate = entry_id_key(oldest or info["last-delivered-id"])
             floor = candidate if floor is None else min(floor, candidate)
         keep = (keep_s or {}).get(stream, 0.0)
         if floor is not None and keep > 0:

@@ -9,6 +9,7 @@ import time
 
 import redis.asyncio as aredis
 
+from shared.ids import entry_age_s
 from shared.metrics import (
     GROUP_LAG,
     GROUP_OLDEST_PENDING_AGE,
@@ -17,13 +18,6 @@ from shared.metrics import (
     STREAM_LENGTH,
 )
 from shared.streams import Keys
-
-
-def entry_age_s(entry_id: bytes | str, now_s: float) -> float:
-    """Seconds since a stream entry id's timestamp (ids start with milliseconds)."""
-    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-    millis = int(text.split("-", 1)[0])
-    return max(0.0, now_s - millis / 1000.0)
 
 
 async def group_stats(client: aredis.Redis, keys: Keys) -> list[dict[str, object]]:

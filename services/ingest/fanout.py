@@ -21,6 +21,7 @@ from typing import Any
 import redis.asyncio as aredis
 
 from shared.filters import EventFilter
+from shared.ids import entry_id_key
 from shared.redis_client import connect, describe_redis_error, read_after
 from shared.streams import DATA_FIELD
 from shared.wire import decode_event
@@ -36,12 +37,6 @@ READY_TIMEOUT_S = 10.0
 
 #: An entry of the enriched stream: its id, its event, and the event's JSON as stored.
 EventItem = tuple[str, dict[str, Any], bytes]
-
-
-def id_key(entry_id: str) -> tuple[int, int]:
-    """A stream entry id as a comparable pair."""
-    millis, _, seq = entry_id.partition("-")
-    return int(millis), int(seq or 0)
 
 
 class TooManyClients(Exception):
@@ -130,7 +125,7 @@ class EventHub:
     def _dispatch(self, entry_id: str, event: dict[str, Any] | None, raw: bytes) -> None:
         self.last = entry_id
         for sub in list(self._live):
-            if id_key(entry_id) <= id_key(sub.last):
+            if entry_id_key(entry_id) <= entry_id_key(sub.last):
                 continue  # the subscriber had read this far on its own
             if event is not None and sub.wanted.matches(event):
                 try:
@@ -171,7 +166,7 @@ class EventHub:
         position = await self.resolve(start)
         while True:
             # Catch up on its own until level with the shared reader ...
-            while id_key(position) < id_key(self.last):
+            while entry_id_key(position) < entry_id_key(self.last):
                 target = self.last
                 reply: Any = await self.client.xrange(
                     self.stream, f"({position}", target, count=READ_COUNT
@@ -183,7 +178,7 @@ class EventHub:
                         yield position, event, fields[DATA_FIELD]
                 if not reply or len(reply) < READ_COUNT:
                     # Up to target everything is read (or was trimmed away meanwhile).
-                    position = max(position, target, key=id_key)
+                    position = max(position, target, key=entry_id_key)
             # ... then join it; no await since the check, so no entry falls in between.
             sub = _Subscriber(wanted, asyncio.Queue(self.queue_events), position)
             self._live.add(sub)

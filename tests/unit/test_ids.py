@@ -1,9 +1,14 @@
-"""Article id rules."""
+"""Article id rules, and stream entry ids."""
 
 from __future__ import annotations
 
+import pytest
+
 from shared.ids import (
     article_id,
+    entry_age_s,
+    entry_id_key,
+    is_entry_id,
     normalise_text,
     normalise_url,
     parse_revision_key,
@@ -50,3 +55,15 @@ def test_revision_keys_round_trip() -> None:
     assert parse_revision_key("a1#3") == ("a1", 3)
     assert parse_revision_key("url-abc") == ("url-abc", 1)
     assert parse_revision_key(revision_key("x:y", 12)) == ("x:y", 12)
+
+
+def test_stream_entry_ids_sort_as_redis_orders_them() -> None:
+    assert entry_id_key("1700000000000-5") == (1700000000000, 5)
+    assert entry_id_key(b"1700000000000") == (1700000000000, 0)
+    assert entry_id_key("99-10") > entry_id_key("99-9") > entry_id_key("98-100")
+    for bad in ("", "-", "+", "12-", "a-1", "1-2-3", "2026-01-01T00:00:00Z"):
+        assert not is_entry_id(bad), bad
+        with pytest.raises(ValueError, match="not a stream entry id"):
+            entry_id_key(bad)
+    assert entry_age_s("1000-0", now_s=3.5) == 2.5
+    assert entry_age_s("9000-0", now_s=3.5) == 0.0  # clocks apart: never negative
