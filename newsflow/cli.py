@@ -14,14 +14,12 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
 
 import redis.asyncio as aredis
-from pydantic import ValidationError
-from redis import exceptions as redis_errors
 
 from newsflow.client import (
     Rejected,
@@ -33,112 +31,24 @@ from newsflow.client import (
     validate_inputs,
     wait_for_events,
 )
+from newsflow.commands.errors import EXIT_INTERNAL, EXIT_USAGE, CliError, command_settings
+from newsflow.commands.session import DEFAULT_STATE_DIR, redis_session, run_on_redis
 from newsflow.replay import stream_position
 from newsflow.supervisor import SERVICES, Supervisor, default_counts, start_redis
 from newsflow.up_state import (
     AlreadyRunning,
     UpLock,
     UpState,
-    find_running,
     remove_state,
     write_state,
 )
 from services.ingest.admit import request_limit
 from shared.filters import EventFilter
 from shared.redact import redact_text, redact_url, url_secrets
-from shared.redis_client import connect
 from shared.schemas import Article
-from shared.settings import Settings, check_redis_url, load_settings
+from shared.settings import Settings, check_redis_url
 from shared.streams import Keys
 from shared.worker import InvalidInput
-
-DEFAULT_STATE_DIR = Path(".newsflow")
-
-#: Exit codes: a mistake in what was asked (or a server that cannot be used), and a bug.
-EXIT_USAGE = 2
-EXIT_INTERNAL = 70
-
-
-class CliError(Exception):
-    """A mistake of the user's or of the environment, said in one line per problem (no
-    traceback); the command exits with :data:`EXIT_USAGE`."""
-
-
-def setting_errors(exc: ValidationError) -> list[str]:
-    """One line per invalid setting, naming its variable and never quoting its value."""
-    lines = []
-    for error in exc.errors(include_input=False, include_url=False):
-        field = f"NEWSFLOW_{str(error['loc'][0]).upper()}" if error["loc"] else "settings"
-        lines.append(f"{field}: {error['msg'].removeprefix('Value error, ')}")
-    return lines
-
-
-def _load_settings() -> Settings:
-    try:
-        return load_settings()
-    except ValidationError as exc:
-        raise CliError("\n".join(setting_errors(exc))) from None
-
-
-def resolve_redis_url(args: argparse.Namespace, settings: Settings) -> str:
-    """--redis-url, else NEWSFLOW_REDIS_URL, else the server of the ``up`` running in
-    --state-dir."""
-    url = getattr(args, "redis_url", None) or settings.redis_url_value()
-    if url:
-        return str(url)
-    state_dir = getattr(args, "state_dir", str(DEFAULT_STATE_DIR))
-    running = find_running(Path(state_dir))
-    if running is None:
-        raise CliError(
-            f"no Redis: no newsflow up is running in {state_dir}; start one "
-            "(or pass --state-dir of one), pass --redis-url or set NEWSFLOW_REDIS_URL"
-        )
-    if not running.complete:
-        raise CliError(
-            f"newsflow up in {state_dir} (pid {running.pid}) uses {running.redis_url}, whose "
-            "password is not stored: pass --redis-url or set NEWSFLOW_REDIS_URL"
-        )
-    return running.redis_url
-
-
-def _connect(url: str, settings: Settings) -> aredis.Redis:
-    try:
-        return connect(url, cluster=settings.redis_cluster)
-    except ValueError as exc:  # redis-py parsing the URL: a bad port, say
-        raise CliError(f"bad Redis URL {redact_url(url)}: {exc}") from None
-
-
-async def _unreachable_guard(client: aredis.Redis, url: str) -> None:
-    try:
-        await client.ping()
-    except redis_errors.AuthenticationError as exc:
-        raise CliError(f"Redis at {redact_url(url)} refused the credentials ({exc})") from None
-    except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError) as exc:
-        raise CliError(f"cannot reach Redis at {redact_url(url)}: {exc}") from None
-
-
-Command = Callable[[argparse.Namespace, Settings, aredis.Redis], Awaitable[int]]
-
-
-async def _session(args: argparse.Namespace, settings: Settings, url: str, body: Command) -> int:
-    """Run one command on a connection: refused plainly when Redis cannot be reached."""
-    client = _connect(url, settings)
-    try:
-        await _unreachable_guard(client, url)
-        try:
-            return await body(args, settings, client)
-        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
-            raise CliError(f"lost Redis at {redact_url(url)}: {exc}") from None
-    finally:
-        await client.aclose()
-
-
-def _run(args: argparse.Namespace, body: Command) -> int:
-    settings = _load_settings()
-    try:
-        return asyncio.run(_session(args, settings, resolve_redis_url(args, settings), body))
-    except KeyboardInterrupt:
-        return 130
 
 
 async def _reachable(_args: argparse.Namespace, _settings: Settings, _client: aredis.Redis) -> int:
@@ -196,7 +106,7 @@ def _push_http(args: argparse.Namespace) -> int:
 
     if args.wait:
         sys.exit("newsflow push: --wait needs Redis; with --http, follow GET /events instead")
-    settings = _load_settings()
+    settings = command_settings()
     try:
         key = read_api_key(settings, Path(args.api_key_file) if args.api_key_file else None)
         inputs, unreadable = [], []
@@ -222,7 +132,7 @@ def cmd_push(args: argparse.Namespace) -> int:
     """Push files, folders, JSONL or stdin; optionally wait for the enriched events."""
     if args.http:
         return _push_http(args)
-    return _run(args, _push)
+    return run_on_redis(args, _push)
 
 
 # --- tail -----------------------------------------------------------------------------
@@ -251,7 +161,7 @@ async def _tail(args: argparse.Namespace, settings: Settings, client: aredis.Red
 
 def cmd_tail(args: argparse.Namespace) -> int:
     """Follow the enriched stream."""
-    return _run(args, _tail)
+    return run_on_redis(args, _tail)
 
 
 # --- status ---------------------------------------------------------------------------
@@ -286,7 +196,7 @@ async def _status(args: argparse.Namespace, settings: Settings, client: aredis.R
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Lag, pending and dead letters per group."""
-    return _run(args, _status)
+    return run_on_redis(args, _status)
 
 
 # --- dead letters ---------------------------------------------------------------------
@@ -316,7 +226,7 @@ async def _dead(args: argparse.Namespace, settings: Settings, client: aredis.Red
 
 def cmd_dead(args: argparse.Namespace) -> int:
     """List dead letters, or send them back with ``--requeue``."""
-    return _run(args, _dead)
+    return run_on_redis(args, _dead)
 
 
 # --- replay ---------------------------------------------------------------------------
@@ -355,7 +265,7 @@ async def _replay(args: argparse.Namespace, settings: Settings, client: aredis.R
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Enrich a range of accepted articles again, as new revisions."""
-    return _run(args, _replay)
+    return run_on_redis(args, _replay)
 
 
 # --- service and up -------------------------------------------------------------------
@@ -364,7 +274,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_service(args: argparse.Namespace) -> int:
     """Run one service in this process (what ``up`` and container images start)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    settings = _load_settings()
+    settings = command_settings()
     # Import only the service asked for: each loads different models.
     module = importlib.import_module(f"services.{args.name}.app")
     run: Callable[[Settings], None] = module.main
@@ -375,7 +285,7 @@ def cmd_service(args: argparse.Namespace) -> int:
 def cmd_up(args: argparse.Namespace) -> int:
     """Start the pipeline; with ``--push`` push inputs and print their events."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    settings = _load_settings()
+    settings = command_settings()
     state = Path(args.state_dir)
     lock = UpLock(state)
     try:
@@ -395,7 +305,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 def _up(args: argparse.Namespace, settings: Settings, state: Path) -> int:
     url, embedded = start_redis(args.redis_url or settings.redis_url_value(), state)
     if embedded is None:
-        asyncio.run(_session(args, settings, url, _reachable))
+        asyncio.run(redis_session(args, settings, url, _reachable))
     counts = default_counts()
     if args.entities_workers:
         counts["entities"] = args.entities_workers
@@ -437,7 +347,7 @@ def _up(args: argparse.Namespace, settings: Settings, state: Path) -> int:
             push_args = argparse.Namespace(
                 inputs=args.push, wait=True, timeout=args.timeout, json=args.json
             )
-            code = asyncio.run(_session(push_args, settings, url, _push))
+            code = asyncio.run(redis_session(push_args, settings, url, _push))
             if args.once:
                 return code
         print("newsflow: running; Ctrl-C stops", flush=True)

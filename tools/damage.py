@@ -44,7 +44,7 @@ def _articles(count: int, tag: str) -> list[dict[str, str]]:
 
 
 def _redis(args: argparse.Namespace) -> tuple[redis.Redis, str]:
-    from newsflow.cli import resolve_redis_url
+    from newsflow.commands.session import resolve_redis_url
     from shared.settings import load_settings
 
     settings = load_settings()

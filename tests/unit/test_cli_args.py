@@ -12,17 +12,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from newsflow.cli import (
-    EXIT_INTERNAL,
-    EXIT_USAGE,
-    CliError,
-    build_parser,
-    replay_position,
-    resolve_redis_url,
-    run_command,
-    setting_errors,
-    tail_start,
-)
+from newsflow.cli import build_parser, replay_position, run_command, tail_start
+from newsflow.commands.errors import EXIT_INTERNAL, EXIT_USAGE, CliError, setting_errors
+from newsflow.commands.session import resolve_redis_url
 from newsflow.up_state import AlreadyRunning, UpLock, UpState, find_running, write_state
 from shared.settings import load_settings
 
