@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from newsflow.cli import build_parser, replay_position, run_command, tail_start
+from newsflow.arguments import build_parser, replay_position, tail_start
+from newsflow.cli import run_command
 from newsflow.commands.errors import EXIT_INTERNAL, EXIT_USAGE, CliError, setting_errors
 from newsflow.commands.session import resolve_redis_url
 from newsflow.up_state import AlreadyRunning, UpLock, UpState, find_running, write_state
