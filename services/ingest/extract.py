@@ -62,7 +62,7 @@ def extract_page(html: str) -> ExtractedPage:
     """The main text and metadata of an HTML article page (trafilatura), with the
     publication time taken from the page's metadata so that its offset survives."""
     # Imported on first use: trafilatura loads numpy, which must not load before
-    # `newsflow` has set its thread counts (services/cli.py), and takes half a second.
+    # `newsflow` has set its thread counts (newsflow/cli.py), and takes half a second.
     import trafilatura
 
     document: Any = trafilatura.bare_extraction(
