@@ -30,8 +30,8 @@ up: install ## start the pipeline and keep it running (Ctrl-C stops)
 test: install ## the whole suite against a real Redis (NEWSFLOW_REDIS_URL, or one the tests start)
 	$(BIN)/pytest
 
-test-fast: install ## unit tests only
-	$(BIN)/pytest tests/unit
+test-fast: install ## unit tests and the stages on an in-memory Redis (no server needed)
+	$(BIN)/pytest tests/unit tests/fast
 
 lint: install ## ruff and mypy --strict
 	$(BIN)/ruff check .

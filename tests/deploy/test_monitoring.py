@@ -406,7 +406,7 @@ def test_every_dashboard_panel_shows_data_from_a_running_pipeline(
         text = SAMPLE.read_text()
         for round_ in (1, 2):
             pipeline.xadd_article({"id": f"monitoring-{round_}", "text": text})
-            pipeline.redis.xadd(f"{pipeline.prefix}:articles", {"data": "not json"})
+            pipeline.redis.xadd(pipeline.keys.articles, {"data": "not json"})
             pipeline.wait_events(round_, timeout=90)
             server.wait(f"round {round_} scraped", functools.partial(scraped, round_))
             time.sleep(3)  # gauges refreshed and scraped after the round

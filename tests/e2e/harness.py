@@ -11,14 +11,16 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import psutil
 import redis
 
 from shared.pipeline import PIPELINE
 from shared.schemas import EnrichedEvent
+from shared.streams import Keys
 from tests.conftest import REPO
-from tests.helpers import sync_payloads
+from tests.helpers import as_text, sync_payloads
 
 SERVICES = PIPELINE.names
 
@@ -69,6 +71,7 @@ class Pipeline:
             redis.RedisCluster.from_url(redis_url) if cluster else redis.Redis.from_url(redis_url)  # type: ignore[assignment]
         )
         self.prefix = prefix
+        self.keys = Keys(prefix)
         env = dict(os.environ)
         env.update(
             NEWSFLOW_REDIS_URL=redis_url,
@@ -92,20 +95,58 @@ class Pipeline:
         self.state = state
 
     def xadd_article(self, article: dict[str, object]) -> None:
-        self.redis.xadd(f"{self.prefix}:articles", {"data": json.dumps(article)})
+        self.redis.xadd(self.keys.articles, {"data": json.dumps(article)})
 
     def events(self) -> list[EnrichedEvent]:
-        payloads = sync_payloads(self.redis, f"{self.prefix}:enriched")
+        payloads = sync_payloads(self.redis, self.keys.enriched)
         return [EnrichedEvent.model_validate_json(p) for p in payloads]
+
+    def enriched_count(self) -> int:
+        return int(self.redis.xlen(self.keys.enriched))
 
     def wait_events(self, count: int, timeout: float) -> list[EnrichedEvent]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.redis.xlen(f"{self.prefix}:enriched") >= count:
+            if self.enriched_count() >= count:
                 return self.events()
             assert self.process.poll() is None, self.logs()
             time.sleep(0.2)
         raise AssertionError(f"fewer than {count} events after {timeout}s\n{self.logs()}")
+
+    def undrained(self) -> list[str]:
+        """The groups that still have work: entries not yet read, or read and not yet
+        acknowledged, on any stream of the pipeline (a missing stream or group counts)."""
+        busy: list[str] = []
+        for stream, groups in self.keys.groups().items():
+            try:
+                last: Any = self.redis.xinfo_stream(stream)["last-generated-id"]
+                infos: Any = self.redis.xinfo_groups(stream)
+            except redis.ResponseError:
+                busy.extend(f"{stream}/{group} (no stream)" for group in groups)
+                continue
+            found = {as_text(info["name"]): info for info in infos}
+            for group in groups:
+                info = found.get(str(group))
+                if info is None:
+                    busy.append(f"{stream}/{group} (no group)")
+                elif int(info["pending"]) or as_text(info["last-delivered-id"]) != as_text(last):
+                    busy.append(f"{stream}/{group}")
+        return busy
+
+    def wait_drained(self, timeout: float) -> None:
+        """Wait until every group has read and acknowledged everything on every stream.
+
+        A stage publishes its result and acknowledges its input in one transaction, so
+        then no result is in flight anywhere: nothing more will be emitted (barring new
+        input, or a stage down past the merge deadline). This, not a pause, is what proves
+        that an event that has not come (a duplicate, say) will not come.
+        """
+        deadline = time.monotonic() + timeout
+        while busy := self.undrained():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{busy} still busy after {timeout}s\n{self.logs()}")
+            assert self.process.poll() is None, self.logs()
+            time.sleep(0.2)
 
     def workers(self, service: str) -> list[psutil.Process]:
         found = []
@@ -147,6 +188,18 @@ class Pipeline:
                 return
             time.sleep(0.2)
         raise AssertionError(f"services not ready after {timeout}s\n{self.logs()}")
+
+    def wait_logged(self, text: str, timeout: float) -> None:
+        """Wait until the log of every service process says ``text``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            logs = sorted((self.state / "logs").glob("*.log"))
+            silent = [p.name for p in logs if text not in p.read_text(errors="replace")]
+            if len(logs) >= len(SERVICES) and not silent:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{silent} never logged {text!r}\n{self.logs()}")
+            time.sleep(0.2)
 
     def logs(self) -> str:
         parts = [f"--- up.log\n{self._up_log.read_text(errors='replace')[-3000:]}"]

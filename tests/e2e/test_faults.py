@@ -38,14 +38,15 @@ def _push(pipeline: Pipeline, ids: list[str]) -> None:
 
 
 def _wait_for_ids(pipeline: Pipeline, expected: list[str], timeout: float) -> list[str]:
+    """The ids of every event once all of ``expected`` are out and nothing is in flight
+    (so a duplicate, if there is one, is among them)."""
     deadline = time.monotonic() + timeout
-    ids: list[str] = []
-    while time.monotonic() < deadline:
-        ids = [e.id for e in pipeline.events()]
-        if set(expected) <= set(ids):
-            break
+    while not set(expected) <= {e.id for e in pipeline.events()}:
+        if time.monotonic() > deadline:
+            break  # the caller's comparison shows what is missing
         time.sleep(0.5)
-    time.sleep(2)  # a duplicate, if any, would arrive now
+    else:
+        pipeline.wait_drained(timeout=max(10.0, deadline - time.monotonic()))
     return [e.id for e in pipeline.events()]
 
 
@@ -58,9 +59,9 @@ def test_redis_killed_and_restarted_mid_run_loses_nothing(
         expected = [f"r-{n:03d}" for n in range(150)]
         _push(pipeline, expected)
         deadline = time.monotonic() + 60
-        while pipeline.redis.xlen(f"{prefix}:enriched") < 10 and time.monotonic() < deadline:
+        while pipeline.enriched_count() < 10 and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert pipeline.redis.xlen(f"{prefix}:enriched") < len(expected), "too late to crash"
+        assert pipeline.enriched_count() < len(expected), "too late to crash"
         # SIGKILL: only the AOF (fsync on every write) keeps what was acknowledged.
         server.restart(hard=True, down_s=2.0)
         ids = _wait_for_ids(pipeline, expected, timeout=240)
@@ -83,13 +84,13 @@ def test_lost_data_is_recovered_by_recreating_groups_without_restarts(
         ]
         pids = {service: {p.pid for p in pipeline.workers(service)} for service in SERVICES}
         pipeline.redis.flushall()  # the server lost everything: streams, groups, state
-        time.sleep(3)
+        # Every process finds its groups gone and makes them again, before any new input.
+        pipeline.wait_logged("re-created consumer groups", timeout=60)
         expected = [f"after-{n}" for n in range(10)]
         _push(pipeline, expected)
         assert sorted(_wait_for_ids(pipeline, expected, 120)) == expected, pipeline.logs()
         # Recovered inside the running processes, not by crashing and restarting them.
         assert {s: {p.pid for p in pipeline.workers(s)} for s in SERVICES} == pids
-        assert "re-created consumer groups" in pipeline.logs()
     finally:
         pipeline.stop()
 
@@ -126,7 +127,7 @@ def test_thousand_articles_survive_random_sigkills_of_every_service(
             for service in rng.sample(SERVICES, len(SERVICES)):
                 time.sleep(rng.uniform(0.5, 2.0))
                 victims = pipeline.workers(service)
-                if victims and pipeline.redis.xlen(f"{prefix}:enriched") < total:
+                if victims and pipeline.enriched_count() < total:
                     rng.choice(victims).send_signal(signal.SIGKILL)
                     killed[service] += 1
         assert all(count >= 2 for count in killed.values()), killed
@@ -148,7 +149,7 @@ def test_sigterm_drains_in_flight_work_and_nothing_is_lost(
         expected = [f"t-{n:03d}" for n in range(200)]
         _push(pipeline, expected)
         deadline = time.monotonic() + 60
-        while pipeline.redis.xlen(f"{prefix}:enriched") < 5 and time.monotonic() < deadline:
+        while pipeline.enriched_count() < 5 and time.monotonic() < deadline:
             time.sleep(0.1)  # every service is past start-up and busy
         stopped = []
         for service in ("entities", "geocoder", "aggregator"):

@@ -43,7 +43,7 @@ def test_burst_ten_times_the_backlog_limit_is_absorbed_without_loss(
 
     def watch() -> None:
         while not done.is_set():
-            stream = f"{prefix}:accepted"
+            stream = pipeline.keys.accepted
             try:
                 groups: Any = pipeline.redis.xinfo_groups(stream)
             except redis.ResponseError:
@@ -78,8 +78,8 @@ def test_burst_ten_times_the_backlog_limit_is_absorbed_without_loss(
         assert 40 <= largest["backlog"] <= 2 * 40, largest
         # ... and acknowledged entries were trimmed as the work went on.
         assert largest["length"] < total // 2, largest
-        assert pipeline.redis.xlen(f"{prefix}:accepted") < total // 2
-        assert pipeline.redis.xlen(f"{prefix}:dead") == 0
+        assert pipeline.redis.xlen(pipeline.keys.accepted) < total // 2
+        assert pipeline.redis.xlen(pipeline.keys.dead) == 0
     finally:
         done.set()
         pipeline.stop()

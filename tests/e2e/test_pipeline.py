@@ -116,7 +116,6 @@ def test_killed_workers_lose_and_double_nothing(pipeline: Pipeline) -> None:
         pipeline.xadd_article(
             {"id": f"kill-{n:03d}", "text": "\n".join(paragraphs[shift:] + paragraphs[:shift])}
         )
-    enriched = f"{pipeline.prefix}:enriched"
     pipeline.wait_started()
     kills_in_flight = 0
     for service in ("entities", "geocoder", "aggregator", "summarizer", "ingest", "entities"):
@@ -124,15 +123,14 @@ def test_killed_workers_lose_and_double_nothing(pipeline: Pipeline) -> None:
         # A process the supervisor is restarting is missing for a moment: wait for it.
         victims = pipeline.wait_workers(service, timeout=15.0)
         rng.choice(victims).send_signal(signal.SIGKILL)
-        if pipeline.redis.xlen(enriched) < total:
+        if pipeline.enriched_count() < total:
             kills_in_flight += 1
     # Every kind of worker died while articles were still in the pipeline.
     assert kills_in_flight >= 5
 
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and pipeline.redis.xlen(enriched) < total:
-        time.sleep(0.5)
-    time.sleep(3)  # a duplicate, if any, would arrive now
+    pipeline.wait_events(total, timeout=300)
+    # Nothing left in flight anywhere: a duplicate, if any, has been emitted by now.
+    pipeline.wait_drained(timeout=120)
     ids = [e.id for e in pipeline.events()]
     assert len(ids) == len(set(ids)), "an article was emitted twice"
     assert sorted(ids) == [f"kill-{n:03d}" for n in range(total)], pipeline.logs()
@@ -140,7 +138,7 @@ def test_killed_workers_lose_and_double_nothing(pipeline: Pipeline) -> None:
 
 @pytest.mark.skipif(shutil.which("redis-cli") is None, reason="redis-cli is not installed")
 def test_redis_cli_round_trip(pipeline: Pipeline, redis_url: str) -> None:
-    stream = f"{pipeline.prefix}:articles"
+    stream = pipeline.keys.articles
     target = (
         ["-s", redis_url.removeprefix("unix://")]
         if redis_url.startswith("unix://")
@@ -154,7 +152,7 @@ def test_redis_cli_round_trip(pipeline: Pipeline, redis_url: str) -> None:
     )
     pipeline.wait_events(1, timeout=120)
     out = subprocess.run(
-        ["redis-cli", *target, "--raw", "XRANGE", f"{pipeline.prefix}:enriched", "-", "+"],
+        ["redis-cli", *target, "--raw", "XRANGE", pipeline.keys.enriched, "-", "+"],
         check=True,
         capture_output=True,
         text=True,
@@ -198,11 +196,13 @@ def test_bad_and_foreign_inputs_never_stop_the_pipeline(pipeline: Pipeline) -> N
         json.dumps({"text": "fine", "schema_version": 7}).encode(),
     ]
     for payload in bad:
-        pipeline.redis.xadd(f"{pipeline.prefix}:articles", {"data": payload})
-    events = pipeline.wait_events(len(good), timeout=120)
+        pipeline.redis.xadd(pipeline.keys.articles, {"data": payload})
+    pipeline.wait_events(len(good), timeout=120)
+    pipeline.wait_drained(timeout=60)  # every entry has had its outcome
+    events = pipeline.events()
     assert sorted(e.id for e in events) == sorted(f"lang-{k}" for k in good)
     assert all(not e.partial for e in events)
-    dead = sync_payloads(pipeline.redis, f"{pipeline.prefix}:dead")
+    dead = sync_payloads(pipeline.redis, pipeline.keys.dead)
     assert len(dead) == len(bad)
     reasons = " ".join(json.loads(p)["reason"] for p in dead)
     for expected in (

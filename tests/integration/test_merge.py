@@ -66,12 +66,15 @@ async def test_duplicate_stage_result_keeps_the_first(
 ) -> None:
     merger = Merger(client, settings)
     first = entities_result()
+    # A second result for the same article that names another city: it must be ignored.
+    other = first.entities[0].model_copy(update={"name": "Nineveh"})
+    second = first.model_copy(update={"entities": [other]})
     await _add(merger, client, first)
-    await _add(merger, client, entities_result())
+    await _add(merger, client, second)
     await _add(merger, client, places_result())
     await _add(merger, client, summary_result())
     (event,) = await _events(client, Keys(settings.stream_prefix))
-    assert event.entities == first.entities
+    assert [e.name for e in event.entities] == ["Mosul"]
 
 
 async def test_overdue_article_missing_a_down_stage_is_partial_then_completed_as_revision_2(

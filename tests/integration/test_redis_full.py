@@ -69,7 +69,7 @@ async def test_worker_keeps_its_batch_while_redis_is_full_then_commits_it_once(
         consumer_name="full-test",
     )
     client = aredis.Redis.from_url(full_server.url)
-    source, output, dead = "full:probe-in", "full:probe-out", "full:dead"
+    source, output, dead = "full:probe-in", "full:probe-out", Keys("full").dead
     await client.xgroup_create(source, GROUP, id="0", mkstream=True)
     await ensure_groups(client, Keys("full"))
     for n in range(ARTICLES):

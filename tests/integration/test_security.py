@@ -66,7 +66,7 @@ async def test_acl_user_in_the_url(locked_server: OwnServer) -> None:
     assert article.meta.id == "s1"
     # The ACL user is confined to its key pattern.
     with redis.Redis.from_url(url) as client, pytest.raises(redis.exceptions.NoPermissionError):
-        client.xlen("other:articles")
+        client.xlen(Keys("other").articles)
 
 
 async def test_client_without_the_password_gets_nothing(locked_server: OwnServer) -> None:
@@ -74,9 +74,9 @@ async def test_client_without_the_password_gets_nothing(locked_server: OwnServer
     anonymous = redis.Redis.from_url(locked_server.url)
     try:
         with pytest.raises(redis.AuthenticationError):
-            anonymous.xrange("secno:accepted")
+            anonymous.xrange(Keys("secno").accepted)
         with pytest.raises(redis.AuthenticationError):
-            anonymous.xadd("secno:articles", {"data": "{}"})
+            anonymous.xadd(Keys("secno").articles, {"data": "{}"})
     finally:
         anonymous.close()
     wrong_url = f"redis://:wrong@127.0.0.1:{locked_server.port}/0"

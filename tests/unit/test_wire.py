@@ -7,7 +7,7 @@ import zlib
 import pytest
 
 from shared.schemas import Article, ArticleMeta
-from shared.streams import DATA_FIELD
+from shared.streams import DATA_FIELD, Keys
 from shared.wire import MAX_UNPACKED_BYTES, Entry, dead_letter, fields_of, pack, unpack
 
 
@@ -52,11 +52,16 @@ def test_dead_letters_carry_the_readable_payload() -> None:
     article = _article()
     entry = Entry("1-0", {DATA_FIELD: pack(article)})
     letter = dead_letter(
-        entry, stage="entities", stream="p:accepted", reason="r", error_type="e", deliveries=5
+        entry, stage="entities", stream=Keys("p").accepted, reason="r", error_type="e", deliveries=5
     )
     assert Article.model_validate_json(letter.payload) == article
     garbage = Entry("2-0", {DATA_FIELD: b"x\x9c\xff\xfe"})
     letter = dead_letter(
-        garbage, stage="entities", stream="p:accepted", reason="r", error_type="e", deliveries=1
+        garbage,
+        stage="entities",
+        stream=Keys("p").accepted,
+        reason="r",
+        error_type="e",
+        deliveries=1,
     )
     assert letter.payload == "x\\x9c\\xff\\xfe"
