@@ -34,7 +34,6 @@ Names are matched after :func:`normalize_name` (case, diacritics, punctuation, "
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import sqlite3
@@ -890,14 +889,6 @@ class Gazetteer:
             (country_code, admin1),
         ).fetchone()
         return None if row is None else self.get(int(row[0]))
-
-
-def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in kilometres."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(a)))
 
 
 def _main(argv: Iterable[str]) -> int:

@@ -57,6 +57,7 @@ from typing import Final
 
 import numpy as np
 
+from services.geocoder.distance import EARTH_RADIUS_KM
 from services.geocoder.gazetteer import Gazetteer, GazetteerEntry, normalize_name
 from shared.schemas import Mention, Place, PlaceCandidate
 
@@ -888,7 +889,7 @@ def _proximity(groups: list[_Group]) -> list[np.ndarray]:
     for lo in range(0, len(owner), _PROXIMITY_BLOCK):
         hi = min(len(owner), lo + _PROXIMITY_BLOCK)
         dlon = (lon[lo:hi, None] - lon[None, :] + np.pi) % (2 * np.pi) - np.pi
-        dist = 6371.0 * np.hypot(
+        dist = EARTH_RADIUS_KM * np.hypot(
             lat[lo:hi, None] - lat[None, :], dlon * np.cos((lat[lo:hi, None] + lat[None, :]) / 2)
         )
         per_group = np.maximum.reduceat(np.exp(-dist / _PROXIMITY_KM) * weight, starts, axis=1)

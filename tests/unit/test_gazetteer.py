@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from services.geocoder.distance import haversine_km
 from services.geocoder.gazetteer import (
     Gazetteer,
     GazetteerEntry,
     data_version,
     derived_id,
     ensure_gazetteer,
-    haversine_km,
     index_version,
     normalize_name,
 )

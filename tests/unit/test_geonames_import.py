@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from services.geocoder.distance import haversine_km
 from services.geocoder.gazetteer import (
     INDEX_FORMAT,
     Gazetteer,
     GazetteerEntry,
     ensure_gazetteer,
-    haversine_km,
     index_version,
 )
 from services.geocoder.geonames_import import import_geonames

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from services.geocoder.distance import haversine_km
 from services.geocoder.gazetteer import (
     Gazetteer,
     ensure_gazetteer,
-    haversine_km,
 )
 from services.geocoder.resolve import resolve_places
 from shared.schemas import Place, PlaceCandidate
