@@ -57,8 +57,8 @@ from typing import Final
 
 import numpy as np
 
-from services.geocoder.distance import EARTH_RADIUS_KM
 from services.geocoder.gazetteer import Gazetteer, GazetteerEntry, normalize_name
+from services.geocoder.geometry import EARTH_RADIUS_KM
 from shared.schemas import Mention, Place, PlaceCandidate
 
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from services.geocoder.distance import haversine_km
 from services.geocoder.gazetteer import (
     Gazetteer,
     GazetteerEntry,
@@ -18,6 +17,7 @@ from services.geocoder.gazetteer import (
     index_version,
     normalize_name,
 )
+from services.geocoder.geometry import haversine_km
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from services.geocoder.distance import haversine_km
 from services.geocoder.gazetteer import (
     Gazetteer,
     ensure_gazetteer,
 )
+from services.geocoder.geometry import haversine_km
 from services.geocoder.resolve import resolve_places
 from shared.schemas import Place, PlaceCandidate
 
