@@ -11,6 +11,8 @@ import unicodedata
 from functools import lru_cache
 from typing import Final, Literal
 
+from shared.lexicon import entries, words
+
 #: How a name matched an entry, best first. The resolver trusts a primary name more than
 #: an alternate, an alternate more than a variant without its Arabic article, and treats
 #: a demonym as evidence for a country rather than as a mention of a place.
@@ -18,13 +20,10 @@ NameKind = Literal["name", "alias", "alt", "variant", "abbrev", "demonym"]
 #: The kinds in the order of their code in the index (``names.kind``).
 KINDS: Final[tuple[NameKind, ...]] = ("name", "alias", "alt", "variant", "abbrev", "demonym")
 KIND_CODE: Final[dict[NameKind, int]] = {kind: code for code, kind in enumerate(KINDS)}
-_TOKEN_EXPANSIONS: Final[dict[str, str]] = {
-    "st": "saint",
-    "ste": "sainte",
-    "ft": "fort",
-    "mt": "mount",
-}
-_ARABIC_ARTICLES: Final = frozenset({"al", "ad", "ar", "as", "ash", "az", "an", "at", "el"})
+_TOKEN_EXPANSIONS: Final[dict[str, str]] = dict(
+    pair.split() for pair in entries("geo_name_abbreviations")
+)
+_ARABIC_ARTICLES: Final = words("geo_arabic_articles")
 _CHAR_FOLDS: Final = str.maketrans(
     {"ı": "i", "ł": "l", "ø": "o", "đ": "d", "ð": "d", "þ": "th", "æ": "ae", "œ": "oe", "ʻ": "'"}
 )
@@ -33,8 +32,8 @@ _NON_WORD: Final = re.compile(r"[^\w]+")
 CODE_LIKE: Final = re.compile(r"^[A-Z0-9]{2,4}$")
 #: "Nineveh Governorate", "Ontario Province": a region is also indexed by its bare name.
 REGION_AFFIX: Final = re.compile(
-    r"\s+(Governorate|Province|Region|Prefecture|State|Oblast|Department|District"
-    r"|County|Municipality)$|^(Province|Region|State|Governorate) of\s+"
+    rf"\s+({'|'.join(map(re.escape, entries('geo_region_suffixes')))})$"
+    rf"|^({'|'.join(map(re.escape, entries('geo_region_prefixes')))}) of\s+"
 )
 
 

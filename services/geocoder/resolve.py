@@ -59,13 +59,8 @@ import numpy as np
 
 from services.geocoder.gazetteer import Gazetteer, GazetteerEntry, normalize_name
 from services.geocoder.geometry import EARTH_RADIUS_KM
+from shared.lexicon import entries, words
 from shared.schemas import Mention, Place, PlaceCandidate
-
-
-def _wordset(words: str) -> frozenset[str]:
-    """A lexicon written as running text, one word per whitespace."""
-    return frozenset(words.split())
-
 
 # How likely a span with this label is a place before looking at its context.
 _LABEL_PRIOR: Final[dict[str, float]] = {
@@ -77,74 +72,36 @@ _LABEL_PRIOR: Final[dict[str, float]] = {
     "PERSON": 0.2,
 }
 _PLACE_THRESHOLD: Final = 0.5
-_LOCATIVE: Final = _wordset(
-    "in at near from to outside into of across around toward towards via through between"
-    " within throughout inside outskirts north south east west northeast northwest"
-    " southeast southwest"
-)
-_PERSON_TITLES: Final = _wordset(
-    "mr mrs ms miss dr sen senator rep gov governor president pres gen general col lt sgt"
-    " capt minister prime king queen prince pope judge mayor sheriff officer chief coach"
-    " saint st"
-)
-_SPEECH_VERBS: Final = _wordset(
-    "said says told added asked noted stated wrote explained argued warned announced"
-)
-_GENERIC_TAIL: Final = _wordset(
-    "plain plains valley region province governorate city area district state town"
-    " village countryside"
-)
-_DIRECTIONS: Final = _wordset(
-    "north south east west northern southern eastern western northeast northwest"
-    " southeast southwest northeastern northwestern southeastern southwestern central"
-    " upper lower greater downtown mid"
-)
+_LOCATIVE: Final = words("geo_locatives")
+_PERSON_TITLES: Final = words("geo_person_titles")
+_SPEECH_VERBS: Final = words("geo_speech_verbs")
+_GENERIC_TAIL: Final = words("geo_generic_tails")
+_DIRECTIONS: Final = words("geo_directions")
 # Capitalised words that name no place in news but match a GeoNames town somewhere.
-_NOT_PLACES: Final = _wordset(
-    "north south east west northeast northwest southeast southwest northern southern"
-    " eastern western central earth moon sun mars heaven hell gulf downtown midtown uptown"
-    " union capitol city county state republic kingdom nation world street avenue road"
-    " market commerce industry energy labor justice defense interior education health"
-    " agriculture transportation treasury homeland man human island metro titan liberty"
-    " independence freedom victory unity hope faith grace charity providence eden paradise"
-    " church temple bank mall center centre park school university college hospital hall"
-    " supreme federal national royal international global united"
-) | {"white house"}
-_FUNCTION: Final = _wordset("of the and for in on at to a an by with from de la le")
+_NOT_PLACES: Final = words("geo_not_places")
+_FUNCTION: Final = words("geo_function_words")
 _DATELINE: Final = re.compile(
     r"(?:^|(?<=\s))([A-Z][A-Z'’.-]+(?: [A-Z][A-Z'’.-]+){0,3})"
     r"(,\s*[A-Z][\w.]*(?: [A-Z][\w.]*)?)?\s*(?:\([A-Za-z. ]+\)\s*)?(?:—|–|--?|\x97|:)\s"
 )
-_INSTITUTIONS: Final = _wordset(
-    "police sheriff sheriff's fire rescue city county town township village borough parish"
-    " school schools high middle elementary public university college hospital medical"
-    " regional area community council commission board department district chamber"
-    " library museum airport court courthouse post office state municipal metro"
-    " times herald news daily gazette tribune journal press chronicle courier star"
-    " register examiner observer telegraph standard citizen record"
-)
+_INSTITUTIONS: Final = words("geo_institution_words")
+_INSTITUTION_LOCATIVES: Final = words("geo_institution_locatives")
 _AFTER_LOCATIVE: Final = re.compile(
-    r"\b(?:in|at|from|near|outside|to|of)\s+([A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2})\b"
+    rf"\b(?:{'|'.join(map(re.escape, entries('geo_locative_openers')))})"
+    r"\s+([A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2})\b"
 )
-_CALENDAR: Final = _wordset(
-    "january february march april may june july august september october november december"
-    " monday tuesday wednesday thursday friday saturday sunday spring summer fall autumn"
-    " winter christmas easter"
-)
+_CALENDAR: Final = words("geo_calendar_words")
 _LOCATIVE_FOUND: Final = 0.55
 #: The entity stage's label for names after a place cue that only the gazetteer knew.
 _GAZETTEER_LABEL: Final = "GAZETTEER"
 _TOKEN: Final = re.compile(r"\w[\w.&]*(?:['’-]\w+)*")
 _POSSESSIVE: Final = re.compile(r"['’]s?$")
 # Words after a name that make it a place: "a Gainesville man", "Alexandria residents".
-_PLACE_NOUNS: Final = _wordset(
-    "man woman men women boy girl teen resident residents native natives area police"
-    " officials council mayor schools city county neighborhood community"
-)
+_PLACE_NOUNS: Final = words("geo_place_nouns")
 # "Robertson's daughter", "Holroyd, who": what follows a person, not a place.
 _PERSON_AFTER: Final = re.compile(
-    r"^(?:['’]s\s+(?:daughter|son|wife|husband|father|mother|family|brother|sister|death"
-    r"|lawyer|attorney)s?\b|,\s+who\b)"
+    rf"^(?:['’]s\s+(?:{'|'.join(map(re.escape, entries('geo_person_relations')))})s?\b"
+    r"|,\s+who\b)"
 )
 _WORD: Final = re.compile(r"[A-Za-z][\w'’.-]*")
 # Matched at the span's end (``match(sentence, end)``), hence no "^".
@@ -464,7 +421,7 @@ def _inner_spans(
                 continue
             # "University of Georgia", "Gainesville Police Department": a place name
             # before an institution's noun or after "of" names where the institution is.
-            locates = (i > 0 and tokens[i - 1].group().casefold() in ("of", "in")) or (
+            locates = (i > 0 and tokens[i - 1].group().casefold() in _INSTITUTION_LOCATIVES) or (
                 i == 0
                 and i + size < len(tokens)
                 and tokens[i + size].group().casefold() in _INSTITUTIONS
