@@ -59,19 +59,10 @@ import numpy as np
 
 from services.geocoder.gazetteer import Gazetteer, GazetteerEntry, normalize_name
 from services.geocoder.geometry import EARTH_RADIUS_KM
+from services.geocoder.tuning import TUNING
 from shared.lexicon import entries, words
 from shared.schemas import Mention, Place, PlaceCandidate
 
-# How likely a span with this label is a place before looking at its context.
-_LABEL_PRIOR: Final[dict[str, float]] = {
-    "GPE": 0.9,
-    "LOC": 0.8,
-    "NORP": 0.7,
-    "FAC": 0.35,
-    "ORG": 0.25,
-    "PERSON": 0.2,
-}
-_PLACE_THRESHOLD: Final = 0.5
 _LOCATIVE: Final = words("geo_locatives")
 _PERSON_TITLES: Final = words("geo_person_titles")
 _SPEECH_VERBS: Final = words("geo_speech_verbs")
@@ -91,7 +82,6 @@ _AFTER_LOCATIVE: Final = re.compile(
     r"\s+([A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2})\b"
 )
 _CALENDAR: Final = words("geo_calendar_words")
-_LOCATIVE_FOUND: Final = 0.55
 #: The entity stage's label for names after a place cue that only the gazetteer knew.
 _GAZETTEER_LABEL: Final = "GAZETTEER"
 _TOKEN: Final = re.compile(r"\w[\w.&]*(?:['’-]\w+)*")
@@ -106,41 +96,11 @@ _PERSON_AFTER: Final = re.compile(
 _WORD: Final = re.compile(r"[A-Za-z][\w'’.-]*")
 # Matched at the span's end (``match(sentence, end)``), hence no "^".
 _CONTAINER_AFTER: Final = re.compile(r"\s*,\s*((?:[A-Z][\w'’.-]*)(?:\s+[A-Z][\w'’.-]*){0,3})")
-# How much of the sentence before and after a span its cues are read from.
-_CONTEXT_CHARS: Final = 40
 _TRIM_LEAD: Final = re.compile(r"^(?:the|The|THE)\s+")
 _TRIM_TAIL: Final = re.compile(r"(?:['’]s|['’])$")
 
-_CLASS_SPECIFICITY: Final[dict[str, float]] = {
-    "PPL": 1.0,
-    "PPLC": 1.0,
-    "ADM2": 0.9,
-    "ADM1": 0.6,
-    "PCLI": 0.45,
-    "RGN": 0.3,
-    "CONT": 0.2,
-}
-_MAX_READINGS: Final = 25
-_ISOLATED_MAX_POPULATION: Final = 100_000
-_ISOLATED_FACTOR: Final = 0.5
-_TEMPERATURE: Final = 0.5
-_PROXIMITY_KM: Final = 150.0
-_PROXIMITY_CAP: Final = 1.0
-_PROXIMITY_WEIGHT: Final = 1.0
-_PROXIMITY_READINGS: Final = 10
+# Rows of the distance matrix built at once: bounds memory, changes no result.
 _PROXIMITY_BLOCK: Final = 256
-# News names at most a few dozen places (40 in the evaluation sets); past this many,
-# a name's proximity is not computed (it costs the square of the count).
-_PROXIMITY_GROUPS: Final = 200
-_ALT_WHEN_NAMED_PENALTY: Final = 0.2
-_ITERATIONS: Final = 5
-_CONTAINER_BONUS: Final = 3.0
-_CAPITAL_OVER_REGION: Final = 1.2
-_COUNTRY_WEIGHT: Final = 1.5
-_REGION_WEIGHT: Final = 1.0
-_NEIGHBOUR_WEIGHT: Final = 0.5
-_NAMED_COUNTRY_WEIGHT: Final = 0.5
-_NAMED_REGION_WEIGHT: Final = 0.5
 
 
 @dataclass
@@ -327,7 +287,8 @@ def _after_locatives(candidates: list[PlaceCandidate], gazetteer: Gazetteer) -> 
             entries = [
                 e
                 for e in gazetteer.lookup_normalized(norm)
-                if e.name_kind == "name" and (e.population >= 1_000 or e.is_admin)
+                if e.name_kind == "name"
+                and (e.population >= TUNING.locative_min_population or e.is_admin)
             ]
             if entries:
                 span = _make_span(
@@ -405,7 +366,7 @@ def _inner_spans(
     out = []
     i = 0
     while i < len(tokens):
-        for size in range(min(4, len(tokens) - i), 0, -1):
+        for size in range(min(TUNING.inner_name_max_words, len(tokens) - i), 0, -1):
             if size == len(tokens):
                 continue
             window = tokens[i : i + size]
@@ -458,7 +419,7 @@ def _make_span(
     inside = 0 <= rel_end <= len(sent)
     # Only the next 40 characters are kept, and the container pattern is matched in place:
     # a copy of the rest of the sentence for each span is quadratic in a long sentence.
-    after = sent[rel_end : rel_end + _CONTEXT_CHARS] if inside else ""
+    after = sent[rel_end : rel_end + TUNING.context_chars] if inside else ""
     if container is None and origin == "whole":
         found = _CONTAINER_AFTER.match(sent, rel_end) if inside else None
         container = found.group(1) if found else None
@@ -467,12 +428,12 @@ def _make_span(
         start=start,
         end=start + len(text),
         label=cand.label,
-        before=sent[max(0, rel_start - _CONTEXT_CHARS) : max(0, rel_start)],
+        before=sent[max(0, rel_start - TUNING.context_chars) : max(0, rel_start)],
         after=after,
         container_text=container,
         article_pos=start,
         norm=norm,
-        entries=entries[:_MAX_READINGS],
+        entries=entries[: TUNING.max_readings],
         origin=origin,
     )
 
@@ -492,22 +453,24 @@ def _placeness(span: _Span, person_words: set[str]) -> float:
     """How likely the span names a place, from its label and the words around it."""
     if not span.entries:
         return 0.0
+    t = TUNING
     kinds = {e.name_kind for e in span.entries}
     if kinds == {"demonym"}:
         # A demonym is a place mention only as a demonym, whatever the label said. Inside
         # a compound ("Russian-American") it still names the country; inside an
         # organisation's name ("American Airlines") it does not.
         if span.origin == "inner":
-            return 0.5 if span.label == "NORP" else 0.0
-        return 0.75 if span.label in ("NORP", "GPE", "LOC") else 0.0
+            return t.inner_demonym_placeness if span.label == "NORP" else 0.0
+        return t.demonym_placeness if span.label in ("NORP", "GPE", "LOC") else 0.0
     if span.label == "NORP":
         # The small model sometimes calls a city a nationality ("Aleppo"): only a big
         # place's own name is taken.
         big = any(
-            e.name_kind in ("name", "alias") and (e.population >= 100_000 or _is_strong(e))
+            e.name_kind in ("name", "alias")
+            and (e.population >= t.norp_place_min_population or _is_strong(e))
             for e in span.entries
         )
-        return 0.6 if big and span.norm not in person_words else 0.0
+        return t.norp_place_placeness if big and span.norm not in person_words else 0.0
     if kinds <= {"abbrev", "demonym"} and (
         span.label not in ("GPE", "LOC") or "." not in span.text
     ):
@@ -518,14 +481,14 @@ def _placeness(span: _Span, person_words: set[str]) -> float:
         # names that place; a town name inside one ("Ford Motor") needs the article's
         # support, given in _group.
         if any(_is_strong(e) for e in span.entries):
-            return 0.6
-        return 0.55 if span.locates_institution else 0.3
+            return t.inner_strong_placeness
+        return t.inner_institution_placeness if span.locates_institution else t.inner_placeness
     if span.origin == "dateline":
-        return 0.9
+        return t.dateline_placeness
     if span.origin == "locative" or span.label == _GAZETTEER_LABEL:
         # A capitalised name after "in", "from"... that only the gazetteer recognised.
-        return _LOCATIVE_FOUND
-    score = _LABEL_PRIOR.get(span.label, 0.0)
+        return t.locative_found_placeness
+    score = t.label_prior.get(span.label, 0.0)
     prev = _words(span.before)[-2:]
     nxt = _words(span.after)[:1]
     # "Obama said", not "out of Mosul,” said the general".
@@ -544,9 +507,9 @@ def _placeness(span: _Span, person_words: set[str]) -> float:
         or _PERSON_AFTER.match(span.after)
     )
     if span.person_cue:
-        score -= 0.6
+        score -= t.person_cue_penalty
     elif prev and prev[-1] in _LOCATIVE:
-        score += 0.45
+        score += t.locative_bonus
     elif (
         span.label in ("GPE", "LOC")
         and len(prev) == 2
@@ -554,34 +517,37 @@ def _placeness(span: _Span, person_words: set[str]) -> float:
         and prev[-2] in _LOCATIVE
     ):
         # "in the Nineveh plain"; for other labels "of the X" is mostly "of the Duma".
-        score += 0.3
+        score += t.locative_the_bonus
     if span.container_text:
-        score += 0.3
+        score += t.container_placeness_bonus
     elif span.norm in person_words and not (prev and prev[-1] in _LOCATIVE):
         # "Georgia" where "Georgia Stevens" skates elsewhere in the article.
-        score -= 0.4
+        score -= t.person_word_penalty
     if span.label in ("PERSON", "ORG", "FAC"):
         if not any(e.name_kind in ("name", "alias", "alt") for e in span.entries):
             # A loose match (an Arabic article dropped, an abbreviation) is not enough for
             # spans the model thought were not places.
-            score -= 0.2
+            score -= t.loose_match_penalty
         elif (
             span.norm not in person_words
             and not span.person_cue
             and any(
                 e.name_kind in ("name", "alias")
-                and ((e.feature_class == "P" and e.population >= 10_000) or e.is_country)
+                and (
+                    (e.feature_class == "P" and e.population >= t.sizeable_town_population)
+                    or e.is_country
+                )
                 for e in span.entries
             )
         ):
             # The small model tags many town names PERSON or ORG, mostly at the start of a
             # sentence; a sizeable town's own name, never part of a person's name here, is
             # more likely the town.
-            score += 0.1 if span.label == "ORG" else 0.3
+            score += t.sizeable_town_org_bonus if span.label == "ORG" else t.sizeable_town_bonus
         if nxt and nxt[0] in _GENERIC_TAIL:
-            score += 0.4  # "the Nineveh plain", "the Tigris valley"
+            score += t.generic_tail_bonus  # "the Nineveh plain", "the Tigris valley"
         elif nxt and nxt[0] in _PLACE_NOUNS:
-            score += 0.3  # "a Gainesville man"
+            score += t.place_noun_bonus  # "a Gainesville man"
     return max(0.0, min(1.0, score))
 
 
@@ -600,8 +566,12 @@ def _group(spans: list[_Span], gazetteer: Gazetteer, person_words: set[str]) -> 
         kept = [
             s
             for s in members
-            if s.placeness >= _PLACE_THRESHOLD
-            or (best >= 0.8 and not s.person_cue and (s.placeness > 0.0 or s.label == "PERSON"))
+            if s.placeness >= TUNING.place_threshold
+            or (
+                best >= TUNING.lending_placeness
+                and not s.person_cue
+                and (s.placeness > 0.0 or s.label == "PERSON")
+            )
         ]
         if not kept:
             continue
@@ -642,31 +612,22 @@ def _containers(text: str, gazetteer: Gazetteer) -> list[GazetteerEntry]:
 # --------------------------------------------------------------------------- scoring
 
 
-_KIND_PENALTY: Final[dict[str, float]] = {
-    "name": 0.0,
-    "alias": 0.0,
-    "demonym": 0.0,
-    "alt": 0.3,
-    "variant": 0.9,
-    "abbrev": 0.6,
-}
-
-
 def _prior(entry: GazetteerEntry) -> float:
     """How likely a name means this entry before reading the article."""
+    t = TUNING
     code = entry.feature_code
-    size = math.log10(max(entry.population, 0) + 10)
+    size = math.log10(max(entry.population, 0) + t.population_log_offset)
     if code.startswith("PCL"):
-        base = 3.0 + 0.1 * size
+        base = t.country_prior + t.country_prior_per_size * size
     elif code == "ADM1":
-        base = 1.6 + 0.15 * size
+        base = t.region_prior + t.region_prior_per_size * size
     elif code in ("CONT", "RGN"):
-        base = 2.4
+        base = t.area_prior
     elif code == "ADM2":
-        base = 1.4 + 0.1 * size
+        base = t.county_prior + t.county_prior_per_size * size
     else:
-        base = 0.25 * size + (0.5 if code == "PPLC" else 0.0)
-    return base - _KIND_PENALTY[entry.name_kind]
+        base = t.town_prior_per_size * size + (t.capital_prior_bonus if code == "PPLC" else 0.0)
+    return base - t.kind_penalty[entry.name_kind]
 
 
 def _priors(entries: list[GazetteerEntry]) -> list[float]:
@@ -675,13 +636,13 @@ def _priors(entries: list[GazetteerEntry]) -> list[float]:
     if any(e.name_kind == "name" for e in entries):
         # "Paris" is first the places called Paris, then those with Paris as another name.
         priors = [
-            p - (_ALT_WHEN_NAMED_PENALTY if e.name_kind == "alt" else 0.0)
+            p - (TUNING.alt_when_named_penalty if e.name_kind == "alt" else 0.0)
             for p, e in zip(priors, entries, strict=True)
         ]
     for i, entry in enumerate(entries):
         if entry.feature_code == "PPLC" and (entry.country_code, entry.name) in regions:
             # News means the capital by "Washington", not the state of that name.
-            priors[i] += _CAPITAL_OVER_REGION
+            priors[i] += TUNING.capital_over_region
     return priors
 
 
@@ -746,7 +707,9 @@ def _context(votes: list[_Context]) -> _Context:
 
 def _group_weight(group: _Group) -> float:
     # Repeated names shape the context more; demonyms count a little.
-    return (0.4 if group.demonym_only else 1.0) * min(3.0, 1.0 + 0.5 * (len(group.spans) - 1))
+    t = TUNING
+    repeats = min(t.repeat_vote_cap, 1.0 + t.repeat_vote_step * (len(group.spans) - 1))
+    return (t.demonym_vote if group.demonym_only else 1.0) * repeats
 
 
 def _softmax_top(scores: list[float], choice: int) -> float:
@@ -755,16 +718,17 @@ def _softmax_top(scores: list[float], choice: int) -> float:
 
 def _score(groups: list[_Group], gazetteer: Gazetteer) -> None:
     """Score every reading of every group, in rounds, and set each group's choice."""
+    t = TUNING
     for group in groups:
         group.prior = _priors(group.entries)
         for container in group.containers:
             for i, entry in enumerate(group.entries):
                 if _contained(entry, container):
                     # "Alexandria, Louisiana": the pattern outweighs any population.
-                    group.prior[i] += _CONTAINER_BONUS
+                    group.prior[i] += t.container_bonus
         group.scores = list(group.prior)
         group.choice = max(range(len(group.scores)), key=group.scores.__getitem__)
-    for iteration in range(_ITERATIONS):
+    for iteration in range(t.iterations):
         before = [group.choice for group in groups]
         votes = [_votes(group) for group in groups]
         ctx = _context(votes)
@@ -778,26 +742,26 @@ def _score(groups: list[_Group], gazetteer: Gazetteer) -> None:
                 cc = entry.country_code
                 if cc:
                     support = ctx.countries.get(cc, 0.0) - own.countries.get(cc, 0.0)
-                    score += _COUNTRY_WEIGHT * max(0.0, support) / others
+                    score += t.country_weight * max(0.0, support) / others
                     # A neighbour's places are weaker evidence: "Gaza" next to "Israel".
                     nearby = sum(
                         ctx.countries.get(n, 0.0) - own.countries.get(n, 0.0)
                         for n in gazetteer.neighbours(cc)
                     )
-                    score += _NEIGHBOUR_WEIGHT * max(0.0, nearby) / others
+                    score += t.neighbour_weight * max(0.0, nearby) / others
                     if entry.admin1:
                         key = (cc, entry.admin1)
                         region = ctx.regions.get(key, 0.0) - own.regions.get(key, 0.0)
-                        score += _REGION_WEIGHT * max(0.0, region) / others
+                        score += t.region_weight * max(0.0, region) / others
                     if not entry.is_country:
                         # A country named anywhere in the article contains its towns.
                         named = ctx.named_countries.get(cc, 0.0) - own.named_countries.get(cc, 0.0)
-                        score += _NAMED_COUNTRY_WEIGHT * min(1.0, max(0.0, named))
+                        score += t.named_country_weight * min(t.named_support_cap, max(0.0, named))
                     if entry.admin1 and entry.feature_code != "ADM1":
                         # "Virginia" named anywhere makes "Richmond" the one in Virginia.
                         named = ctx.named_regions.get(key, 0.0) - own.named_regions.get(key, 0.0)
-                        score += _NAMED_REGION_WEIGHT * min(1.0, max(0.0, named))
-                score += _PROXIMITY_WEIGHT * float(near[index][i])
+                        score += t.named_region_weight * min(t.named_support_cap, max(0.0, named))
+                score += t.proximity_weight * float(near[index][i])
                 scores.append(score)
             group.scores = scores
             group.choice = max(range(len(scores)), key=scores.__getitem__)
@@ -815,7 +779,7 @@ def _proximity(groups: list[_Group]) -> list[np.ndarray]:
     Summed over the other names, capped, so that a town near many others wins. Only the
     likeliest readings of each name take part, and the distance matrix is built a block
     of rows at a time, so that a very long article costs time, not memory. Only the first
-    :data:`_PROXIMITY_GROUPS` names (in order of first mention) take part at all: the
+    ``TUNING.proximity_names`` names (in order of first mention) take part at all: the
     others get no proximity and give none.
     """
     owner: list[int] = []
@@ -823,10 +787,10 @@ def _proximity(groups: list[_Group]) -> list[np.ndarray]:
     rows: list[tuple[float, float, float]] = []
     # The distances are all pairs of readings: only the first names take part, so that
     # a list of thousands of places costs linear time (news names far fewer).
-    for index, group in enumerate(groups[:_PROXIMITY_GROUPS]):
+    for index, group in enumerate(groups[: TUNING.proximity_names]):
         probs = _softmax(group.scores)
         likeliest = sorted(range(len(probs)), key=probs.__getitem__, reverse=True)
-        for i in sorted(likeliest[:_PROXIMITY_READINGS]):
+        for i in sorted(likeliest[: TUNING.proximity_readings]):
             entry = group.entries[i]
             if entry.feature_class == "P" or entry.feature_code == "ADM2":
                 owner.append(index)
@@ -849,9 +813,11 @@ def _proximity(groups: list[_Group]) -> list[np.ndarray]:
         dist = EARTH_RADIUS_KM * np.hypot(
             lat[lo:hi, None] - lat[None, :], dlon * np.cos((lat[lo:hi, None] + lat[None, :]) / 2)
         )
-        per_group = np.maximum.reduceat(np.exp(-dist / _PROXIMITY_KM) * weight, starts, axis=1)
+        per_group = np.maximum.reduceat(
+            np.exp(-dist / TUNING.proximity_km) * weight, starts, axis=1
+        )
         per_group[np.arange(hi - lo), own_column[lo:hi]] = 0.0
-        total[lo:hi] = np.minimum(per_group.sum(axis=1), _PROXIMITY_CAP)
+        total[lo:hi] = np.minimum(per_group.sum(axis=1), TUNING.proximity_cap)
     for (index, i), value in zip(slots, total, strict=True):
         out[index][i] = value
     return out
@@ -859,7 +825,7 @@ def _proximity(groups: list[_Group]) -> list[np.ndarray]:
 
 def _softmax(scores: list[float]) -> list[float]:
     top = max(scores)
-    exps = [math.exp((s - top) / _TEMPERATURE) for s in scores]
+    exps = [math.exp((s - top) / TUNING.temperature) for s in scores]
     total = sum(exps)
     return [e / total for e in exps]
 
@@ -879,14 +845,14 @@ def _discount_isolated(groups: list[_Group]) -> None:
         entry = group.entries[group.choice]
         loose = entry.name_kind in ("alt", "variant")
         if entry.feature_class != "P" or (
-            entry.population >= _ISOLATED_MAX_POPULATION and not loose
+            entry.population >= TUNING.isolated_max_population and not loose
         ):
             continue
         if group.containers or not entry.country_code:
             continue
         if chosen_count[entry.country_code] > 1:  # this group and another
             continue
-        group.placeness *= _ISOLATED_FACTOR
+        group.placeness *= TUNING.isolated_factor
 
 
 # --------------------------------------------------------------------------- output
@@ -895,7 +861,7 @@ def _discount_isolated(groups: list[_Group]) -> None:
 def _places(groups: list[_Group]) -> list[Place]:
     merged: dict[int, list[_Group]] = defaultdict(list)
     for group in groups:
-        if group.placeness >= _PLACE_THRESHOLD:
+        if group.placeness >= TUNING.place_threshold:
             merged[group.entries[group.choice].geonameid].append(group)
     if not merged:
         return []
@@ -904,7 +870,9 @@ def _places(groups: list[_Group]) -> list[Place]:
         entry = members[0].entries[members[0].choice]
         spans = sorted((s for g in members for s in g.spans), key=lambda s: s.start)
         confidence = max(
-            _softmax_top(g.scores, g.choice) * g.placeness * (0.8 if g.demonym_only else 1.0)
+            _softmax_top(g.scores, g.choice)
+            * g.placeness
+            * (TUNING.demonym_confidence_factor if g.demonym_only else 1.0)
             for g in members
         )
         demonym_only = all(g.demonym_only for g in members)
@@ -944,6 +912,14 @@ def _mentions(spans: Iterable[_Span]) -> list[Mention]:
 def _focus_weight(
     entry: GazetteerEntry, spans: list[_Span], confidence: float, demonym_only: bool
 ) -> float:
-    mentions = sum(1.0 + 1.0 / (1.0 + s.article_pos / 500.0) for s in spans)
-    specificity = _CLASS_SPECIFICITY.get(entry.feature_code, 1.0)
-    return mentions * specificity * (0.5 + confidence) * (0.1 if demonym_only else 1.0)
+    t = TUNING
+    mentions = sum(
+        1.0 + t.early_mention_bonus / (1.0 + s.article_pos / t.early_mention_chars) for s in spans
+    )
+    specificity = t.class_specificity.get(entry.feature_code, t.other_specificity)
+    return (
+        mentions
+        * specificity
+        * (t.focus_confidence_base + confidence)
+        * (t.demonym_focus_factor if demonym_only else 1.0)
+    )

@@ -38,6 +38,7 @@ from services.entities.extract import (
     load_nlp,
 )
 from services.geocoder.gazetteer import Gazetteer, ensure_gazetteer
+from services.geocoder.tuning import TUNING
 from services.summarizer.rank import summarize
 from shared.budget import BudgetExceeded, time_budget
 from shared.schemas import PlaceCandidate
@@ -138,7 +139,7 @@ def _distinct_places(count: int) -> list[str]:
 
 
 def test_proximity_takes_only_the_first_names(gazetteer: Gazetteer) -> None:
-    names = _distinct_places(resolve._PROXIMITY_GROUPS + 100)
+    names = _distinct_places(TUNING.proximity_names + 100)
     text = "".join(f"in {name}, " for name in names)
     candidates = [
         PlaceCandidate(
@@ -153,12 +154,12 @@ def test_proximity_takes_only_the_first_names(gazetteer: Gazetteer) -> None:
     ]
     spans = [s for c in candidates for s in resolve._spans(c, gazetteer)]
     groups = resolve._group(spans, gazetteer, set())
-    assert len(groups) > resolve._PROXIMITY_GROUPS
+    assert len(groups) > TUNING.proximity_names
     for group in groups:
         group.scores = resolve._priors(group.entries)
     near = resolve._proximity(groups)
-    assert any(row.any() for row in near[: resolve._PROXIMITY_GROUPS])
-    assert not any(row.any() for row in near[resolve._PROXIMITY_GROUPS :])
+    assert any(row.any() for row in near[: TUNING.proximity_names])
+    assert not any(row.any() for row in near[TUNING.proximity_names :])
 
 
 def test_resolve_is_linear_in_distinct_places(gazetteer: Gazetteer) -> None:
