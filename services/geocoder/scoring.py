@@ -231,7 +231,8 @@ def proximity(groups: list[Group]) -> list[np.ndarray]:
 def softmax(scores: list[float]) -> list[float]:
     """The probability of each score, at the tuning's temperature."""
     top = max(scores)
-    exps = [math.exp((s - top) / TUNING.temperature) for s in scores]
+    temperature = TUNING.temperature
+    exps = [math.exp((s - top) / temperature) for s in scores]
     total = sum(exps)
     return [e / total for e in exps]
 
