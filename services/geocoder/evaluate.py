@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from services.entities.extract import extract_entities, load_nlp
-from services.geocoder.gazetteer import Gazetteer, ensure_gazetteer, haversine_km
+from services.geocoder.gazetteer import Gazetteer, ensure_gazetteer
+from services.geocoder.geometry import haversine_km
 from services.geocoder.resolve import resolve_places
 from shared.schemas import Place
 

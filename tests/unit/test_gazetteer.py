@@ -14,10 +14,10 @@ from services.geocoder.gazetteer import (
     data_version,
     derived_id,
     ensure_gazetteer,
-    haversine_km,
     index_version,
     normalize_name,
 )
+from services.geocoder.geometry import haversine_km
 
 
 @pytest.fixture(scope="module")

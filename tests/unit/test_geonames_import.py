@@ -14,9 +14,9 @@ from services.geocoder.gazetteer import (
     Gazetteer,
     GazetteerEntry,
     ensure_gazetteer,
-    haversine_km,
     index_version,
 )
+from services.geocoder.geometry import haversine_km
 from services.geocoder.geonames_import import import_geonames
 from services.geocoder.resolve import resolve_places
 from shared.schemas import PlaceCandidate
@@ -460,7 +460,7 @@ def test_eval_geo_runs_the_entity_stage_on_an_imported_index(
 def test_region_box_keeps_what_the_midpoint_needs() -> None:
     import random
 
-    from services.geocoder.gazetteer import _midpoint
+    from services.geocoder.geometry import midpoint
     from services.geocoder.geonames_import import _Box
 
     rng = random.Random(3)
@@ -473,5 +473,5 @@ def test_region_box_keeps_what_the_midpoint_needs() -> None:
         box = _Box()
         for lat, lon in points:
             box.add(lat, lon, 1)
-        assert _midpoint(box.points) == pytest.approx(_midpoint(points))
+        assert midpoint(box.points) == pytest.approx(midpoint(points))
         assert box.population == len(points)

@@ -12,8 +12,8 @@ import pytest
 from services.geocoder.gazetteer import (
     Gazetteer,
     ensure_gazetteer,
-    haversine_km,
 )
+from services.geocoder.geometry import haversine_km
 from services.geocoder.resolve import resolve_places
 from shared.schemas import Place, PlaceCandidate
 

@@ -1,0 +1,141 @@
+"""Step 1b: names the model did not tag, found by scanning the sentences that came with
+candidates: datelines ("COLUMBUS, Ohio (AP) —") and capitalised names after a locative
+word ("in Qayyarah")."""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import re
+from collections.abc import Iterator
+from typing import Final
+
+from services.geocoder.index import Gazetteer
+from services.geocoder.names import normalize_name
+from services.geocoder.spans import Span, make_span
+from services.geocoder.tuning import TUNING
+from shared.lexicon import entries, words
+from shared.schemas import PlaceCandidate
+
+# Capitalised words that name no place in news but match a GeoNames town somewhere.
+_NOT_PLACES: Final = words("geo_not_places")
+_CALENDAR: Final = words("geo_calendar_words")
+_DATELINE: Final = re.compile(
+    r"(?:^|(?<=\s))([A-Z][A-Z'’.-]+(?: [A-Z][A-Z'’.-]+){0,3})"
+    r"(,\s*[A-Z][\w.]*(?: [A-Z][\w.]*)?)?\s*(?:\([A-Za-z. ]+\)\s*)?(?:—|–|--?|\x97|:)\s"
+)
+_AFTER_LOCATIVE: Final = re.compile(
+    rf"\b(?:{'|'.join(map(re.escape, entries('geo_locative_openers')))})"
+    r"\s+([A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2})\b"
+)
+
+
+def with_datelines(
+    candidates: list[PlaceCandidate], found: list[Span], gazetteer: Gazetteer
+) -> list[Span]:
+    """``found`` plus the datelines the model missed: "COLUMBUS, Ohio (AP) —", "MANSFIELD --".
+
+    Upper-case words followed by a dash open many news reports with the place they were
+    filed from; the small model rarely tags them, or tags pieces ("ST" and "PAUL"), which
+    give way to the whole. Only sentences that came with candidates are seen.
+    """
+    covers = _Cover([(s.start, s.end) for s in found])
+    out: list[Span] = []
+    for cand in _one_per_sentence(candidates):
+        for match in _DATELINE.finditer(cand.sentence):
+            start = cand.sentence_start + match.start(1)
+            end = cand.sentence_start + match.end(1)
+            if covers.contains(start, end):
+                continue  # the model has it, or a longer name around it
+            norm = normalize_name(match.group(1))
+            entries = [
+                e for e in gazetteer.lookup_normalized(norm) if e.name_kind in ("name", "alt")
+            ]
+            if not entries or norm in _NOT_PLACES:
+                continue
+            container = match.group(2)
+            span = make_span(
+                cand.model_copy(update={"label": "GPE"}),
+                text=match.group(1),
+                start=start,
+                norm=norm,
+                entries=entries,
+                container=container.strip(" ,") if container else None,
+            )
+            span.origin = "dateline"
+            out.append(span)
+    # Fragments of a dateline ("ST" and "PAUL" for "ST. PAUL") give way to the whole.
+    # Datelines never overlap (one match per stretch of one sentence), so no fragment
+    # dropped here could have covered another dateline: dropping them all at the end is
+    # what dropping them after each dateline was.
+    inside = _Cover([(s.start, s.end) for s in out])
+    return [s for s in found if not inside.contains(s.start, s.end)] + out
+
+
+class _Cover:
+    """Spans ``(start, end)`` indexed for the questions the text scans ask of each match.
+
+    Sorted by start, with the running maximum of the ends: "does a span contain or
+    overlap this range?" is a binary search rather than a look at every span.
+    """
+
+    def __init__(self, spans: list[tuple[int, int]]) -> None:
+        self.spans = sorted(spans)
+        self.starts = [start for start, _ in self.spans]
+        self.max_end = list(itertools.accumulate((end for _, end in self.spans), max))
+
+    def contains(self, start: int, end: int) -> bool:
+        """Whether a span holds all of ``[start, end)``."""
+        count = bisect.bisect_right(self.starts, start)
+        return count > 0 and self.max_end[count - 1] >= end
+
+    def overlaps(self, start: int, end: int) -> bool:
+        """Whether a span shares a character with ``[start, end)``."""
+        count = bisect.bisect_left(self.starts, end)
+        return count > 0 and self.max_end[count - 1] > start
+
+
+def _one_per_sentence(candidates: list[PlaceCandidate]) -> Iterator[PlaceCandidate]:
+    """The first candidate of each sentence: the text scans look at a sentence once."""
+    seen: set[int] = set()
+    for cand in candidates:
+        if cand.sentence_start not in seen:
+            seen.add(cand.sentence_start)
+            yield cand
+
+
+def after_locatives(candidates: list[PlaceCandidate], gazetteer: Gazetteer) -> list[Span]:
+    """Capitalised names right after "in", "from", "near"... that the model did not tag.
+
+    Only town or region names the gazetteer knows under that very name are taken, and
+    only in sentences that came with candidates; a town of a country nothing else in the
+    article points to is discounted later like any other.
+    """
+    out: list[Span] = []
+    tagged = _Cover([(c.start, c.end) for c in candidates])
+    for cand in _one_per_sentence(candidates):
+        for match in _AFTER_LOCATIVE.finditer(cand.sentence):
+            start = cand.sentence_start + match.start(1)
+            end = cand.sentence_start + match.end(1)
+            if tagged.overlaps(start, end):
+                continue
+            norm = normalize_name(match.group(1))
+            if norm in _NOT_PLACES or norm in _CALENDAR:
+                continue
+            entries = [
+                e
+                for e in gazetteer.lookup_normalized(norm)
+                if e.name_kind == "name"
+                and (e.population >= TUNING.locative_min_population or e.is_admin)
+            ]
+            if entries:
+                span = make_span(
+                    cand.model_copy(update={"label": "GPE"}),
+                    text=match.group(1),
+                    start=start,
+                    norm=norm,
+                    entries=entries,
+                )
+                span.origin = "locative"
+                out.append(span)
+    return out

@@ -1,0 +1,262 @@
+"""Step 2: which place? Each name's readings scored from their prior and the article's
+context (patterns, countries and regions, distances to the other names), in rounds until
+the choices settle; then small towns nothing else supports are doubted."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Final
+
+import numpy as np
+
+from services.geocoder.geometry import EARTH_RADIUS_KM
+from services.geocoder.index import Gazetteer, GazetteerEntry
+from services.geocoder.placeness import Group
+from services.geocoder.tuning import TUNING
+
+# Rows of the distance matrix built at once: bounds memory, changes no result.
+_PROXIMITY_BLOCK: Final = 256
+
+
+def _prior(entry: GazetteerEntry) -> float:
+    """How likely a name means this entry before reading the article."""
+    t = TUNING
+    code = entry.feature_code
+    size = math.log10(max(entry.population, 0) + t.population_log_offset)
+    if code.startswith("PCL"):
+        base = t.country_prior + t.country_prior_per_size * size
+    elif code == "ADM1":
+        base = t.region_prior + t.region_prior_per_size * size
+    elif code in ("CONT", "RGN"):
+        base = t.area_prior
+    elif code == "ADM2":
+        base = t.county_prior + t.county_prior_per_size * size
+    else:
+        base = t.town_prior_per_size * size + (t.capital_prior_bonus if code == "PPLC" else 0.0)
+    return base - t.kind_penalty[entry.name_kind]
+
+
+def reading_priors(entries: list[GazetteerEntry]) -> list[float]:
+    """The prior of each reading of one name, knowing the others it competes with."""
+    priors = [_prior(e) for e in entries]
+    regions = {(e.country_code, e.name) for e in entries if e.feature_code == "ADM1"}
+    if any(e.name_kind == "name" for e in entries):
+        # "Paris" is first the places called Paris, then those with Paris as another name.
+        priors = [
+            p - (TUNING.alt_when_named_penalty if e.name_kind == "alt" else 0.0)
+            for p, e in zip(priors, entries, strict=True)
+        ]
+    for i, entry in enumerate(entries):
+        if entry.feature_code == "PPLC" and (entry.country_code, entry.name) in regions:
+            # News means the capital by "Washington", not the state of that name.
+            priors[i] += TUNING.capital_over_region
+    return priors
+
+
+def _contained(entry: GazetteerEntry, container: GazetteerEntry) -> bool:
+    if entry.geonameid == container.geonameid or entry.country_code != container.country_code:
+        return False
+    if container.is_country:
+        return True
+    if container.feature_code == "ADM1":
+        return entry.admin1 == container.admin1 and entry.feature_code != "ADM1"
+    return False
+
+
+@dataclass
+class _Context:
+    """What the article says about countries and regions, as soft votes."""
+
+    countries: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    regions: dict[tuple[str, str], float] = field(default_factory=lambda: defaultdict(float))
+    total: float = 0.0
+    # Countries and first-level regions named as such, by the probability of that reading.
+    named_countries: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    named_regions: dict[tuple[str, str], float] = field(default_factory=lambda: defaultdict(float))
+
+
+def _votes(group: Group) -> _Context:
+    """One group's votes: each reading votes for its country and region by its probability.
+
+    Soft votes keep an undecided name from steering the others with its current guess,
+    and let readings that fit together ("Athens" and "Georgia", both in the US) reinforce
+    each other.
+    """
+    votes = _Context()
+    weight = _group_weight(group)
+    votes.total = weight
+    for entry, prob in zip(group.entries, softmax(group.scores), strict=True):
+        if entry.country_code:
+            votes.countries[entry.country_code] += weight * prob
+            if entry.admin1:
+                votes.regions[(entry.country_code, entry.admin1)] += weight * prob
+            if entry.is_country:
+                votes.named_countries[entry.country_code] += prob
+            elif entry.feature_code == "ADM1" and entry.admin1:
+                votes.named_regions[(entry.country_code, entry.admin1)] += prob
+    return votes
+
+
+def _context(votes: list[_Context]) -> _Context:
+    ctx = _Context()
+    for vote in votes:
+        ctx.total += vote.total
+        for cc, value in vote.countries.items():
+            ctx.countries[cc] += value
+        for key, value in vote.regions.items():
+            ctx.regions[key] += value
+        for cc, value in vote.named_countries.items():
+            ctx.named_countries[cc] += value
+        for key, value in vote.named_regions.items():
+            ctx.named_regions[key] += value
+    return ctx
+
+
+def _group_weight(group: Group) -> float:
+    # Repeated names shape the context more; demonyms count a little.
+    t = TUNING
+    repeats = min(t.repeat_vote_cap, 1.0 + t.repeat_vote_step * (len(group.spans) - 1))
+    return (t.demonym_vote if group.demonym_only else 1.0) * repeats
+
+
+def score_groups(groups: list[Group], gazetteer: Gazetteer) -> None:
+    """Score every reading of every group, in rounds, and set each group's choice."""
+    t = TUNING
+    for group in groups:
+        group.prior = reading_priors(group.entries)
+        for container in group.containers:
+            for i, entry in enumerate(group.entries):
+                if _contained(entry, container):
+                    # "Alexandria, Louisiana": the pattern outweighs any population.
+                    group.prior[i] += t.container_bonus
+        group.scores = list(group.prior)
+        group.choice = max(range(len(group.scores)), key=group.scores.__getitem__)
+    for iteration in range(t.iterations):
+        before = [group.choice for group in groups]
+        votes = [_votes(group) for group in groups]
+        ctx = _context(votes)
+        near = proximity(groups)
+        for index, group in enumerate(groups):
+            own = votes[index]
+            others = max(ctx.total - own.total, 1e-9)
+            scores = []
+            for i, entry in enumerate(group.entries):
+                score = group.prior[i]
+                cc = entry.country_code
+                if cc:
+                    support = ctx.countries.get(cc, 0.0) - own.countries.get(cc, 0.0)
+                    score += t.country_weight * max(0.0, support) / others
+                    # A neighbour's places are weaker evidence: "Gaza" next to "Israel".
+                    nearby = sum(
+                        ctx.countries.get(n, 0.0) - own.countries.get(n, 0.0)
+                        for n in gazetteer.neighbours(cc)
+                    )
+                    score += t.neighbour_weight * max(0.0, nearby) / others
+                    if entry.admin1:
+                        key = (cc, entry.admin1)
+                        region = ctx.regions.get(key, 0.0) - own.regions.get(key, 0.0)
+                        score += t.region_weight * max(0.0, region) / others
+                    if not entry.is_country:
+                        # A country named anywhere in the article contains its towns.
+                        named = ctx.named_countries.get(cc, 0.0) - own.named_countries.get(cc, 0.0)
+                        score += t.named_country_weight * min(t.named_support_cap, max(0.0, named))
+                    if entry.admin1 and entry.feature_code != "ADM1":
+                        # "Virginia" named anywhere makes "Richmond" the one in Virginia.
+                        named = ctx.named_regions.get(key, 0.0) - own.named_regions.get(key, 0.0)
+                        score += t.named_region_weight * min(t.named_support_cap, max(0.0, named))
+                score += t.proximity_weight * float(near[index][i])
+                scores.append(score)
+            group.scores = scores
+            group.choice = max(range(len(scores)), key=scores.__getitem__)
+        if iteration > 0 and before == [group.choice for group in groups]:
+            break  # settled: another round would only sharpen the same choices
+    _discount_isolated(groups)
+
+
+def proximity(groups: list[Group]) -> list[np.ndarray]:
+    """For each reading of each group, how close it is to the other groups' readings.
+
+    Every plausible reading of the other names counts, weighted by how plausible it is,
+    not only their current choice: two ambiguous neighbours ("Paris" and "Henry County")
+    then pull each other to the pair that fits (Paris and Henry County, Tennessee).
+    Summed over the other names, capped, so that a town near many others wins. Only the
+    likeliest readings of each name take part, and the distance matrix is built a block
+    of rows at a time, so that a very long article costs time, not memory. Only the first
+    ``TUNING.proximity_names`` names (in order of first mention) take part at all: the
+    others get no proximity and give none.
+    """
+    owner: list[int] = []
+    slots: list[tuple[int, int]] = []
+    rows: list[tuple[float, float, float]] = []
+    # The distances are all pairs of readings: only the first names take part, so that
+    # a list of thousands of places costs linear time (news names far fewer).
+    for index, group in enumerate(groups[: TUNING.proximity_names]):
+        probs = softmax(group.scores)
+        likeliest = sorted(range(len(probs)), key=probs.__getitem__, reverse=True)
+        for i in sorted(likeliest[: TUNING.proximity_readings]):
+            entry = group.entries[i]
+            if entry.feature_class == "P" or entry.feature_code == "ADM2":
+                owner.append(index)
+                slots.append((index, i))
+                rows.append((entry.latitude, entry.longitude, math.sqrt(probs[i])))
+    out = [np.zeros(len(group.entries)) for group in groups]
+    if len({*owner}) < 2:
+        return out
+    table = np.asarray(rows)
+    lat = np.radians(table[:, 0])
+    lon = np.radians(table[:, 1])
+    weight = table[:, 2]
+    owners = np.asarray(owner)
+    starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+    own_column = np.searchsorted(starts, np.arange(len(owner)), side="right") - 1
+    total = np.empty(len(owner))
+    for lo in range(0, len(owner), _PROXIMITY_BLOCK):
+        hi = min(len(owner), lo + _PROXIMITY_BLOCK)
+        dlon = (lon[lo:hi, None] - lon[None, :] + np.pi) % (2 * np.pi) - np.pi
+        dist = EARTH_RADIUS_KM * np.hypot(
+            lat[lo:hi, None] - lat[None, :], dlon * np.cos((lat[lo:hi, None] + lat[None, :]) / 2)
+        )
+        per_group = np.maximum.reduceat(
+            np.exp(-dist / TUNING.proximity_km) * weight, starts, axis=1
+        )
+        per_group[np.arange(hi - lo), own_column[lo:hi]] = 0.0
+        total[lo:hi] = np.minimum(per_group.sum(axis=1), TUNING.proximity_cap)
+    for (index, i), value in zip(slots, total, strict=True):
+        out[index][i] = value
+    return out
+
+
+def softmax(scores: list[float]) -> list[float]:
+    """The probability of each score, at the tuning's temperature."""
+    top = max(scores)
+    temperature = TUNING.temperature
+    exps = [math.exp((s - top) / temperature) for s in scores]
+    total = sum(exps)
+    return [e / total for e in exps]
+
+
+def _discount_isolated(groups: list[Group]) -> None:
+    """Doubt small towns that nothing else in the article points to.
+
+    "Obama" (a town in Japan) in an article about Washington, or "Hamas" read as another
+    name of Hamm: a small town, or any town matched only by one of its other names, of a
+    country that no other place, demonym or pattern in the article supports, is more
+    likely a word the model mistook for a place.
+    """
+    chosen = [group.entries[group.choice].country_code for group in groups]
+    # How many groups chose each country: "another group chose it" is a count above one.
+    chosen_count = Counter(chosen)
+    for group in groups:
+        entry = group.entries[group.choice]
+        loose = entry.name_kind in ("alt", "variant")
+        if entry.feature_class != "P" or (
+            entry.population >= TUNING.isolated_max_population and not loose
+        ):
+            continue
+        if group.containers or not entry.country_code:
+            continue
+        if chosen_count[entry.country_code] > 1:  # this group and another
+            continue
+        group.placeness *= TUNING.isolated_factor

@@ -1,0 +1,221 @@
+"""Step 1a: the places a candidate span names, trimmed and looked up, with their context.
+
+The whole span ("Mosul"), its parts ("Alexandria, Louisiana"), its named part ("Nineveh
+plain", "Northeast Georgia"), or place names inside a longer name ("University of
+Georgia", "Gainesville Police Department").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Final
+
+from services.geocoder.index import Gazetteer, GazetteerEntry
+from services.geocoder.names import normalize_name
+from services.geocoder.tuning import TUNING
+from shared.lexicon import words
+from shared.schemas import PlaceCandidate
+
+# Capitalised words that name no place in news but match a GeoNames town somewhere.
+_NOT_PLACES: Final = words("geo_not_places")
+_CALENDAR: Final = words("geo_calendar_words")
+_DIRECTIONS: Final = words("geo_directions")
+_GENERIC_TAIL: Final = words("geo_generic_tails")
+_FUNCTION: Final = words("geo_function_words")
+_INSTITUTIONS: Final = words("geo_institution_words")
+_INSTITUTION_LOCATIVES: Final = words("geo_institution_locatives")
+_TOKEN: Final = re.compile(r"\w[\w.&]*(?:['’-]\w+)*")
+_POSSESSIVE: Final = re.compile(r"['’]s?$")
+# Matched at the span's end (``match(sentence, end)``), hence no "^".
+_CONTAINER_AFTER: Final = re.compile(r"\s*,\s*((?:[A-Z][\w'’.-]*)(?:\s+[A-Z][\w'’.-]*){0,3})")
+_TRIM_LEAD: Final = re.compile(r"^(?:the|The|THE)\s+")
+_TRIM_TAIL: Final = re.compile(r"(?:['’]s|['’])$")
+
+
+@dataclass
+class Span:
+    """A trimmed candidate span with its context."""
+
+    text: str
+    start: int
+    end: int
+    label: str
+    before: str
+    after: str
+    container_text: str | None
+    article_pos: int
+    norm: str = ""
+    entries: list[GazetteerEntry] = field(default_factory=list)
+    origin: str = "whole"
+    locates_institution: bool = False
+    placeness: float = 0.0
+    person_cue: bool = False
+
+
+def candidate_spans(cand: PlaceCandidate, gazetteer: Gazetteer) -> list[Span]:
+    """The places a candidate names: the whole span, its parts, or names inside it."""
+    text, start = cand.text, cand.start
+    lead = _TRIM_LEAD.match(text)
+    if lead:
+        text, start = text[lead.end() :], start + lead.end()
+    tail = _TRIM_TAIL.search(text)
+    if tail:
+        text = text[: tail.start()]
+    # Keep a final dot: it belongs to "U.S." and "Ga.", and normalisation ignores it.
+    text = text.rstrip(" ,;:")
+    if not text or not (text[0].isupper() or text[0].isdigit()):
+        return []  # "n't", "the" and other tokenizer debris
+    parts: list[tuple[str, int]] = [(text, start)]
+    if "," in text:
+        # "Alexandria, Louisiana": the second part is the first one's container.
+        head, _, rest = text.partition(",")
+        offset = len(head) + 1 + (len(rest) - len(rest.lstrip()))
+        parts = [(head.rstrip(), start), (rest.strip(), start + offset)]
+    out = []
+    for index, (part, part_start) in enumerate(parts):
+        if not part:
+            continue
+        container = parts[1][0] if len(parts) == 2 and index == 0 else None
+        out.extend(_part_spans(cand, part, part_start, container, gazetteer))
+    return out
+
+
+def _part_spans(
+    cand: PlaceCandidate, part: str, part_start: int, container: str | None, gazetteer: Gazetteer
+) -> list[Span]:
+    norm = normalize_name(part)
+    if not norm or norm in _NOT_PLACES:
+        return []
+    if norm in _CALENDAR and cand.label not in ("GPE", "LOC"):
+        return []  # "in August" is a month, whatever town is called August
+    entries = gazetteer.lookup_normalized(norm)
+    if cand.label == "NORP":
+        # "Canadian" is the people of Canada before it is Canadian, Texas.
+        entries = [e for e in entries if e.name_kind == "demonym"] or entries
+    if entries:
+        return [
+            make_span(
+                cand, text=part, start=part_start, norm=norm, entries=entries, container=container
+            )
+        ]
+    tokens = list(_TOKEN.finditer(part))
+    if len(tokens) == 1 and "-" in part:
+        # "Russian-American": each part is a demonym.
+        tokens = list(re.finditer(r"\w+", part))
+    if len(tokens) < 2:
+        return []
+    first, last = tokens[0].group().casefold(), tokens[-1].group().casefold()
+    if first in _DIRECTIONS:
+        # "Northeast Georgia", "North Texas": the region is inside the named place.
+        rest = part[tokens[1].start() :]
+        found = _part_spans(cand, rest, part_start + tokens[1].start(), container, gazetteer)
+        if found:
+            return found
+    if last in _GENERIC_TAIL:
+        # "Nineveh plain", "Tigris valley": the named part is the place.
+        head = part[: tokens[-1].start()].rstrip()
+        head_norm = normalize_name(head)
+        entries = gazetteer.lookup_normalized(head_norm) if head_norm else []
+        if entries:
+            return [
+                make_span(
+                    cand,
+                    text=head,
+                    start=part_start,
+                    norm=head_norm,
+                    entries=entries,
+                    container=container,
+                )
+            ]
+    if cand.label == "PERSON":
+        return []
+    return _inner_spans(cand, part, part_start, tokens, gazetteer)
+
+
+def _inner_spans(
+    cand: PlaceCandidate,
+    part: str,
+    part_start: int,
+    tokens: list[re.Match[str]],
+    gazetteer: Gazetteer,
+) -> list[Span]:
+    """Place names inside a longer name: "University of Georgia", "Gainesville Police"."""
+    out = []
+    i = 0
+    while i < len(tokens):
+        for size in range(min(TUNING.inner_name_max_words, len(tokens) - i), 0, -1):
+            if size == len(tokens):
+                continue
+            window = tokens[i : i + size]
+            if not window[0].group()[0].isupper() or window[0].group().casefold() in _FUNCTION:
+                continue
+            text = part[window[0].start() : window[-1].end()]
+            text = _POSSESSIVE.sub("", text) if size == 1 or "'" in text or "’" in text else text
+            norm = normalize_name(text)
+            if norm in _NOT_PLACES:
+                continue
+            entries = gazetteer.lookup_normalized(norm)
+            if not entries:
+                continue
+            # "University of Georgia", "Gainesville Police Department": a place name
+            # before an institution's noun or after "of" names where the institution is.
+            locates = (i > 0 and tokens[i - 1].group().casefold() in _INSTITUTION_LOCATIVES) or (
+                i == 0
+                and i + size < len(tokens)
+                and tokens[i + size].group().casefold() in _INSTITUTIONS
+            )
+            span = make_span(
+                cand,
+                text=text,
+                start=part_start + window[0].start(),
+                norm=norm,
+                entries=entries,
+                origin="inner",
+            )
+            span.locates_institution = locates
+            out.append(span)
+            i += size - 1
+            break
+        i += 1
+    return out
+
+
+def make_span(
+    cand: PlaceCandidate,
+    *,
+    text: str,
+    start: int,
+    norm: str,
+    entries: list[GazetteerEntry],
+    origin: str = "whole",
+    container: str | None = None,
+) -> Span:
+    """A :class:`Span` of ``cand``'s sentence: ``text`` at ``start``, with its readings.
+
+    Its context is read here: the words before and after it, and for a whole span the
+    region or country right after it ("Gainesville, Ga.") unless ``container`` is given.
+    """
+    sent = cand.sentence
+    rel_start = start - cand.sentence_start
+    rel_end = rel_start + len(text)
+    inside = 0 <= rel_end <= len(sent)
+    # Only the next 40 characters are kept, and the container pattern is matched in place:
+    # a copy of the rest of the sentence for each span is quadratic in a long sentence.
+    after = sent[rel_end : rel_end + TUNING.context_chars] if inside else ""
+    if container is None and origin == "whole":
+        found = _CONTAINER_AFTER.match(sent, rel_end) if inside else None
+        container = found.group(1) if found else None
+    return Span(
+        text=text,
+        start=start,
+        end=start + len(text),
+        label=cand.label,
+        before=sent[max(0, rel_start - TUNING.context_chars) : max(0, rel_start)],
+        after=after,
+        container_text=container,
+        article_pos=start,
+        norm=norm,
+        entries=entries[: TUNING.max_readings],
+        origin=origin,
+    )
