@@ -46,7 +46,7 @@ class EntityTuning:
     propagate_min_chars: int = 2
     #: Propagation: a surname alone is searched for if longer than this. Set by hand.
     surname_short: int = 2
-    #: Propagation: a name's initials ("IS") are searched for if this many or more. By hand.
+    #: Propagation: initials ("IS") of this many letters or more are searched for. Set by hand.
     initials_min_letters: int = 2
     #: Salience: a first line shorter than this is a title, else the lead. Set by hand.
     title_max_chars: int = 200
