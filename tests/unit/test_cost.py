@@ -32,11 +32,11 @@ from services.entities.extract import (
     _chunks,
     _extract_from_ents,
     _model_batches,
-    _reaches_out,
-    _Span,
     extract_entities,
     load_nlp,
 )
+from services.entities.repairs import reaches_out
+from services.entities.spans import Span
 from services.geocoder.gazetteer import Gazetteer, ensure_gazetteer
 from services.geocoder.placeness import group_spans
 from services.geocoder.scans import _Cover
@@ -384,11 +384,11 @@ def test_cover_answers_as_a_pass_over_every_span(
 def test_reaches_out_answers_as_a_pass_over_every_span(
     spans: list[tuple[int, int]], person: tuple[int, int]
 ) -> None:
-    ordered = sorted((_Span(s, e, "ORG") for s, e in spans), key=lambda s: s.start)
-    p = _Span(person[0], person[0] + person[1], "PERSON")
+    ordered = sorted((Span(s, e, "ORG") for s, e in spans), key=lambda s: s.start)
+    p = Span(person[0], person[0] + person[1], "PERSON")
     furthest = list(itertools.accumulate((s.end for s in ordered), max))
     expected = any(
         s.start < p.end and p.start < s.end and (s.start < p.start or s.end > p.end)
         for s in ordered
     )
-    assert _reaches_out(p, ordered, [s.start for s in ordered], furthest) == expected
+    assert reaches_out(p, ordered, [s.start for s in ordered], furthest) == expected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,8 @@ from services.entities.extract import (
     mask_residue,
     restore_case,
 )
+from services.entities.names import alternation
+from services.entities.tuning import TUNING, EntityTuning
 from shared.schemas import Entity
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "samples" / "000_94083e9d46d5205f.txt"
@@ -102,6 +105,28 @@ def test_restore_case_uses_the_articles_own_spelling() -> None:
 def test_restore_case_leaves_normal_text_alone() -> None:
     text = "The UN and NATO met in Brussels.\nOfficials said little."
     assert restore_case(text) == text
+
+
+# ---------------------------------------------------------------- word lists and tuning
+
+
+def test_word_list_alternations_keep_file_order_and_spell_abbreviations() -> None:
+    verbs = alternation("entities_match_verbs")
+    # "drew with" is tried before "drew", its words across any run of blanks.
+    assert verbs.index(r"drew[ \t]+with") < verbs.index("|drew|")
+    assert r"|vs\.?|" in verbs
+    roles = re.compile(r"(?:" + alternation("entities_team_roles", gap=r"[ \t]") + r")$")
+    assert all(roles.match(w) for w in ("team mate", "team\tmate", "team-mate", "all-rounder"))
+    assert not roles.match("team  mate")
+    titles = re.compile(r"(?:" + alternation("person_titles") + r")$", re.IGNORECASE)
+    assert all(titles.match(t) for t in ("Gen", "Gen.", "Lt.", "Prime", "Mr"))
+    assert not titles.match("Genx")
+
+
+def test_tuning_is_frozen_and_the_stage_runs_with_the_defaults() -> None:
+    assert EntityTuning() == TUNING
+    with pytest.raises(AttributeError):
+        TUNING.layout_weight = 3  # type: ignore[misc]
 
 
 # ---------------------------------------------------------------- the user's sample

@@ -1,0 +1,108 @@
+"""Labels repaired with the article's own evidence: places named as such, places the model
+took for people, and lone words labelled by the full name they shorten."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from services.entities.names import alternation, countries, name_key, name_tokens, previous_word
+from services.entities.spans import Span
+from services.entities.tuning import TUNING
+from shared.lexicon import words
+
+# Words before a span that make a following name a place ("in Qayyarah", "the Nineveh plain").
+_PLACE_CUES = words("place_cues")
+# "the town of Tavildara", "the province of Nineveh": what follows is a place.
+_PLACE_OF = re.compile(
+    r"\b(?:" + alternation("place_kinds") + r")[ \t]+of[ \t]+"
+    r"([A-Z][\w'’-]+(?:[ \t-][A-Z][\w'’-]+){0,2})"
+)
+
+
+def named_places(text: str, spans: list[Span]) -> list[Span]:
+    """Names after "the town of", "the city of"...: places, whatever the model said."""
+    by_range = {(s.start, s.end): s for s in spans}
+    covered = bytearray(len(text) + 1)
+    for span in spans:
+        covered[span.start : span.end] = b"\x01" * (span.end - span.start)
+    added: list[Span] = []
+    for match in _PLACE_OF.finditer(text):
+        start, end = match.span(1)
+        named = by_range.get((start, end))
+        if named is not None:
+            if named.label not in {"GPE", "LOC", "FAC"}:
+                named.label, named.weight = "GPE", TUNING.layout_weight
+        elif not any(covered[start:end]):
+            added.append(Span(start, end, "GPE", weight=TUNING.layout_weight))
+    return sorted([*spans, *added], key=lambda s: s.start) if added else spans
+
+
+def _person_words(text: str, spans: list[Span]) -> set[str]:
+    """Given names and surnames of the people the article names in full."""
+    found: set[str] = set()
+    for span in spans:
+        if span.label == "PERSON":
+            tokens = name_tokens(text[span.start : span.end])
+            if len(tokens) > 1:
+                found.update((tokens[0], tokens[-1]))
+    return found
+
+
+def fix_place_people(text: str, spans: list[Span], is_place: Callable[[str], bool] | None) -> None:
+    """Relabel as places the "people" that the article itself shows to be places.
+
+    A country is no person ("Tristan Hoffman (Netherlands)") and no organisation. With a
+    gazetteer, a one-word "person" it knows as a place is one when the article calls it
+    a place elsewhere or a place word comes before it ("the base of Qayyarah", "the
+    Nineveh plain"), unless the article names a person of that name in full ("Barack
+    Obama ... the Obama administration").
+    """
+    place_keys = {name_key(text[s.start : s.end]) for s in spans if s.label in {"GPE", "LOC"}}
+    known = countries()
+    people = _person_words(text, spans)
+    for span in spans:
+        surface = text[span.start : span.end]
+        key = name_key(surface)
+        if key in people:
+            continue
+        if span.label in {"ORG", "FAC", "PRODUCT", "EVENT"} and key in known:
+            span.label = "GPE"  # "the Belarus parliament": a country is a place
+        if span.label != "PERSON":
+            continue
+        if key in known or (
+            is_place is not None
+            and (key in place_keys or previous_word(text, span.start) in _PLACE_CUES)
+            and is_place(surface)
+        ):
+            span.label = "GPE"
+
+
+def short_forms(text: str, spans: list[Span], is_place: Callable[[str], bool] | None) -> None:
+    """Label a lone word by the full name it shortens.
+
+    A person's surname or given name ("Lebed told reporters" after "Alexander Lebed",
+    "Wang" after "Wang Donghai") is that person, unless the gazetteer and the words before
+    it make it a place ("in Jordan"). A "person" that is the first word of an organisation
+    named in full ("Magna" after "Magna International") is that organisation.
+    """
+    person_words = _person_words(text, spans)
+    org_heads: set[str] = set()
+    for s in spans:
+        tokens = name_tokens(text[s.start : s.end])
+        if len(tokens) > 1 and s.label == "ORG":
+            org_heads.add(tokens[0])
+    for span in spans:
+        tokens = name_tokens(text[span.start : span.end])
+        if len(tokens) != 1:
+            continue
+        if span.label != "PERSON" and tokens[0] in person_words:
+            surface = text[span.start : span.end]
+            if not (
+                is_place is not None
+                and previous_word(text, span.start) in _PLACE_CUES
+                and is_place(surface)
+            ):
+                span.label = "PERSON"
+        elif span.label == "PERSON" and tokens[0] in org_heads and tokens[0] not in person_words:
+            span.label = "ORG"
