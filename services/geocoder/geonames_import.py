@@ -65,24 +65,16 @@ from services.geocoder.sources import (
     load_aliases,
     load_json,
 )
+from shared.lexicon import words
 
 #: Populated places that are no longer there.
-_GONE: Final = frozenset({"PPLH", "PPLQ", "PPLW", "PPLCH"})
+_GONE: Final = words("geo_gone_places")
 #: Seats of government and of administrative divisions, kept whatever their population.
-_SEATS: Final = frozenset({"PPLC", "PPLG", "PPLA", "PPLA2", "PPLA3", "PPLA4"})
-#: Natural features news names, kept when English Wikipedia has an article on them.
-_LANDMARKS: Final = frozenset(
-    {
-        "T.ISL", "T.ISLS", "T.ARCH", "T.MT", "T.MTS", "T.PK", "T.VLC", "T.PEN", "T.CAPE",
-        "T.DSRT", "T.PLAT", "T.VAL", "T.PLN",
-        "H.OCN", "H.SEA", "H.GULF", "H.BAY", "H.STRT", "H.CHN", "H.LK", "H.LKS", "H.STM",
-        "H.RSV", "H.CNL",
-    }
-)  # fmt: skip
+_SEATS: Final = words("geo_seat_codes")
+#: Natural features news names ("class.code"), kept when English Wikipedia has an article.
+_LANDMARKS: Final = words("geo_landmark_codes")
 #: alternateNamesV2 "languages" that are not names: links, postcodes, airport codes ...
-_NOT_NAMES: Final = frozenset(
-    {"link", "wkdt", "post", "iata", "icao", "faac", "tcid", "unlc", "fr_1793", "abbr", "phon"}
-)
+_NOT_NAMES: Final = words("geo_not_name_languages")
 _WIKIPEDIA_EN: Final = "en.wikipedia.org/"
 _BATCH: Final = 20_000
 # Flags per GeoNames id, one byte each.
