@@ -317,6 +317,12 @@ class Entity(_Model):
     salience: float = Field(ge=0.0, le=1.0)
 
 
+#: The label of a :class:`PlaceCandidate` that no model tagged: a capitalised name after a
+#: place cue ("in Hamdaniya") that the entity stage offers because the gazetteer knows it.
+#: The geocoder takes it as a place found the way its own locative scan finds one.
+GAZETTEER_LABEL = "GAZETTEER"
+
+
 class PlaceCandidate(_Model):
     """A span the geocoder should look at, whatever label the model gave it."""
 

@@ -7,11 +7,11 @@ from collections.abc import Callable, Sequence
 
 from spacy.lang.en.stop_words import STOP_WORDS
 
-from services.entities.labels import CANDIDATE_LABELS, GAZETTEER_LABEL
+from services.entities.labels import CANDIDATE_LABELS
 from services.entities.names import previous_word
 from services.entities.spans import Span
 from shared.lexicon import words
-from shared.schemas import PlaceCandidate
+from shared.schemas import GAZETTEER_LABEL, PlaceCandidate
 from shared.text import split_sentences
 
 _CAPITALISED_RUN = re.compile(r"[A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*){0,3}")

@@ -40,7 +40,7 @@ from spacy.language import Language
 from services.entities.aliases import consistent_labels, group_entities, propagate
 from services.entities.candidates import place_candidates
 from services.entities.casing import restore_case
-from services.entities.labels import CANDIDATE_LABELS, GAZETTEER_LABEL, NAME_LABELS
+from services.entities.labels import CANDIDATE_LABELS, NAME_LABELS
 from services.entities.layout import datelines, table_spans
 from services.entities.names import countries
 from services.entities.relabel import fix_place_people, named_places, short_forms
@@ -48,7 +48,7 @@ from services.entities.repairs import drop_common_words, initialled_people, pare
 from services.entities.residue import mask_residue
 from services.entities.spans import join_demonyms, model_spans, overlay
 from services.entities.teams import sports_teams
-from shared.schemas import Entity, PlaceCandidate
+from shared.schemas import GAZETTEER_LABEL, Entity, PlaceCandidate
 from shared.text import split_sentences
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""The entity labels the stage keeps, shows the geocoder, and adds."""
+"""The entity labels the stage keeps and shows the geocoder."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ NAME_LABELS = frozenset(
 )
 #: Labels whose spans the geocoder is shown (people too: the model often calls places people).
 CANDIDATE_LABELS = frozenset({"GPE", "LOC", "FAC", "ORG", "NORP", "PERSON"})
-#: Label of a candidate that only the gazetteer recognised.
-GAZETTEER_LABEL = "GAZETTEER"
+# The label of a candidate that only the gazetteer recognised is the wire's:
+# shared.schemas.GAZETTEER_LABEL, which the geocoder reads too.
 #: Names that may end in a number or a common word ("Windows 95", "Euro 96").
 TITLE_LIKE_LABELS = frozenset({"PRODUCT", "WORK_OF_ART", "LAW", "EVENT", "FAC"})

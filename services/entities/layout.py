@@ -7,9 +7,10 @@ from collections import Counter
 
 from spacy.lang.en.stop_words import STOP_WORDS
 
-from services.entities.names import alternation, initialled_names, is_initialled_name, name_tokens
+from services.entities.names import initialled_names, is_initialled_name, name_tokens
 from services.entities.spans import Span, trim
 from services.entities.tuning import TUNING
+from shared.lexicon import alternation
 
 # A wire dateline: "BONN 1996-08-30", "MOSUL, Iraq (AFP) -", "IRVINE, Calif. Aug 30".
 _DATELINE = re.compile(

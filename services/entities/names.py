@@ -1,8 +1,7 @@
 """Small facts about names that every step of the entity stage asks.
 
 How two surfaces compare (:func:`name_key`, :func:`name_tokens`), a name's initials, the
-word before a name, whether a name is a country, initialled names ("R. Irani"), and the
-regex alternation of a word list.
+word before a name, whether a name is a country, and initialled names ("R. Irani").
 """
 
 from __future__ import annotations
@@ -29,18 +28,6 @@ _INITIALLED = re.compile(
 )
 # Dotted abbreviations that are not initials: "U.S. Open" is no person.
 _NOT_INITIALS = words("entities_not_initials")
-
-
-def alternation(name: str, gap: str = r"[ \t]+") -> str:
-    """Word list ``name`` as a regex alternation, in file order (the first entry that
-    matches wins). Each entry is escaped; a space in it matches ``gap``; a final "."
-    (an abbreviation's) matches with or without the stop."""
-
-    def pattern(entry: str) -> str:
-        stop = r"\.?" if entry.endswith(".") else ""
-        return gap.join(re.escape(word) for word in entry.removesuffix(".").split(" ")) + stop
-
-    return "|".join(pattern(entry) for entry in entries(name))
 
 
 def name_key(surface: str) -> str:

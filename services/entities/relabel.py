@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from services.entities.names import alternation, countries, name_key, name_tokens, previous_word
+from services.entities.names import countries, name_key, name_tokens, previous_word
 from services.entities.spans import Span
 from services.entities.tuning import TUNING
-from shared.lexicon import words
+from shared.lexicon import alternation, words
 
 # Words before a span that make a following name a place ("in Qayyarah", "the Nineveh plain").
 _PLACE_CUES = words("place_cues")

@@ -9,7 +9,6 @@ import re
 
 from services.entities.names import (
     WORD,
-    alternation,
     countries,
     initialled_names,
     initials,
@@ -17,6 +16,7 @@ from services.entities.names import (
 )
 from services.entities.spans import Span, overlay
 from services.entities.tuning import TUNING
+from shared.lexicon import alternation
 
 _PAREN_ACRONYM = re.compile(r"[ \t]*\([ \t]*([A-Z][A-Z&.]{1,7})[ \t]*\)")
 # The capitalised run before "(NLD)": "National League for Democracy".

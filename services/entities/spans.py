@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from services.entities.labels import NAME_LABELS, TITLE_LIKE_LABELS
-from services.entities.names import alternation
+from shared.lexicon import alternation
 
 
 @dataclass(slots=True)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from services.entities.names import alternation, name_key
+from services.entities.names import name_key
 from services.entities.spans import Span
 from services.entities.tuning import TUNING
+from shared.lexicon import alternation
 
 # Between two teams' names: "Surrey beat Warwickshire", "Nice drew with Guingamp".
 _MATCH_VERBS = "(?:" + alternation("entities_match_verbs") + ")"

@@ -11,7 +11,7 @@ import unicodedata
 from functools import lru_cache
 from typing import Final, Literal
 
-from shared.lexicon import entries, words
+from shared.lexicon import alternation, entries, words
 
 #: How a name matched an entry, best first. The resolver trusts a primary name more than
 #: an alternate, an alternate more than a variant without its Arabic article, and treats
@@ -32,8 +32,8 @@ _NON_WORD: Final = re.compile(r"[^\w]+")
 CODE_LIKE: Final = re.compile(r"^[A-Z0-9]{2,4}$")
 #: "Nineveh Governorate", "Ontario Province": a region is also indexed by its bare name.
 REGION_AFFIX: Final = re.compile(
-    rf"\s+({'|'.join(map(re.escape, entries('geo_region_suffixes')))})$"
-    rf"|^({'|'.join(map(re.escape, entries('geo_region_prefixes')))}) of\s+"
+    r"\s+(" + alternation("geo_region_suffixes") + ")$"
+    r"|^(" + alternation("geo_region_prefixes") + r") of\s+"
 )
 
 

@@ -11,19 +11,18 @@ from typing import Final
 from services.geocoder.index import Gazetteer, GazetteerEntry
 from services.geocoder.spans import Span
 from services.geocoder.tuning import TUNING
-from shared.lexicon import entries, words
+from shared.lexicon import alternation, words
+from shared.schemas import GAZETTEER_LABEL
 
 _LOCATIVE: Final = words("geo_locatives")
 _PERSON_TITLES: Final = words("geo_person_titles")
 _SPEECH_VERBS: Final = words("geo_speech_verbs")
 _GENERIC_TAIL: Final = words("geo_generic_tails")
-#: The entity stage's label for names after a place cue that only the gazetteer knew.
-_GAZETTEER_LABEL: Final = "GAZETTEER"
 # Words after a name that make it a place: "a Gainesville man", "Alexandria residents".
 _PLACE_NOUNS: Final = words("geo_place_nouns")
 # "Robertson's daughter", "Holroyd, who": what follows a person, not a place.
 _PERSON_AFTER: Final = re.compile(
-    rf"^(?:['’]s\s+(?:{'|'.join(map(re.escape, entries('geo_person_relations')))})s?\b"
+    r"^(?:['’]s\s+(?:" + alternation("geo_person_relations") + r")s?\b"
     r"|,\s+who\b)"
 )
 _WORD: Final = re.compile(r"[A-Za-z][\w'’.-]*")
@@ -91,7 +90,7 @@ def _placeness(span: Span, person_words: set[str]) -> float:
         return t.inner_institution_placeness if span.locates_institution else t.inner_placeness
     if span.origin == "dateline":
         return t.dateline_placeness
-    if span.origin == "locative" or span.label == _GAZETTEER_LABEL:
+    if span.origin == "locative" or span.label == GAZETTEER_LABEL:
         # A capitalised name after "in", "from"... that only the gazetteer recognised.
         return t.locative_found_placeness
     score = t.label_prior.get(span.label, 0.0)

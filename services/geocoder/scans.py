@@ -14,7 +14,7 @@ from services.geocoder.index import Gazetteer
 from services.geocoder.names import normalize_name
 from services.geocoder.spans import Span, make_span
 from services.geocoder.tuning import TUNING
-from shared.lexicon import entries, words
+from shared.lexicon import alternation, words
 from shared.schemas import PlaceCandidate
 
 # Capitalised words that name no place in news but match a GeoNames town somewhere.
@@ -25,7 +25,7 @@ _DATELINE: Final = re.compile(
     r"(,\s*[A-Z][\w.]*(?: [A-Z][\w.]*)?)?\s*(?:\([A-Za-z. ]+\)\s*)?(?:—|–|--?|\x97|:)\s"
 )
 _AFTER_LOCATIVE: Final = re.compile(
-    rf"\b(?:{'|'.join(map(re.escape, entries('geo_locative_openers')))})"
+    r"\b(?:" + alternation("geo_locative_openers") + ")"
     r"\s+([A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2})\b"
 )
 

@@ -8,6 +8,7 @@ rules that use it, and lets two stages share one list instead of keeping copies.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from importlib import resources
 
@@ -28,3 +29,16 @@ def words(name: str) -> frozenset[str]:
 @cache
 def _as_set(name: str) -> frozenset[str]:
     return frozenset(entries(name))
+
+
+def alternation(name: str, gap: str = r"[ \t]+") -> str:
+    """List ``name`` as a regex alternation, in file order (the first entry that matches
+    wins). Each entry is escaped; a space in it matches ``gap``; a final "." (an
+    abbreviation's) matches with or without the stop. For entries of one word without a
+    final stop this is ``"|".join(map(re.escape, entries(name)))``."""
+
+    def pattern(entry: str) -> str:
+        stop = r"\.?" if entry.endswith(".") else ""
+        return gap.join(re.escape(word) for word in entry.removesuffix(".").split(" ")) + stop
+
+    return "|".join(pattern(entry) for entry in entries(name))

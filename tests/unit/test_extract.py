@@ -16,8 +16,8 @@ from services.entities.extract import (
     mask_residue,
     restore_case,
 )
-from services.entities.names import alternation
 from services.entities.tuning import TUNING, EntityTuning
+from shared.lexicon import alternation
 from shared.schemas import Entity
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "samples" / "000_94083e9d46d5205f.txt"
