@@ -8,15 +8,12 @@ from collections.abc import Callable, Sequence
 from spacy.lang.en.stop_words import STOP_WORDS
 
 from services.entities.labels import CANDIDATE_LABELS
-from services.entities.names import previous_word
+from services.entities.names import PLACE_CUES, previous_word
 from services.entities.spans import Span
-from shared.lexicon import words
 from shared.schemas import GAZETTEER_LABEL, PlaceCandidate
 from shared.text import split_sentences
 
 _CAPITALISED_RUN = re.compile(r"[A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*){0,3}")
-# Words before a capitalised run that make it worth a look-up ("in Hamdaniya").
-_PLACE_CUES = words("place_cues")
 
 
 def place_candidates(
@@ -42,7 +39,7 @@ def place_candidates(
             taken[start:end] = b"\x01" * (end - start)
         for match in _CAPITALISED_RUN.finditer(view):
             start, end = match.span()
-            if any(taken[start:end]) or previous_word(view, start) not in _PLACE_CUES:
+            if any(taken[start:end]) or previous_word(view, start) not in PLACE_CUES:
                 continue
             if match.group().lower() in STOP_WORDS or not is_place(match.group()):
                 continue

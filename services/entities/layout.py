@@ -10,7 +10,7 @@ from spacy.lang.en.stop_words import STOP_WORDS
 from services.entities.names import initialled_names, is_initialled_name, name_tokens
 from services.entities.spans import Span, trim
 from services.entities.tuning import TUNING
-from shared.lexicon import alternation
+from shared.lexicon import alternation, entries
 
 # A wire dateline: "BONN 1996-08-30", "MOSUL, Iraq (AFP) -", "IRVINE, Calif. Aug 30".
 _DATELINE = re.compile(
@@ -18,7 +18,7 @@ _DATELINE = re.compile(
     (?:,[ \t]*(?P<region>[A-Z][\w.'’-]*(?:[ \t]+[A-Z][\w.'’-]*){0,2}))?
     [ \t]*(?=\d{4}-\d\d-\d\d|\d{1,2}/\d{1,2}|\([A-Z][\w .&-]*\)|[-–—]
         |(?:"""
-    + alternation("month_abbreviations")
+    + "|".join(month[:3].capitalize() for month in entries("months"))
     + r""")[a-z]*\.?[ \t]+\d)""",
     re.MULTILINE | re.VERBOSE,
 )

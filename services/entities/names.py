@@ -21,7 +21,10 @@ WORD = re.compile(r"[^\W\d_]+")
 ACRONYM = re.compile(r"^[A-Z][A-Z&.]{1,7}$")
 
 _PREV_WORD = re.compile(r"([^\W\d_]+)[^\w\n]*$")
-_NAME_PARTICLES = words("name_particles")
+_NAME_PARTICLES = words("arabic_articles", "entities_name_particles_extra")
+#: Words before a name that make it worth reading as a place ("in Hamdaniya", "the
+#: Nineveh plain", "northern Iraq").
+PLACE_CUES = words("locatives", "entities_place_cues_extra")
 # "R. Irani", "A. Hollioake": initials and a surname, as in scorecards and bylines.
 _INITIALLED = re.compile(
     r"(?<![\w.])(?P<initials>(?:[A-Z]\.[ \t]?){1,2})(?P<surname>[A-Z][a-z]+(?:-[A-Z]?[a-z]+)?)\b"

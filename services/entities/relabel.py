@@ -6,16 +6,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from services.entities.names import countries, name_key, name_tokens, previous_word
+from services.entities.names import PLACE_CUES, countries, name_key, name_tokens, previous_word
 from services.entities.spans import Span
 from services.entities.tuning import TUNING
-from shared.lexicon import alternation, words
+from shared.lexicon import alternation
 
-# Words before a span that make a following name a place ("in Qayyarah", "the Nineveh plain").
-_PLACE_CUES = words("place_cues")
 # "the town of Tavildara", "the province of Nineveh": what follows is a place.
 _PLACE_OF = re.compile(
-    r"\b(?:" + alternation("place_kinds") + r")[ \t]+of[ \t]+"
+    r"\b(?:" + alternation("place_kinds", "entities_place_kinds_extra") + r")[ \t]+of[ \t]+"
     r"([A-Z][\w'’-]+(?:[ \t-][A-Z][\w'’-]+){0,2})"
 )
 
@@ -72,7 +70,7 @@ def fix_place_people(text: str, spans: list[Span], is_place: Callable[[str], boo
             continue
         if key in known or (
             is_place is not None
-            and (key in place_keys or previous_word(text, span.start) in _PLACE_CUES)
+            and (key in place_keys or previous_word(text, span.start) in PLACE_CUES)
             and is_place(surface)
         ):
             span.label = "GPE"
@@ -100,7 +98,7 @@ def short_forms(text: str, spans: list[Span], is_place: Callable[[str], bool] | 
             surface = text[span.start : span.end]
             if not (
                 is_place is not None
-                and previous_word(text, span.start) in _PLACE_CUES
+                and previous_word(text, span.start) in PLACE_CUES
                 and is_place(surface)
             ):
                 span.label = "PERSON"

@@ -21,7 +21,9 @@ from shared.lexicon import alternation
 _PAREN_ACRONYM = re.compile(r"[ \t]*\([ \t]*([A-Z][A-Z&.]{1,7})[ \t]*\)")
 # The capitalised run before "(NLD)": "National League for Democracy".
 _LONG_NAME = re.compile(
-    r"(?:[A-Z][\w'’.&-]*[ \t]+(?:(?:" + alternation("entities_long_name_words") + r")[ \t]+)*)*"
+    r"(?:[A-Z][\w'’.&-]*[ \t]+(?:(?:"
+    + alternation("function_words", "entities_long_name_words_extra")
+    + r")[ \t]+)*)*"
     r"[A-Z][\w'’.&-]*$"
 )
 _LISTED_PARTICLES = alternation("entities_listed_name_particles")

@@ -24,11 +24,14 @@ class Span:
     locked: bool = False
 
 
-# Titles and honorifics in front of a name (shared/lexicon/person_titles.txt). Ranks may
-# be stacked ("Lieutenant General", "former Prime Minister"), so the pattern is applied
-# until it no longer matches. "St." starts place names too: cut only before two names.
+# Titles and honorifics in front of a name (shared/lexicon/person_titles.txt and
+# entities_person_titles_extra.txt). Ranks may be stacked ("Lieutenant General", "former
+# Prime Minister"), so the pattern is applied until it no longer matches. "St." starts
+# place names too: cut only before two names.
 _TITLE = re.compile(
-    r"(?:" + alternation("person_titles") + r"|st\.?(?=\s+[A-Z]\w*\s+[A-Z]))\s+",
+    r"(?:"
+    + alternation("person_titles", "entities_person_titles_extra")
+    + r"|st\.?(?=\s+[A-Z]\w*\s+[A-Z]))\s+",
     re.IGNORECASE,
 )
 # Characters that never start or end a name ("“Mosul" from a stray quote, "Iraq," ...).
@@ -42,7 +45,11 @@ _LINE_BREAK = re.compile(r"\n")
 # Beethoven", "Kengo wa Dondo") joins two names: "Laurent Cabannes and Laurent Benezech",
 # "Yorkshire at Headingley".
 _PERSON_JOIN = re.compile(
-    r"[ \t]+(?:&|(?!(?:" + alternation("person_name_particles") + r")\b)[a-z]+)[ \t]+"
+    r"[ \t]+(?:&|(?!(?:"
+    + alternation(
+        "arabic_articles", "entities_name_particles_extra", "entities_person_name_particles_extra"
+    )
+    + r")\b)[a-z]+)[ \t]+"
 )
 
 

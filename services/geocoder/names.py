@@ -23,7 +23,7 @@ KIND_CODE: Final[dict[NameKind, int]] = {kind: code for code, kind in enumerate(
 _TOKEN_EXPANSIONS: Final[dict[str, str]] = dict(
     pair.split() for pair in entries("geo_name_abbreviations")
 )
-_ARABIC_ARTICLES: Final = words("geo_arabic_articles")
+_ARABIC_ARTICLES: Final = words("arabic_articles", "geo_arabic_articles_extra")
 _CHAR_FOLDS: Final = str.maketrans(
     {"ı": "i", "ł": "l", "ø": "o", "đ": "d", "ð": "d", "þ": "th", "æ": "ae", "œ": "oe", "ʻ": "'"}
 )

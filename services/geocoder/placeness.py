@@ -14,10 +14,13 @@ from services.geocoder.tuning import TUNING
 from shared.lexicon import alternation, words
 from shared.schemas import GAZETTEER_LABEL
 
-_LOCATIVE: Final = words("geo_locatives")
-_PERSON_TITLES: Final = words("geo_person_titles")
+_LOCATIVE: Final = words("locatives", "geo_locatives_extra")
+# Compared with a word stripped of its full stop: "Gen." is "gen".
+_PERSON_TITLES: Final = frozenset(
+    title.removesuffix(".") for title in words("person_titles", "geo_person_titles_extra")
+)
 _SPEECH_VERBS: Final = words("geo_speech_verbs")
-_GENERIC_TAIL: Final = words("geo_generic_tails")
+_GENERIC_TAIL: Final = words("place_kinds", "geo_generic_tails_extra")
 # Words after a name that make it a place: "a Gainesville man", "Alexandria residents".
 _PLACE_NOUNS: Final = words("geo_place_nouns")
 # "Robertson's daughter", "Holroyd, who": what follows a person, not a place.

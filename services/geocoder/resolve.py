@@ -47,7 +47,8 @@ The steps live in :mod:`~services.geocoder.spans` and :mod:`~services.geocoder.s
 (candidate spans, and names the model missed), :mod:`~services.geocoder.placeness` (is it
 a place, and the groups of one name), :mod:`~services.geocoder.scoring` (which place) and
 :mod:`~services.geocoder.focus` (confidence and focus); their numbers in
-:mod:`~services.geocoder.tuning`, their word lists in ``shared/lexicon/geo_*.txt``.
+:mod:`~services.geocoder.tuning`, their word lists in ``shared/lexicon/`` (``geo_*.txt``,
+and the lists it shares with the entity stage, such as ``locatives.txt``).
 """
 
 from __future__ import annotations

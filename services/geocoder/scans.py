@@ -19,7 +19,7 @@ from shared.schemas import PlaceCandidate
 
 # Capitalised words that name no place in news but match a GeoNames town somewhere.
 _NOT_PLACES: Final = words("geo_not_places")
-_CALENDAR: Final = words("geo_calendar_words")
+_CALENDAR: Final = words("months", "geo_calendar_words_extra")
 _DATELINE: Final = re.compile(
     r"(?:^|(?<=\s))([A-Z][A-Z'’.-]+(?: [A-Z][A-Z'’.-]+){0,3})"
     r"(,\s*[A-Z][\w.]*(?: [A-Z][\w.]*)?)?\s*(?:\([A-Za-z. ]+\)\s*)?(?:—|–|--?|\x97|:)\s"

@@ -19,10 +19,10 @@ from shared.schemas import PlaceCandidate
 
 # Capitalised words that name no place in news but match a GeoNames town somewhere.
 _NOT_PLACES: Final = words("geo_not_places")
-_CALENDAR: Final = words("geo_calendar_words")
+_CALENDAR: Final = words("months", "geo_calendar_words_extra")
 _DIRECTIONS: Final = words("geo_directions")
-_GENERIC_TAIL: Final = words("geo_generic_tails")
-_FUNCTION: Final = words("geo_function_words")
+_GENERIC_TAIL: Final = words("place_kinds", "geo_generic_tails_extra")
+_FUNCTION: Final = words("function_words", "geo_function_words_extra")
 _INSTITUTIONS: Final = words("geo_institution_words")
 _INSTITUTION_LOCATIVES: Final = words("geo_institution_locatives")
 _TOKEN: Final = re.compile(r"\w[\w.&]*(?:['’-]\w+)*")
