@@ -94,8 +94,16 @@ def cosine(first: Mapping[_K, float], second: Mapping[_K, float], norm: float) -
     """Cosine of two sparse vectors: ``first`` L2-normalised, ``second`` of norm ``norm``."""
     if not first or not second or not norm:
         return 0.0
-    get = second.get
-    return sum(w * get(k, 0.0) for k, w in first.items()) / norm
+    return _dot(first, second) / norm
+
+
+def _dot(first: Mapping[_K, float], second: Mapping[_K, float]) -> float:
+    # The key intersection runs in C; only the few shared keys are multiplied in Python.
+    return sum(first[k] * second[k] for k in first.keys() & second.keys())
+
+
+def _top(weights: Mapping[_K, float], keep: int) -> dict[_K, float]:
+    return dict(sorted(weights.items(), key=lambda item: -item[1])[:keep])
 
 
 def _norm(weights: Mapping[_K, float]) -> float:
@@ -151,11 +159,16 @@ def score_story(
     terms_norm, entities_norm, places_norm = story.norms
     words = cosine(features.terms, story.terms, terms_norm)
     entities = cosine(features.entities, story.entities, entities_norm)
+    # Exemplars are kept normalised and truncated: the dot product is a lower bound of the
+    # cosine with the article, enough to rank.
+    near_words = max((_dot(features.terms, t) for t, _ in story.recent), default=0.0)
+    near_entities = max((_dot(features.entities, e) for _, e in story.recent), default=0.0)
     places = cosine(features.places, story.places, places_norm)
     relation = focus_relation(features.focus, story, tuning)
     total = (
         tuning.words_weight * words
-        + tuning.entities_weight * entities
+        + tuning.exemplar_weight * near_words
+        + tuning.entities_weight * max(entities, near_entities)
         + tuning.places_weight * places
     )
     if relation is FocusRelation.SAME:
@@ -206,6 +219,13 @@ def absorb(story: StoryState, features: StoryFeatures, tuning: Tuning = DEFAULT_
             rarest = min(story.foci, key=lambda p: story.foci[p])
             del story.foci[rarest]
             del story.focus_places[rarest]
+    story.recent.append(
+        (
+            _top(features.terms, tuning.exemplar_terms),
+            _top(features.entities, tuning.exemplar_terms),
+        )
+    )
+    del story.recent[: -tuning.story_exemplars]
     story.norms = (_norm(story.terms), _norm(story.entities), _norm(story.places))
 
 

@@ -128,8 +128,9 @@ class DocumentFrequencies:
         frequency and the number of documents, this one included (after decay)."""
         slots = np.fromiter((_key_hash(key) for key in keys), dtype=np.int64, count=len(keys))
         slots %= self._buckets
-        # Two keys of one document in one bucket count once: a document is one document.
-        self._counts[np.unique(slots)] += 1.0
+        # Fancy-index addition adds once per distinct bucket: two keys of one document in
+        # one bucket count once, as a document is one document.
+        self._counts[slots] += 1.0
         self._documents += 1.0
         self._since_decay += 1
         counts: list[float] = self._counts[slots].tolist()
@@ -238,7 +239,8 @@ def minhash(words: Sequence[str], tuning: Tuning = DEFAULT_TUNING) -> Signature 
     combined = np.zeros(len(words) - n + 1, dtype=np.uint64)
     for offset in range(n):
         combined = combined * _MIX + hashed[offset : len(words) - n + 1 + offset]
-    x = np.unique((combined ^ (combined >> np.uint64(32))).astype(np.uint32))
+    # Repeated shingles are left in: they cannot change a minimum.
+    x = (combined ^ (combined >> np.uint64(32))).astype(np.uint32)
     hashes = _permutations(tuning.minhash_perms)
     # 32-bit multiply-add, wrapping, then an xorshift to mix the high bits into the low:
     # both are bijections, so each column is a random-looking permutation of the shingles,

@@ -46,6 +46,9 @@ class StoryState:
     #: The places its articles are about, with how many articles each.
     foci: dict[int, int] = field(default_factory=dict)
     focus_places: dict[int, FocusPlace] = field(default_factory=dict)
+    #: The latest articles' own vectors (terms, entities), a few heaviest weights each: a
+    #: story told from several angles is close to one of its articles, not to its mean.
+    recent: list[tuple[dict[str, float], dict[str, float]]] = field(default_factory=list)
     #: L2 norms of ``terms``, ``entities`` and ``places``, kept so scoring needs no pass.
     norms: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
@@ -71,6 +74,7 @@ class StoryState:
             places={int(k): float(v) for k, v in data["places"].items()},
             foci={int(k): int(v) for k, v in data["foci"].items()},
             focus_places={int(k): FocusPlace(**v) for k, v in data["focus_places"].items()},
+            recent=[(dict(t), dict(e)) for t, e in data["recent"]],
             norms=tuple(data["norms"]),
         )
 

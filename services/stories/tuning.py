@@ -22,6 +22,9 @@ class Tuning:
     story_terms: int = 120
     #: Weight of a title word against a body word: a headline names the event.
     title_weight: float = 2.0
+    #: Latest articles a story keeps as exemplars, and the terms kept of each.
+    story_exemplars: int = 4
+    exemplar_terms: int = 20
     #: Entities kept per article (by salience x rarity): minor mentions do not identify.
     article_entities: int = 12
     #: Entities, places kept per story.
@@ -42,14 +45,16 @@ class Tuning:
     # --- scoring a candidate story
     #: Weight of the words' cosine to the story centroid.
     words_weight: float = 1.0
+    #: Weight of the words' best cosine to one of the story's exemplars.
+    exemplar_weight: float = 1.0
     #: Weight of the salient entities' cosine to the story's entities.
-    entities_weight: float = 0.5
+    entities_weight: float = 0.3
     #: Weight of the places' cosine to the story's places.
-    places_weight: float = 0.3
+    places_weight: float = 0.2
     #: Bonus when the article's focus is the story's focus.
     focus_same_bonus: float = 0.1
     #: Penalty when the two foci are in different countries.
-    focus_country_penalty: float = 0.3
+    focus_country_penalty: float = 0.1
     #: Penalty when the two foci are different towns of one country, far apart.
     focus_town_penalty: float = 0.2
     #: Distance beyond which two towns are different places (km).
@@ -61,7 +66,7 @@ class Tuning:
     #: Days of silence after which a story is quiet: no article joins it, it is evicted.
     window_days: float = 30.0
     #: Score an article needs to join a story; below, it starts one (from dev).
-    join_threshold: float = 0.3
+    join_threshold: float = 0.5
     #: Stories kept at most, whatever their dates: bounds memory for undated streams.
     max_stories: int = 200_000
 
