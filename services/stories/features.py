@@ -17,7 +17,6 @@ which are learned online from the stream (:class:`DocumentFrequencies`, bounded)
 
 from __future__ import annotations
 
-import math
 import re
 import zlib
 from collections import Counter
@@ -102,7 +101,7 @@ class StoryFeatures:
 class Frequencies(Protocol):
     """Document frequencies learned from the stream (in memory here, in Redis later)."""
 
-    def observe(self, keys: Sequence[str]) -> tuple[list[float], float]:
+    def observe(self, keys: Sequence[str]) -> tuple[npt.NDArray[np.float32], float]:
         """Count one document containing ``keys`` (distinct); each key's document
         frequency and the number of documents, this one included (after decay)."""
         ...
@@ -123,17 +122,16 @@ class DocumentFrequencies:
         self._documents = 0.0
         self._since_decay = 0
 
-    def observe(self, keys: Sequence[str]) -> tuple[list[float], float]:
+    def observe(self, keys: Sequence[str]) -> tuple[npt.NDArray[np.float32], float]:
         """Count one document containing ``keys`` (distinct); each key's document
         frequency and the number of documents, this one included (after decay)."""
-        slots = np.fromiter((_key_hash(key) for key in keys), dtype=np.int64, count=len(keys))
-        slots %= self._buckets
+        slots = np.array(list(map(_key_hash, keys)), dtype=np.int64) % self._buckets
         # Fancy-index addition adds once per distinct bucket: two keys of one document in
         # one bucket count once, as a document is one document.
         self._counts[slots] += 1.0
         self._documents += 1.0
         self._since_decay += 1
-        counts: list[float] = self._counts[slots].tolist()
+        counts = self._counts[slots]
         documents = self._documents
         if self._since_decay >= self._half_life:
             self._counts *= 0.5
@@ -145,11 +143,6 @@ class DocumentFrequencies:
 @lru_cache(maxsize=200_000)
 def _key_hash(key: str) -> int:
     return zlib.crc32(key.encode("utf-8"))
-
-
-def idf(frequency: float, documents: float) -> float:
-    """Smoothed inverse document frequency: 1 for a key in every document, more if rarer."""
-    return math.log((1.0 + documents) / (1.0 + frequency)) + 1.0
 
 
 @lru_cache(maxsize=200_000)
@@ -167,7 +160,8 @@ def content_term(word: str) -> str | None:
 
 def content_terms(text: str) -> list[str]:
     """The content terms of ``text`` in order (stopwords and numbers dropped, plurals folded)."""
-    return [t for w in tokenize_words(text) if (t := content_term(w)) is not None]
+    # map() calls the cached function from C: a third of the cost of a comprehension.
+    return [t for t in map(content_term, tokenize_words(text)) if t is not None]
 
 
 def term_counts(body: Sequence[str], title: str | None, title_weight: float) -> dict[str, float]:
@@ -203,10 +197,15 @@ def epoch_day(when: date | datetime | None) -> float | None:
     return float((when - _EPOCH).days)
 
 
-def _normalised(weights: dict[_Key, float], keep: int) -> dict[_Key, float]:
-    top = sorted(weights.items(), key=lambda item: -item[1])[:keep]
-    norm = math.sqrt(sum(w * w for _, w in top)) or 1.0
-    return {key: w / norm for key, w in top if w > 0.0}
+def _top_normalised(
+    keys: list[_Key], weights: npt.NDArray[np.float64], keep: int
+) -> dict[_Key, float]:
+    """The ``keep`` heaviest keys with their weights, L2-normalised over those kept."""
+    # argpartition finds the top ``keep`` without sorting them all.
+    chosen = np.argpartition(-weights, keep)[:keep] if len(keys) > keep else np.arange(len(keys))
+    kept = weights[chosen]
+    norm = float(np.sqrt(np.dot(kept, kept))) or 1.0
+    return {keys[i]: w / norm for i, w in zip(chosen.tolist(), kept.tolist(), strict=True) if w > 0}
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,29 +299,28 @@ def story_features(
 
     keys = [*counts, *entity_salience, *(place_key(p) for p in place_weight)]
     frequency, documents = frequencies.observe(keys)
-    rarity = [idf(df, documents) for df in frequency]
+    # Smoothed idf: 1 for a key in every document, more the rarer it is.
+    rarity = np.log((1.0 + documents) / (1.0 + frequency)) + 1.0
     # ``keys`` is terms, then entities, then places: ``rarity`` is cut the same way.
     n_terms, n_entities = len(counts), len(entity_salience)
-    terms = {
-        term: (1.0 + math.log(c)) * r
-        for (term, c), r in zip(counts.items(), rarity[:n_terms], strict=True)
-    }
-    ents = {
-        key: s * r
-        for (key, s), r in zip(
-            entity_salience.items(), rarity[n_terms : n_terms + n_entities], strict=True
-        )
-    }
-    where = {
-        pid: w * r
-        for (pid, w), r in zip(place_weight.items(), rarity[n_terms + n_entities :], strict=True)
-    }
+    tf = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=n_terms))
+    terms = _top_normalised(list(counts), tf * rarity[:n_terms], tuning.article_terms)
+    salience = np.fromiter(entity_salience.values(), dtype=np.float64, count=n_entities)
+    ents = _top_normalised(
+        list(entity_salience),
+        salience * rarity[n_terms : n_terms + n_entities],
+        tuning.article_entities,
+    )
+    presence = np.fromiter(place_weight.values(), dtype=np.float64, count=len(place_weight))
+    where = _top_normalised(
+        list(place_weight), presence * rarity[n_terms + n_entities :], tuning.article_entities
+    )
     return StoryFeatures(
         article_id=article_id,
         day=epoch_day(published),
-        terms=_normalised(terms, tuning.article_terms),
-        entities=_normalised(ents, tuning.article_entities),
-        places=_normalised(where, tuning.article_entities),
+        terms=terms,
+        entities=ents,
+        places=where,
         focus=_focus(places),
         signature=minhash(body, tuning),
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import operator
 from collections import OrderedDict, defaultdict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -167,7 +168,8 @@ class MemoryStoryIndex:
         for key, weight in keys.items():
             for story_id in self._postings.get(key, ()):
                 shared[story_id] += weight
-        best = sorted(shared.items(), key=lambda item: -item[1])
+        # Postings may name evicted stories until the next sweep: take a few spare.
+        best = heapq.nlargest(2 * limit, shared.items(), key=operator.itemgetter(1))
         out = []
         for story_id, _ in best:
             story = self._stories.get(story_id)
