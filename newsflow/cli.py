@@ -511,6 +511,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         from services.geocoder.evaluate import evaluate_geo
 
         result = evaluate_geo(args.data, limit=args.limit)
+    elif args.task == "stories":
+        from services.stories.evaluate import evaluate_stories
+
+        result = evaluate_stories(args.data, limit=args.limit)
     else:
         from services.summarizer.evaluate import evaluate_summaries
 
@@ -779,7 +783,9 @@ def build_parser() -> argparse.ArgumentParser:
     schemas.set_defaults(func=cmd_schemas)
 
     evaluate = sub.add_parser("eval", help="score a stage on evaluation data")
-    evaluate.add_argument("task", choices=["ner", "geo", "summary"], help="the stage to score")
+    evaluate.add_argument(
+        "task", choices=["ner", "geo", "summary", "stories"], help="the stage to score"
+    )
     evaluate.add_argument(
         "--data", required=True, type=existing_path, help="the evaluation data file or folder"
     )

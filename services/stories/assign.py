@@ -177,6 +177,17 @@ def score_story(
         total -= tuning.focus_country_penalty
     elif relation is FocusRelation.OTHER_TOWN:
         total -= tuning.focus_town_penalty
+    who = max(entities, near_entities)
+    shares_who = who >= tuning.shared_evidence
+    if (
+        not shares_who
+        and places < tuning.shared_evidence
+        and (features.entities or features.places)
+    ):
+        total -= tuning.unsupported_penalty
+    conflict = relation in {FocusRelation.OTHER_COUNTRY, FocusRelation.OTHER_TOWN}
+    if conflict and not shares_who and tuning.conflict_veto:
+        total = -math.inf
     gap = gap_days(features.day, story)
     if gap is not None and gap > tuning.time_free_days:
         total -= tuning.time_penalty_per_doubling * math.log2(gap / tuning.time_free_days)

@@ -250,7 +250,11 @@ def _score(
 
 
 def ablation_tunings(base: Tuning = DEFAULT_TUNING) -> dict[str, Tuning]:
-    """The signals added one at a time: words, + entities, + places, + time."""
+    """The signals added one at a time: words, + entities, + places, + time.
+
+    "+places" brings the rules that need who and where together (no one and nowhere in
+    common: a penalty; two places and no one in common: no join).
+    """
     words = dataclasses.replace(
         base,
         entities_weight=0.0,
@@ -260,6 +264,8 @@ def ablation_tunings(base: Tuning = DEFAULT_TUNING) -> dict[str, Tuning]:
         focus_town_penalty=0.0,
         time_penalty_per_doubling=0.0,
         window_days=1e9,
+        unsupported_penalty=0.0,
+        conflict_veto=False,
     )
     entities = dataclasses.replace(words, entities_weight=base.entities_weight)
     places = dataclasses.replace(
@@ -268,6 +274,8 @@ def ablation_tunings(base: Tuning = DEFAULT_TUNING) -> dict[str, Tuning]:
         focus_same_bonus=base.focus_same_bonus,
         focus_country_penalty=base.focus_country_penalty,
         focus_town_penalty=base.focus_town_penalty,
+        unsupported_penalty=base.unsupported_penalty,
+        conflict_veto=base.conflict_veto,
     )
     return {"words": words, "+entities": entities, "+places": places, "+time": base}
 
@@ -281,6 +289,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ablation", action="store_true", help="add the signals one by one")
     parser.add_argument("--set", action="append", default=[], help="tuning NAME=VALUE")
     parser.add_argument(
+        "--thresholds",
+        type=lambda text: [float(v) for v in text.split(",")],
+        help="join thresholds to try, comma-separated (each variant at each)",
+    )
+    parser.add_argument(
         "--window-stories", type=int, default=0, help="synthetic live stories, to time the cost"
     )
     args = parser.parse_args(argv)
@@ -293,15 +306,32 @@ def main(argv: list[str] | None = None) -> None:
     enrichments, enrich_s = cached_enrich([r["text"] for r in records], args.cache)
     variants = ablation_tunings(tuning) if args.ablation else {"tuned": tuning}
     for name, variant in variants.items():
-        result = _score(
-            records,
-            enrichments,
-            variant,
-            enrich_s=enrich_s,
-            path=args.data,
-            window_stories=args.window_stories,
-        )
-        print(json.dumps({"variant": name, **result}))
+        for threshold in args.thresholds or [variant.join_threshold]:
+            _print_score(
+                name,
+                records,
+                enrichments,
+                dataclasses.replace(variant, join_threshold=threshold),
+                enrich_s=enrich_s,
+                path=args.data,
+                window_stories=args.window_stories,
+            )
+
+
+def _print_score(
+    name: str,
+    records: list[dict[str, Any]],
+    enrichments: list[Enrichment],
+    tuning: Tuning,
+    *,
+    enrich_s: float | None,
+    path: str,
+    window_stories: int,
+) -> None:
+    result = _score(
+        records, enrichments, tuning, enrich_s=enrich_s, path=path, window_stories=window_stories
+    )
+    print(json.dumps({"variant": name, "join_threshold": tuning.join_threshold, **result}))
 
 
 if __name__ == "__main__":

@@ -11,8 +11,8 @@ which are learned online from the stream (:class:`DocumentFrequencies`, bounded)
 - where: resolved places weighted by confidence and rarity, the focus doubled, and the
   focus itself (country, admin1, coordinates) to tell two towns apart;
 - when: the publication day, or None when the article has no date;
-- a MinHash signature of content-word shingles, for near-copies: stopwords, numbers and
-  a changed byline or two weigh little against the hundreds of shingles of a text.
+- a MinHash signature of content-word shingles, for near-copies, with the page residue
+  at the text's edges (bylines, "Share this") blanked first, so a re-bylined copy matches.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 from spacy.lang.en.stop_words import STOP_WORDS
 
+from services.entities.extract import mask_residue
 from services.geocoder.gazetteer import normalize_name
 from services.stories.tuning import DEFAULT_TUNING, Tuning
 from shared.schemas import Entity, Place
@@ -164,6 +165,24 @@ def content_terms(text: str) -> list[str]:
     return [t for t in map(content_term, tokenize_words(text)) if t is not None]
 
 
+_EDGE_LINES = 3
+
+
+def _without_edge_residue(text: str) -> str:
+    """``text`` with page residue (bylines, "Share this") blanked in its first and last lines.
+
+    Residue sits at a page's edges; reading only those lines keeps the cost flat however
+    long the text, and a wire copy re-bylined by each paper still reads as one text.
+    """
+    lines = text.split("\n")
+    if len(lines) <= 2 * _EDGE_LINES:
+        return mask_residue(text)
+    head = "\n".join(lines[:_EDGE_LINES])
+    tail = "\n".join(lines[-_EDGE_LINES:])
+    middle = "\n".join(lines[_EDGE_LINES:-_EDGE_LINES])
+    return "\n".join((mask_residue(head), middle, mask_residue(tail)))
+
+
 def term_counts(body: Sequence[str], title: str | None, title_weight: float) -> dict[str, float]:
     """Weighted counts of an article's terms (``body`` terms, title words ``title_weight``)."""
     counts: dict[str, float] = dict(Counter(body))
@@ -285,7 +304,7 @@ def story_features(
     The article's own keys are counted first, so that a key seen only here gets the
     highest rarity rather than an undefined one.
     """
-    body = content_terms(text)
+    body = content_terms(_without_edge_residue(text))
     counts = term_counts(body, title, tuning.title_weight)
     entity_salience: dict[str, float] = {}
     for entity in entities:
