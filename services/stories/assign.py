@@ -11,11 +11,13 @@ For an article's :class:`~services.stories.features.StoryFeatures`:
 3. the story's state takes the article in (bounded top-k sums), and the index and the
    copy index learn it.
 
-A score adds evidence of one event and takes away evidence of two: the words' cosine to
-the story centroid, the salient entities' and the places' cosines, a bonus for the same
-focus and a penalty for foci in different countries or far-apart towns, and a penalty
-growing with the log of the days between the article and the story. A story quiet for
-``window_days`` is out of reach, and evicted.
+A score adds evidence of one event and takes away evidence of two. For: the words'
+cosine to the story centroid and to the nearest of its latest articles, the salient
+entities' and the places' cosines, the same focus. Against: foci in different countries
+or far-apart towns, sharing no one (people, organisations) or no one and nowhere, and the
+log of the days between the article and the story. Two places with no one in common
+cannot join at all, and a story quiet for ``window_days`` is out of reach, and evicted:
+who, where and when separate look-alike events that words alone would chain together.
 """
 
 from __future__ import annotations
@@ -185,6 +187,8 @@ def score_story(
         and (features.entities or features.places)
     ):
         total -= tuning.unsupported_penalty
+    elif not shares_who and features.entities and story.entities:
+        total -= tuning.no_who_penalty
     conflict = relation in {FocusRelation.OTHER_COUNTRY, FocusRelation.OTHER_TOWN}
     if conflict and not shares_who and tuning.conflict_veto:
         total = -math.inf

@@ -74,6 +74,10 @@ class Tuning:
     #: alone join look-alike events (two fires, two earthquakes). On dev, 14 of 781 true
     #: joins are in this case, most with low word similarity anyway (cost: 0.002).
     unsupported_penalty: float = 0.3
+    #: Penalty when both name people or organisations and share none: look-alike local
+    #: incidents (same town, same words) differ by who (dev: 31 of 781 true joins are in
+    #: this case; 0.1 to 0.3 cost 0.001).
+    no_who_penalty: float = 0.2
     #: Whether foci in two countries or far-apart towns, with no one shared, forbid a
     #: join: two places and nobody in common are two events (on dev, 6 of 781 true joins).
     conflict_veto: bool = True
