@@ -262,7 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     schemas.set_defaults(func=cmd_schemas)
 
     evaluate = sub.add_parser("eval", help="score a stage on evaluation data")
-    evaluate.add_argument("task", choices=["ner", "geo", "summary"], help="the stage to score")
+    evaluate.add_argument(
+        "task", choices=["ner", "geo", "summary", "stories"], help="the stage to score"
+    )
     evaluate.add_argument(
         "--data", required=True, type=existing_path, help="the evaluation data file or folder"
     )

@@ -68,6 +68,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         from services.geocoder.evaluate import evaluate_geo
 
         result = evaluate_geo(args.data, limit=args.limit)
+    elif args.task == "stories":
+        from services.stories.evaluate import evaluate_stories
+
+        result = evaluate_stories(args.data, limit=args.limit)
     else:
         from services.summarizer.evaluate import evaluate_summaries
 

@@ -1,0 +1,1 @@
+"""Stories: every article placed in its real-world story as it arrives, near-copies marked."""

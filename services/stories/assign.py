@@ -1,0 +1,355 @@
+"""Online story assignment: each article joins the best live story or starts one, once.
+
+For an article's :class:`~services.stories.features.StoryFeatures`:
+
+1. near-copy: if the copy index holds a recent article whose shingles it nearly repeats
+   (MinHash estimate at ``duplicate_jaccard`` or above), the article is
+   ``duplicate_of`` that text's first article and joins its story;
+2. otherwise the story index returns the few live stories that share the most key weight
+   with it (rare terms, entities, places), each is scored (:func:`score_story`), and the
+   article joins the best if it reaches ``join_threshold``, else it starts a story;
+3. the story's state takes the article in (bounded top-k sums), and the index and the
+   copy index learn it.
+
+A score adds evidence of one event and takes away evidence of two. For: the words'
+cosine to the story centroid and to the nearest of its latest articles, the salient
+entities' and the places' cosines, the same focus. Against: foci in different countries
+or far-apart towns, sharing no one (people, organisations) or no one and nowhere, and the
+log of the days between the article and the story. Two places with no one in common
+cannot join at all, and a story quiet for ``window_days`` is out of reach, and evicted:
+who, where and when separate look-alike events that words alone would chain together.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import TypeVar
+
+from services.geocoder.gazetteer import haversine_km
+from services.stories.features import (
+    DocumentFrequencies,
+    FocusPlace,
+    Frequencies,
+    StoryFeatures,
+    place_key,
+    story_features,
+)
+from services.stories.index import (
+    CopyIndex,
+    MemoryCopyIndex,
+    MemoryStoryIndex,
+    StoryIndex,
+    StoryState,
+    story_id_for,
+)
+from services.stories.tuning import DEFAULT_TUNING, Tuning
+from shared.schemas import Entity, Place
+
+# Feature classes of a point-like place (a town, a building, a spot): two different ones
+# far apart are two places; an admin area or a country contains many towns.
+_POINT_CLASSES = frozenset({"P", "S", "T", "H", "L", "V", "R", "U"})
+_K = TypeVar("_K", str, int)
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """The story an article was placed in, as the enriched event carries it."""
+
+    id: str
+    is_new: bool
+    #: The story's size with this article.
+    size: int
+    #: The first article of the text this one nearly repeats, if any.
+    duplicate_of: str | None
+    #: The join score (the Jaccard estimate for a near-copy); for a new story, the best
+    #: candidate's score that fell short (0.0 with no candidate).
+    score: float
+
+
+class FocusRelation(StrEnum):
+    """How an article's focus stands to a story's foci."""
+
+    SAME = "same"
+    COMPATIBLE = "compatible"  # one contains the other, or they are near
+    OTHER_TOWN = "other_town"  # one country, two towns far apart
+    OTHER_COUNTRY = "other_country"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """One candidate's score and its parts (for tests, tuning and the ablation)."""
+
+    total: float
+    words: float
+    entities: float
+    places: float
+    focus: FocusRelation
+    gap_days: float | None
+
+
+def cosine(first: Mapping[_K, float], second: Mapping[_K, float], norm: float) -> float:
+    """Cosine of two sparse vectors: ``first`` L2-normalised, ``second`` of norm ``norm``."""
+    if not first or not second or not norm:
+        return 0.0
+    return _dot(first, second) / norm
+
+
+def _dot(first: Mapping[_K, float], second: Mapping[_K, float]) -> float:
+    # The key intersection runs in C; only the few shared keys are multiplied in Python.
+    return sum(first[k] * second[k] for k in first.keys() & second.keys())
+
+
+def _top(weights: Mapping[_K, float], keep: int) -> dict[_K, float]:
+    return dict(sorted(weights.items(), key=lambda item: -item[1])[:keep])
+
+
+def _norm(weights: Mapping[_K, float]) -> float:
+    return math.sqrt(sum(w * w for w in weights.values()))
+
+
+def focus_relation(
+    focus: FocusPlace | None, story: StoryState, tuning: Tuning = DEFAULT_TUNING
+) -> FocusRelation:
+    """The closest relation of ``focus`` to any of the story's foci."""
+    if focus is None or not story.focus_places:
+        return FocusRelation.UNKNOWN
+    best = FocusRelation.OTHER_COUNTRY
+    order = list(FocusRelation)
+    for other in story.focus_places.values():
+        relation = _relation(focus, other, tuning)
+        if order.index(relation) < order.index(best):
+            best = relation
+    return best
+
+
+def _relation(first: FocusPlace, second: FocusPlace, tuning: Tuning) -> FocusRelation:
+    if first.geonameid == second.geonameid:
+        return FocusRelation.SAME
+    if not first.country_code or not second.country_code:
+        return FocusRelation.UNKNOWN
+    if first.country_code != second.country_code:
+        return FocusRelation.OTHER_COUNTRY
+    points = first.feature_class in _POINT_CLASSES and second.feature_class in _POINT_CLASSES
+    if not points:
+        # A region or the country itself contains towns; two first-level regions do not
+        # contain each other, but news about a country moves between them.
+        return FocusRelation.COMPATIBLE
+    km = haversine_km(first.latitude, first.longitude, second.latitude, second.longitude)
+    return FocusRelation.OTHER_TOWN if km > tuning.focus_far_km else FocusRelation.COMPATIBLE
+
+
+def gap_days(day: float | None, story: StoryState) -> float | None:
+    """Days between the article and the nearest end of the story's span; None if unknown."""
+    if day is None or story.first_day is None or story.last_day is None:
+        return None
+    if day > story.last_day:
+        return day - story.last_day
+    if day < story.first_day:
+        return story.first_day - day
+    return 0.0
+
+
+def score_story(
+    features: StoryFeatures, story: StoryState, tuning: Tuning = DEFAULT_TUNING
+) -> Score:
+    """How strongly the article belongs to ``story`` (higher: more); see the module doc."""
+    terms_norm, entities_norm, places_norm = story.norms
+    words = cosine(features.terms, story.terms, terms_norm)
+    entities = cosine(features.entities, story.entities, entities_norm)
+    # Exemplars are kept normalised and truncated: the dot product is a lower bound of the
+    # cosine with the article, enough to rank.
+    near_words = max((_dot(features.terms, t) for t, _ in story.recent), default=0.0)
+    near_entities = max((_dot(features.entities, e) for _, e in story.recent), default=0.0)
+    places = cosine(features.places, story.places, places_norm)
+    relation = focus_relation(features.focus, story, tuning)
+    total = (
+        tuning.words_weight * words
+        + tuning.exemplar_weight * near_words
+        + tuning.entities_weight * max(entities, near_entities)
+        + tuning.places_weight * places
+    )
+    if relation is FocusRelation.SAME:
+        total += tuning.focus_same_bonus
+    elif relation is FocusRelation.OTHER_COUNTRY:
+        total -= tuning.focus_country_penalty
+    elif relation is FocusRelation.OTHER_TOWN:
+        total -= tuning.focus_town_penalty
+    who = max(entities, near_entities)
+    shares_who = who >= tuning.shared_evidence
+    if (
+        not shares_who
+        and places < tuning.shared_evidence
+        and (features.entities or features.places)
+    ):
+        total -= tuning.unsupported_penalty
+    elif not shares_who and features.entities and story.entities:
+        total -= tuning.no_who_penalty
+    conflict = relation in {FocusRelation.OTHER_COUNTRY, FocusRelation.OTHER_TOWN}
+    if conflict and not shares_who and tuning.conflict_veto:
+        total = -math.inf
+    gap = gap_days(features.day, story)
+    if gap is not None and gap > tuning.time_free_days:
+        total -= tuning.time_penalty_per_doubling * math.log2(gap / tuning.time_free_days)
+    return Score(total, words, entities, places, relation, gap)
+
+
+def retrieval_keys(features: StoryFeatures, tuning: Tuning = DEFAULT_TUNING) -> dict[str, float]:
+    """The index keys an article looks stories up by, with its weight on each."""
+    top = sorted(features.terms.items(), key=lambda item: -item[1])[: tuning.key_terms]
+    keys = {f"t:{term}": weight for term, weight in top}
+    keys.update({f"e:{key}": weight for key, weight in features.entities.items()})
+    keys.update({place_key(pid): weight for pid, weight in features.places.items()})
+    return keys
+
+
+def _add_weights(total: dict[_K, float], part: Mapping[_K, float], keep: int) -> None:
+    for key, weight in part.items():
+        total[key] = total.get(key, 0.0) + weight
+    if len(total) > 2 * keep:
+        # Pruned only now and then: a sort per article would cost more than the scoring.
+        for key, _ in sorted(total.items(), key=lambda item: item[1])[: len(total) - keep]:
+            del total[key]
+
+
+def absorb(story: StoryState, features: StoryFeatures, tuning: Tuning = DEFAULT_TUNING) -> None:
+    """Take one article into a story's state (in place)."""
+    story.size += 1
+    if features.day is not None:
+        first, last = story.first_day, story.last_day
+        story.first_day = features.day if first is None else min(first, features.day)
+        story.last_day = features.day if last is None else max(last, features.day)
+    _add_weights(story.terms, features.terms, tuning.story_terms)
+    _add_weights(story.entities, features.entities, tuning.story_entities)
+    _add_weights(story.places, features.places, tuning.story_entities)
+    if features.focus is not None:
+        pid = features.focus.geonameid
+        story.foci[pid] = story.foci.get(pid, 0) + 1
+        story.focus_places[pid] = features.focus
+        if len(story.foci) > _MAX_FOCI:
+            rarest = min(story.foci, key=lambda p: story.foci[p])
+            del story.foci[rarest]
+            del story.focus_places[rarest]
+    story.recent.append(
+        (
+            _top(features.terms, tuning.exemplar_terms),
+            _top(features.entities, tuning.exemplar_terms),
+        )
+    )
+    del story.recent[: -tuning.story_exemplars]
+    story.norms = (_norm(story.terms), _norm(story.entities), _norm(story.places))
+
+
+_MAX_FOCI = 4
+
+
+def assign_story(
+    features: StoryFeatures,
+    stories: StoryIndex,
+    copies: CopyIndex,
+    tuning: Tuning = DEFAULT_TUNING,
+) -> Assignment:
+    """Place one article in a story (joining or starting one) and update both indexes."""
+    stories.expire(features.day)
+    keys = retrieval_keys(features, tuning)
+    duplicate_of: str | None = None
+    chosen: StoryState | None = None
+    score = 0.0
+    copy = None
+    if features.signature is not None:
+        copy = copies.nearest(features.signature, tuning.duplicate_jaccard)
+    if copy is not None:
+        duplicate_of = copy.original
+        chosen = stories.get(copy.story_id)
+        score = copy.jaccard
+    if chosen is None:
+        best: tuple[float, StoryState] | None = None
+        for story in stories.candidates(keys, tuning.candidates):
+            gap = gap_days(features.day, story)
+            if gap is not None and gap > tuning.window_days:
+                continue  # quiet for the article's date, even if not evicted yet
+            total = score_story(features, story, tuning).total
+            if best is None or total > best[0]:
+                best = (total, story)
+        if best is not None:
+            score = best[0]
+            if best[0] >= tuning.join_threshold:
+                chosen = best[1]
+    is_new = chosen is None
+    if chosen is None:
+        chosen = StoryState(
+            id=story_id_for(features.article_id),
+            first_article=features.article_id,
+            size=0,
+            first_day=None,
+            last_day=None,
+        )
+    absorb(chosen, features, tuning)
+    # Found from now on by the keys its articles bring: no per-story key list to keep.
+    stories.put(chosen, keys)
+    if features.signature is not None:
+        copies.add(
+            features.article_id,
+            duplicate_of or features.article_id,
+            chosen.id,
+            features.day,
+            features.signature,
+        )
+    return Assignment(chosen.id, is_new, chosen.size, duplicate_of, round(score, 4))
+
+
+class StoryAssigner:
+    """The stories stage's state and its one entry point, :meth:`assign`.
+
+    Holds the document frequencies, the story index and the copy index; in memory by
+    default (:meth:`in_memory`), or any implementations of the three protocols.
+    """
+
+    def __init__(
+        self,
+        frequencies: Frequencies,
+        stories: StoryIndex,
+        copies: CopyIndex,
+        tuning: Tuning = DEFAULT_TUNING,
+    ) -> None:
+        self.frequencies = frequencies
+        self.stories = stories
+        self.copies = copies
+        self.tuning = tuning
+
+    @classmethod
+    def in_memory(cls, tuning: Tuning = DEFAULT_TUNING) -> StoryAssigner:
+        """An assigner whose state lives in this process, bounded by the window."""
+        return cls(
+            DocumentFrequencies(tuning.df_buckets, tuning.df_half_life_docs),
+            MemoryStoryIndex(tuning.window_days, tuning.max_stories, tuning.posting_limit),
+            MemoryCopyIndex(tuning.lsh_bands, tuning.window_days, tuning.max_stories),
+            tuning,
+        )
+
+    def assign(
+        self,
+        article_id: str,
+        text: str,
+        *,
+        title: str | None,
+        published: date | datetime | None,
+        entities: Sequence[Entity],
+        places: Sequence[Place],
+    ) -> Assignment:
+        """Place one article (with its enrichments) in a story."""
+        features = story_features(
+            article_id,
+            text,
+            title=title,
+            published=published,
+            entities=entities,
+            places=places,
+            frequencies=self.frequencies,
+            tuning=self.tuning,
+        )
+        return assign_story(features, self.stories, self.copies, self.tuning)
