@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from typing import Any
 
 import redis.asyncio as aredis
 from spacy.language import Language
@@ -16,7 +15,7 @@ from shared.metrics import set_build_info
 from shared.schemas import Article, EntitiesResult
 from shared.settings import Settings, load_settings
 from shared.streams import Group, Keys, Stage
-from shared.worker import Service, StageSpec, publish_to, stage_info
+from shared.worker import Service, Stages, StageSpec, publish_to, stage_info
 
 #: Languages the entity model reads; an article of unknown language is tried in English.
 MODEL_LANGUAGES = ("en",)
@@ -98,12 +97,12 @@ def build_service(settings: Settings) -> Service:
     """The entities service."""
     keys = Keys(settings.stream_prefix)
 
-    async def make_specs(_client: aredis.Redis) -> list[StageSpec[Any, Any]]:
+    async def make_specs(_client: aredis.Redis) -> Stages:
         nlp = await asyncio.to_thread(load_nlp)
         path = await asyncio.to_thread(ensure_gazetteer, settings.gazetteer_path)
         gazetteer = await asyncio.to_thread(Gazetteer.open, path)
         set_build_info("entities", model=model_version(nlp), gazetteer=gazetteer.version)
-        return [entities_stage(settings, nlp, gazetteer)]
+        return Stages([entities_stage(settings, nlp, gazetteer)])
 
     return Service("entities", settings, [(keys.accepted, Group.ENTITIES)], make_specs)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from typing import Any
 
 import redis.asyncio as aredis
 
@@ -15,7 +14,7 @@ from shared.metrics import set_build_info
 from shared.schemas import EntitiesResult, PlacesResult
 from shared.settings import Settings, load_settings
 from shared.streams import Group, Keys, Stage
-from shared.worker import Service, StageSpec, publish_to, stage_info
+from shared.worker import Service, Stages, StageSpec, publish_to, stage_info
 
 
 def geocoder_stage(
@@ -56,11 +55,11 @@ def build_service(settings: Settings) -> Service:
     """The geocoder service."""
     keys = Keys(settings.stream_prefix)
 
-    async def make_specs(_client: aredis.Redis) -> list[StageSpec[Any, Any]]:
+    async def make_specs(_client: aredis.Redis) -> Stages:
         path = await asyncio.to_thread(ensure_gazetteer, settings.gazetteer_path)
         gazetteer = await asyncio.to_thread(Gazetteer.open, path)
         set_build_info("geocoder", gazetteer=gazetteer.version)
-        return [geocoder_stage(settings, gazetteer)]
+        return Stages([geocoder_stage(settings, gazetteer)])
 
     return Service("geocoder", settings, [(keys.entities, Group.GEOCODER)], make_specs)
 

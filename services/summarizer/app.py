@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from typing import Any
 
 import redis.asyncio as aredis
 
@@ -15,7 +14,7 @@ from shared.metrics import set_build_info
 from shared.schemas import Article, SummaryResult
 from shared.settings import Settings, load_settings
 from shared.streams import Group, Keys, Stage
-from shared.worker import Service, StageSpec, publish_to, stage_info
+from shared.worker import Service, Stages, StageSpec, publish_to, stage_info
 
 METHOD = "newsflow-rank"
 
@@ -61,9 +60,9 @@ def build_service(settings: Settings) -> Service:
     """The summarizer service."""
     keys = Keys(settings.stream_prefix)
 
-    async def make_specs(_client: aredis.Redis) -> list[StageSpec[Any, Any]]:
+    async def make_specs(_client: aredis.Redis) -> Stages:
         set_build_info("summarizer", model=f"{METHOD}-{__version__}")
-        return [summarizer_stage(settings)]
+        return Stages([summarizer_stage(settings)])
 
     return Service("summarizer", settings, [(keys.accepted, Group.SUMMARIZER)], make_specs)
 

@@ -10,7 +10,6 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import psutil
 import pytest
@@ -23,7 +22,7 @@ from shared.schemas import Article, ArticleMeta, DeadLetter, EntitiesResult, utc
 from shared.settings import Settings
 from shared.streams import Keys
 from shared.wire import fields_of
-from shared.worker import Service, StageSpec
+from shared.worker import Service, Stages, StageSpec
 from tests.helpers import payloads, running, stream_len, wait_until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
@@ -50,21 +49,24 @@ def _probe_service(settings: Settings, calls: list[str]) -> Service:
             _spin(60.0)
         return [item.upper() for item in items]
 
-    def commit(pipe: Pipeline, _item: str, result: str) -> None:
-        pipe.xadd(output, {"data": result})
+    def commit(pipe: Pipeline, results: list[str]) -> None:
+        for result in results:
+            pipe.xadd(output, {"data": result})
 
-    async def make_specs(_client: aredis.Redis) -> list[StageSpec[Any, Any]]:
-        return [
-            StageSpec(
-                name="probe",
-                stream=source,
-                group=GROUP,
-                parse=bytes.decode,
-                work=work,
-                commit=commit,
-                failed=lambda item, reason: f"FAILED:{item}:{reason}",
-            )
-        ]
+    async def make_specs(_client: aredis.Redis) -> Stages:
+        return Stages(
+            [
+                StageSpec(
+                    name="probe",
+                    stream=source,
+                    group=GROUP,
+                    parse=bytes.decode,
+                    work=work,
+                    commit=commit,
+                    failed=lambda item, reason: f"FAILED:{item}:{reason}",
+                )
+            ]
+        )
 
     return Service("probe", settings, [(source, GROUP)], make_specs)
 
@@ -134,8 +136,8 @@ async def test_entities_stage_gives_up_on_a_long_junk_text_within_the_budget(
     for article in (news[0], junk, *news[1:]):
         await client.xadd(spec.stream, fields_of(article, packed=True))
 
-    async def make_specs(_client: aredis.Redis) -> list[StageSpec[Any, Any]]:
-        return [spec]
+    async def make_specs(_client: aredis.Redis) -> Stages:
+        return Stages([spec])
 
     service = Service("entities", settings, [(spec.stream, spec.group)], make_specs)
     started = time.monotonic()

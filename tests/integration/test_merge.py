@@ -9,7 +9,7 @@ import pytest
 import redis.asyncio as aredis
 
 from services.aggregator.app import sweep_overdue
-from services.aggregator.merge import Merger, fragment_of, parse_result
+from services.aggregator.merge import Merger, StageResult, fragment_of, parse_results
 from shared.liveness import say_alive, stages_down
 from shared.schemas import EnrichedEvent, utc_now
 from shared.settings import Settings
@@ -26,9 +26,10 @@ async def _events(client: aredis.Redis, keys: Keys) -> list[EnrichedEvent]:
 
 async def _add(merger: Merger, client: aredis.Redis, result: object) -> tuple[str, int]:
     pipe = client.pipeline(transaction=True)
-    merger.queue_add(pipe, fragment_of(result), utc_now())  # type: ignore[arg-type]
+    merger.queue_add(pipe, [fragment_of(result)], utc_now())  # type: ignore[arg-type]
     (reply,) = await pipe.execute()
-    return parse_result(reply)
+    (merged,) = parse_results(reply)
+    return merged
 
 
 async def test_complete_article_emitted_once_with_every_stage(
@@ -190,3 +191,25 @@ async def test_two_aggregators_racing_emit_each_article_once(
         assert sorted(e.id for e in events) == sorted(f"r{n}" for n in range(20))
     finally:
         await other.aclose()
+
+
+async def test_a_batch_in_one_call_merges_as_its_results_would_one_by_one(
+    client: aredis.Redis, settings: Settings
+) -> None:
+    merger = Merger(client, settings)
+    keys = Keys(settings.stream_prefix)
+    await _add(merger, client, entities_result("b1"))
+    await _add(merger, client, places_result("b1"))
+    batch: list[StageResult] = [
+        summary_result("b1"),  # completes b1
+        summary_result("b1"),  # its duplicate, in the same call: late
+        summary_result("b2"),  # the first result of b2
+        entities_result("b2"),
+    ]
+    pipe = client.pipeline(transaction=True)
+    merger.queue_add(pipe, [fragment_of(r) for r in batch], utc_now())
+    (reply,) = await pipe.execute()
+    assert parse_results(reply) == [("emitted", 0), ("late", 0), ("stored", 0), ("stored", 0)]
+    assert await _add(merger, client, places_result("b2")) == ("emitted", 0)
+    assert sorted(e.id for e in await _events(client, keys)) == ["b1", "b2"]
+    assert await client.zcard(keys.merge_deadlines) == 0
