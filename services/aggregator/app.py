@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aredis
@@ -26,7 +27,7 @@ from shared.metrics import (
     set_build_info,
 )
 from shared.redis_client import trim_acknowledged
-from shared.schemas import EntitiesResult, PlacesResult, SummaryResult, utc_now
+from shared.schemas import PlacesResult, SummaryResult, read_entities_result, utc_now
 from shared.settings import Settings, load_settings
 from shared.streams import Group, Keys
 from shared.worker import Loop, Service, Stages, StageSpec
@@ -47,7 +48,7 @@ def _record(status: str, missing: int, fragment: Fragment) -> None:
 
 
 def merge_stage(
-    settings: Settings, merger: Merger, stream: str, model: type[StageResult]
+    settings: Settings, merger: Merger, stream: str, parse: Callable[[bytes], StageResult]
 ) -> StageSpec[StageResult, Fragment]:
     """The aggregator's stage on one result stream: a batch's fragments merged in one
     script call."""
@@ -64,7 +65,7 @@ def merge_stage(
         name="aggregator",
         stream=stream,
         group=Group.AGGREGATOR,
-        parse=model.model_validate_json,
+        parse=parse,
         work=lambda results: [fragment_of(r) for r in results],
         commit=commit,
         article_id=lambda result: result.meta.id,
@@ -135,9 +136,9 @@ def build_service(settings: Settings) -> Service:
 
         return Stages(
             [
-                merge_stage(settings, merger, keys.entities, EntitiesResult),
-                merge_stage(settings, merger, keys.places, PlacesResult),
-                merge_stage(settings, merger, keys.summaries, SummaryResult),
+                merge_stage(settings, merger, keys.entities, read_entities_result),
+                merge_stage(settings, merger, keys.places, PlacesResult.model_validate_json),
+                merge_stage(settings, merger, keys.summaries, SummaryResult.model_validate_json),
             ],
             loops=[
                 Loop("deadline sweep", settings.merge_sweep_s, sweep),

@@ -11,7 +11,7 @@ import redis.asyncio as aredis
 from services.geocoder.gazetteer import Gazetteer, ensure_gazetteer
 from services.geocoder.resolve import resolve_places
 from shared.metrics import set_build_info
-from shared.schemas import EntitiesResult, PlacesResult
+from shared.schemas import EntitiesResult, PlacesResult, read_entities_result
 from shared.settings import Settings, load_settings
 from shared.streams import Group, Keys, Stage
 from shared.worker import Service, Stages, StageSpec, publish_to, stage_info
@@ -43,7 +43,7 @@ def geocoder_stage(
         name=Stage.GEOCODER.value,
         stream=keys.entities,
         group=Group.GEOCODER,
-        parse=EntitiesResult.model_validate_json,
+        parse=read_entities_result,
         work=lambda results: [geocode(r) for r in results],
         commit=publish_to(keys.places),
         failed=failed,

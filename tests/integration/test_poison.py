@@ -22,7 +22,7 @@ from services.ingest.admit import Admitter, admit_payload
 from services.ingest.app import stream_stage
 from services.summarizer.app import summarizer_stage
 from shared.redis_client import ensure_groups
-from shared.schemas import DeadLetter, EntitiesResult, PlacesResult, SummaryResult
+from shared.schemas import DeadLetter, PlacesResult, SummaryResult, read_entities_result
 from shared.settings import Settings, load_settings
 from shared.streams import Keys
 from shared.wire import Entry, unpack
@@ -88,9 +88,9 @@ def _specs(settings: Settings, client: aredis.Redis) -> list[StageSpec[Any, Any]
         stream_stage(settings, Admitter(client, settings)),
         summarizer_stage(settings),
         geocoder_stage(settings, _NoGazetteer()),  # type: ignore[arg-type]
-        merge_stage(settings, merger, keys.entities, EntitiesResult),
-        merge_stage(settings, merger, keys.places, PlacesResult),
-        merge_stage(settings, merger, keys.summaries, SummaryResult),
+        merge_stage(settings, merger, keys.entities, read_entities_result),
+        merge_stage(settings, merger, keys.places, PlacesResult.model_validate_json),
+        merge_stage(settings, merger, keys.summaries, SummaryResult.model_validate_json),
     ]
 
 
