@@ -121,11 +121,12 @@ class StageSpec(Generic[In, Out]):
 
 
 def publish_to(stream: str) -> Callable[[Pipeline, Sequence[BaseModel]], None]:
-    """The usual ``commit``: append each result to ``stream`` (inside the transaction)."""
+    """The usual ``commit``: append each result to ``stream`` (inside the transaction), as
+    plain JSON (see :mod:`shared.wire`)."""
 
     def commit(pipe: Pipeline, results: Sequence[BaseModel]) -> None:
         for result in results:
-            pipe.xadd(stream, fields_of(result, packed=True))
+            pipe.xadd(stream, fields_of(result))
 
     return commit
 

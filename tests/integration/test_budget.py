@@ -20,8 +20,8 @@ from services.entities.app import entities_stage
 from services.entities.extract import load_nlp
 from shared.schemas import Article, ArticleMeta, DeadLetter, EntitiesResult, utc_now
 from shared.settings import Settings
-from shared.streams import Keys
-from shared.wire import fields_of
+from shared.streams import DATA_FIELD, Keys
+from shared.wire import pack
 from shared.worker import Service, Stages, StageSpec
 from tests.helpers import payloads, running, stream_len, wait_until
 
@@ -134,7 +134,7 @@ async def test_entities_stage_gives_up_on_a_long_junk_text_within_the_budget(
     junk = _article(("A. " * 70_000)[:200_000])
     news = [_article(f"Troops entered Mosul on Monday, {n} officials said.") for n in range(3)]
     for article in (news[0], junk, *news[1:]):
-        await client.xadd(spec.stream, fields_of(article, packed=True))
+        await client.xadd(spec.stream, {DATA_FIELD: pack(article)})
 
     async def make_specs(_client: aredis.Redis) -> Stages:
         return Stages([spec])
@@ -191,7 +191,7 @@ async def test_entities_worker_stays_under_400_mb_on_junk(
 
     try:
         for article in junk:
-            await client.xadd(keys.accepted, fields_of(article, packed=True))
+            await client.xadd(keys.accepted, {DATA_FIELD: pack(article)})
         await wait_until(done, timeout=120, interval=0.02)
     finally:
         worker.terminate()
