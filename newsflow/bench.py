@@ -65,7 +65,7 @@ from shared.schemas import (
 )
 from shared.settings import Settings, load_settings
 from shared.streams import DATA_FIELD, Keys
-from shared.wire import pack
+from shared.wire import encode, pack
 
 log = logging.getLogger("newsflow.bench")
 
@@ -236,7 +236,8 @@ def latency_summary(latencies: Sequence[float]) -> dict[str, float]:
 
 def measure_bare(texts: Sequence[BenchText], settings: Settings) -> dict[str, dict[str, float]]:
     """CPU and wall seconds per article of each stage's functions, in this process, and the
-    mean size of each stage's message on the wire (compressed, as the stages send them).
+    mean size of each stage's message on the wire (as the stages send them: the accepted
+    article compressed, the stage results plain).
 
     The entity stage runs as its worker runs it: batches of ``settings.batch_size`` through
     one ``nlp.pipe``, with the gazetteer predicate. A few texts go through first, unmeasured,
@@ -290,7 +291,8 @@ def measure_bare(texts: Sequence[BenchText], settings: Settings) -> dict[str, di
                 }
                 wire["text"] += len(item.text.encode("utf-8"))
                 for stream, message in messages.items():
-                    wire[stream] += len(pack(message))
+                    sent = pack(message) if stream == "accepted" else encode(message)
+                    wire[stream] += len(sent)
 
     run(texts[:8], measured=False)
     for start in range(0, len(texts), settings.batch_size):

@@ -23,7 +23,8 @@ ARTICLES_INGESTED = Counter(
 )
 STAGE_MESSAGES = Counter(
     "newsflow_stage_messages_total",
-    "Messages handled per stage, by outcome (ok, error, retry, dead).",
+    "Entries handled per stage, by outcome (shared.worker.Outcome): ok, retry, failed, "
+    "budget_exceeded, invalid_input, worker_died (the four dead-letter outcomes), skipped.",
     ["stage", "status"],
 )
 STAGE_DURATION = Histogram(

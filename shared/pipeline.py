@@ -14,7 +14,7 @@ every declared stage has one, and that a new enriching stage reaches the merge.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
@@ -29,6 +29,7 @@ from shared.schemas import (
     EntitiesResult,
     PlacesResult,
     SummaryResult,
+    read_entities_result,
 )
 
 
@@ -53,6 +54,14 @@ class StreamDef:
     #: Public streams hold plain JSON any Redis client reads; internal ones are packed
     #: (``shared.wire.pack``).
     public: bool = False
+    #: How an entry's JSON is read, when not by ``model`` alone (older versions too).
+    reader: Callable[[bytes], BaseModel] | None = None
+
+    def parse(self, payload: bytes) -> BaseModel:
+        """An entry's payload as its model; raises ValidationError for anything else."""
+        if self.reader is not None:
+            return self.reader(payload)
+        return self.model.model_validate_json(payload)
 
 
 @dataclass(frozen=True)
@@ -92,7 +101,12 @@ ARTICLES = StreamDef(
     "articles", ArticleIn, "Public input: raw article JSON from any producer.", public=True
 )
 ACCEPTED = StreamDef("accepted", Article, "Validated, deduplicated articles with their ids.")
-ENTITIES = StreamDef("entities", EntitiesResult, "Entity results and place candidates.")
+ENTITIES = StreamDef(
+    "entities",
+    EntitiesResult,
+    "Entity results and place candidates.",
+    reader=read_entities_result,
+)
 PLACES = StreamDef("places", PlacesResult, "Resolved places and the article's focus.")
 SUMMARIES = StreamDef("summaries", SummaryResult, "Extractive summaries.")
 ENRICHED = StreamDef(

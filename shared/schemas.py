@@ -19,6 +19,8 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    TypeAdapter,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -364,37 +366,20 @@ class CandidateRef(_Model):
 
 
 #: Version 2 sends each sentence once instead of once per candidate (a third of the size).
-ENTITIES_SCHEMA_VERSION = 2
+ENTITIES_SCHEMA_VERSION: Literal[2] = 2
 
 
 class EntitiesResult(_Model):
     """Entity stage output: entities, plus what the geocoder needs (every name-like span,
-    whatever its label, and the sentences they stand in)."""
+    whatever its label, and the sentences they stand in). Read it with
+    :func:`read_entities_result`, which takes older versions too."""
 
-    schema_version: int = ENTITIES_SCHEMA_VERSION
+    schema_version: Literal[2] = ENTITIES_SCHEMA_VERSION
     meta: ArticleMeta
     entities: list[Entity]
     sentences: list[SentenceText] = Field(default_factory=list)
     candidates: list[CandidateRef] = Field(default_factory=list)
     info: StageInfo
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_version_1(cls, data: object) -> object:
-        # Version 1 carried each candidate's sentence inline.
-        if not isinstance(data, dict) or data.get("schema_version") != 1:
-            return data
-        candidates = data.get("candidates") or []
-        if not isinstance(candidates, list):
-            return data  # the field's own validation explains (no TypeError from here)
-        inline = [PlaceCandidate.model_validate(c) for c in candidates]
-        sentences, refs = _compact(inline)
-        return {
-            **data,
-            "schema_version": ENTITIES_SCHEMA_VERSION,
-            "sentences": sentences,
-            "candidates": refs,
-        }
 
     @classmethod
     def of(
@@ -410,8 +395,10 @@ class EntitiesResult(_Model):
 
     def place_candidates(self) -> list[PlaceCandidate]:
         """The candidates with their sentences, as the geocoder reads them."""
+        # Built from fields this model validated: validating them again would cost more
+        # than the geocoder's lookups of small articles.
         return [
-            PlaceCandidate(
+            PlaceCandidate.model_construct(
                 text=ref.text,
                 start=ref.start,
                 end=ref.end,
@@ -423,6 +410,42 @@ class EntitiesResult(_Model):
         ]
 
 
+class EntitiesResultV1(_Model):
+    """Version 1 of the entity stage output: each candidate carried its sentence."""
+
+    schema_version: Literal[1]
+    meta: ArticleMeta
+    entities: list[Entity]
+    candidates: list[PlaceCandidate] = Field(default_factory=list)
+    info: StageInfo
+
+    def upgrade(self) -> EntitiesResult:
+        """The same result in the current version."""
+        return EntitiesResult.of(self.meta, self.entities, self.candidates, self.info)
+
+
+# The version picks the model, and the whole message is validated without leaving
+# pydantic's core: an adapter run as a "before" validator would first turn the JSON into
+# Python objects, which costs more than the validation itself.
+_ENTITIES_VERSIONS: TypeAdapter[EntitiesResult | EntitiesResultV1] = TypeAdapter(
+    Annotated[EntitiesResult | EntitiesResultV1, Field(discriminator="schema_version")]
+)
+
+
+def read_entities_result(data: str | bytes) -> EntitiesResult:
+    """An entity stage message of any supported version, as the current version; raises
+    ValidationError (a ValueError) for anything else."""
+    try:
+        result = _ENTITIES_VERSIONS.validate_json(data)
+    except ValidationError as exc:
+        if not any(error["type"] == "union_tag_not_found" for error in exc.errors()):
+            raise
+        # No version given: read as the current one, whose errors name the bad fields
+        # (the discriminator's would only say the tag is missing).
+        return EntitiesResult.model_validate_json(data)
+    return result.upgrade() if isinstance(result, EntitiesResultV1) else result
+
+
 def _compact(candidates: list[PlaceCandidate]) -> tuple[list[SentenceText], list[CandidateRef]]:
     index: dict[tuple[int, str], int] = {}
     sentences: list[SentenceText] = []
@@ -431,9 +454,10 @@ def _compact(candidates: list[PlaceCandidate]) -> tuple[list[SentenceText], list
         key = (candidate.sentence_start, candidate.sentence)
         if key not in index:
             index[key] = len(sentences)
-            sentences.append(SentenceText(start=key[0], text=key[1]))
+            sentences.append(SentenceText.model_construct(start=key[0], text=key[1]))
+        # Built from a validated candidate: constructed without validating it again.
         refs.append(
-            CandidateRef(
+            CandidateRef.model_construct(
                 text=candidate.text,
                 start=candidate.start,
                 end=candidate.end,

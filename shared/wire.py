@@ -1,12 +1,15 @@
 """The wire format: one JSON document in the field ``data`` of each stream entry.
 
 Any Redis client can write and read the public streams (``XADD newsflow:articles * data
-'{...}'``, ``XRANGE newsflow:enriched``): their payloads are plain JSON. Between stages
-(accepted articles and stage results) the same JSON travels zlib-compressed, a third of its
-size, because those entries are what Redis holds for every article in flight and, for
-replays, every accepted article. Readers take both forms: :func:`unpack` tells them apart
-by the first byte. FastStream's own envelope is not used; :func:`parse_entries` hands the
-raw entries to the handlers, which validate them with the pydantic schemas.
+'{...}'``, ``XRANGE newsflow:enriched``): their payloads are plain JSON. Accepted articles
+travel zlib-compressed (:func:`pack`), a third of their size, because they are what Redis
+holds for every article in flight (waiting for the entity model) and, for replays, every
+accepted article. Stage results travel plain: the next stage and the aggregator read them
+within moments and they are trimmed soon after, so compressing them would cost CPU on every
+message (three packs and four unpacks per article) to save memory for a second or so.
+Readers take both forms: :func:`unpack` tells them apart by the first byte. FastStream's
+own envelope is not used; :func:`parse_entries` hands the raw entries to the handlers,
+which validate them with the pydantic schemas.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ MAX_UNPACKED_BYTES = 16 * 2**20
 
 
 def pack(message: BaseModel) -> bytes:
-    """A schema object as compressed JSON, for the streams between stages."""
+    """A schema object as compressed JSON, for the accepted articles."""
     return zlib.compress(encode(message), COMPRESSION_LEVEL)
 
 
@@ -73,10 +76,10 @@ def unpack(payload: bytes) -> bytes:
     return data
 
 
-def fields_of(message: BaseModel, *, packed: bool = False) -> dict[Any, Any]:
-    """The XADD field map for a schema object (typed as redis-py's ``xadd`` takes it);
-    ``packed`` compresses it, for the streams between stages."""
-    return {DATA_FIELD: pack(message) if packed else encode(message)}
+def fields_of(message: BaseModel) -> dict[Any, Any]:
+    """The XADD field map for a schema object, as plain JSON (typed as redis-py's
+    ``xadd`` takes it)."""
+    return {DATA_FIELD: encode(message)}
 
 
 async def parse_entries(raw: Any) -> StreamMessage[Any]:

@@ -11,6 +11,9 @@ transaction, so an input is acknowledged exactly when its result is published.
   its failure result (status ``error``) so the article is still emitted, as partial.
 - Entries left pending by a dead or stopped consumer are claimed the same way.
 
+Each entry of a batch ends with exactly one :class:`Outcome`, counted by status on
+``newsflow_stage_messages_total`` once its transaction went through.
+
 The stage itself is a :class:`StageSpec` of pure functions; this module is the wiring.
 """
 
@@ -18,12 +21,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import signal
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 import redis.asyncio as aredis
@@ -53,7 +59,7 @@ from shared.redis_client import (
     is_transient,
     output_trim,
 )
-from shared.schemas import StageInfo, StageStatus
+from shared.schemas import DeadLetter, StageInfo, StageStatus
 from shared.settings import Settings
 from shared.streams import Keys
 from shared.wire import Entry, dead_letter, decode_entries, fields_of, parse_entries, unpack
@@ -97,8 +103,10 @@ class StageSpec(Generic[In, Out]):
 
     ``parse`` turns an entry's payload into the input (raising for invalid input),
     ``work`` maps a batch of inputs to results in order, ``commit`` adds the commands
-    that publish one result to a transaction, ``failed`` makes the result published
-    when an input is dead-lettered after its retries (None: publish nothing).
+    that publish a batch's results to its transaction (all at once, so that a stage can
+    merge them in one command), ``failed`` makes the result published when an input is
+    dead-lettered after its retries (None: publish nothing), ``observe`` sees the
+    published results with the replies of their commands once the transaction ran.
     """
 
     name: str
@@ -106,17 +114,19 @@ class StageSpec(Generic[In, Out]):
     group: str
     parse: Callable[[bytes], In]
     work: Callable[[list[In]], list[Out]]
-    commit: Callable[[Pipeline, In, Out], None]
+    commit: Callable[[Pipeline, list[Out]], None]
     failed: Callable[[In, str], Out] | None = None
     article_id: Callable[[In], str | None] = field(default=lambda _item: None)
-    observe: Callable[[In, Out, list[Any]], None] | None = None
+    observe: Callable[[list[Out], list[Any]], None] | None = None
 
 
-def publish_to(stream: str) -> Callable[[Pipeline, object, BaseModel], None]:
-    """The usual ``commit``: append the result to ``stream`` (inside the transaction)."""
+def publish_to(stream: str) -> Callable[[Pipeline, Sequence[BaseModel]], None]:
+    """The usual ``commit``: append each result to ``stream`` (inside the transaction), as
+    plain JSON (see :mod:`shared.wire`)."""
 
-    def commit(pipe: Pipeline, _input: object, result: BaseModel) -> None:
-        pipe.xadd(stream, fields_of(result, packed=True))
+    def commit(pipe: Pipeline, results: Sequence[BaseModel]) -> None:
+        for result in results:
+            pipe.xadd(stream, fields_of(result))
 
     return commit
 
@@ -170,11 +180,58 @@ def stage_info(
     )
 
 
-@dataclass
+class Outcome(StrEnum):
+    """What became of one entry of a batch: each entry gets exactly one, decided in
+    :meth:`StageRunner._judge` or :meth:`StageRunner._triage`, and counted as the
+    ``status`` of ``newsflow_stage_messages_total``."""
+
+    #: Worked; its result published, the entry acknowledged.
+    OK = "ok"
+    #: Its work failed before the last delivery: left pending, the claimer retries it.
+    RETRY = "retry"
+    #: Its work failed on the last delivery: dead-lettered, its failure result published.
+    FAILED = "failed"
+    #: Its work alone overran the time budget: the same as failed, at once (another try
+    #: would hold the stage as long again).
+    BUDGET_EXCEEDED = "budget_exceeded"
+    #: It failed validation (or has no payload): dead-lettered at once.
+    INVALID_INPUT = "invalid_input"
+    #: Delivered more than ``max_deliveries`` times without an ack (the worker died or
+    #: timed out on it each time): dead-lettered.
+    WORKER_DIED = "worker_died"
+    #: Claimed, but acknowledged by its first consumer since: nothing left to do.
+    SKIPPED = "skipped"
+
+
+#: The outcomes that send the entry to the dead-letter stream.
+DEAD_OUTCOMES = frozenset(
+    {Outcome.FAILED, Outcome.BUDGET_EXCEEDED, Outcome.INVALID_INPUT, Outcome.WORKER_DIED}
+)
+#: The outcomes that leave the entry unacknowledged by this batch.
+UNACKED_OUTCOMES = frozenset({Outcome.RETRY, Outcome.SKIPPED})
+
+
+@dataclass(frozen=True)
 class _Item(Generic[In]):
+    """An entry that passed triage: its input, to be worked on."""
+
     entry: Entry
     value: In
     deliveries: int
+
+
+@dataclass(frozen=True)
+class _Verdict(Generic[Out]):
+    """The outcome of one entry and what its commit needs: the result to publish (an
+    output, a failure result, or None), and for a dead letter its reason and type."""
+
+    entry: Entry
+    outcome: Outcome
+    deliveries: int
+    result: Out | None = None
+    reason: str = ""
+    error_type: str = ""
+    article_id: str | None = None
 
 
 class StageRunner(Generic[In, Out]):
@@ -239,83 +296,119 @@ class StageRunner(Generic[In, Out]):
             )
 
     async def _handle_once(self, entries: Sequence[Entry], *, claimed: bool) -> None:
+        """One outcome per entry (triage, then work for those that pass), then one commit."""
+        BATCH_SIZE.labels(self.spec.name).observe(len(entries))
+        deliveries = await self._deliveries(entries) if claimed else None
+        triaged = [self._triage(entry, deliveries) for entry in entries]
+        items = [t for t in triaged if isinstance(t, _Item)]
+        judged = iter(
+            [
+                self._judge(item, result)
+                for item, result in zip(items, self._work(items), strict=True)
+            ]
+        )
+        verdicts = [next(judged) if isinstance(t, _Item) else t for t in triaged]
+        await self._commit(verdicts)
+        self._record(verdicts)
+
+    def _triage(self, entry: Entry, deliveries: dict[str, int] | None) -> _Item[In] | _Verdict[Out]:
+        """The entry's input, or its outcome when it cannot be worked on. ``deliveries``
+        holds the counts of a claimed batch's entries that are still pending (None for
+        entries read for the first time)."""
+        count = 1 if deliveries is None else deliveries.get(entry.entry_id, 0)
+        if count == 0:
+            return _Verdict(entry, Outcome.SKIPPED, count)
+        if count > self.settings.max_deliveries:
+            reason = (
+                f"delivered {count} times without being acknowledged "
+                "(the worker processing it died or timed out each time)"
+            )
+            return _Verdict(entry, Outcome.WORKER_DIED, count, reason=reason)
+        payload = entry.payload
+        if payload is None:
+            return _Verdict(entry, Outcome.INVALID_INPUT, count, reason="entry has no 'data' field")
+        try:
+            value = self.spec.parse(unpack(payload))
+        except Exception as exc:  # whatever one entry raises, it alone is invalid
+            return _Verdict(entry, Outcome.INVALID_INPUT, count, reason=describe_error(exc))
+        return _Item(entry, value, count)
+
+    def _judge(self, item: _Item[In], result: Out | BaseException) -> _Verdict[Out]:
+        """The outcome of an entry that was worked on."""
+        if not isinstance(result, BaseException):
+            return _Verdict(item.entry, Outcome.OK, item.deliveries, result)
+        reason = describe_error(result)
+        if isinstance(result, BudgetExceeded):
+            outcome, error_type = Outcome.BUDGET_EXCEEDED, Outcome.BUDGET_EXCEEDED.value
+        elif item.deliveries < self.settings.max_deliveries:
+            return _Verdict(item.entry, Outcome.RETRY, item.deliveries, reason=reason)
+        else:
+            outcome, error_type = Outcome.FAILED, type(result).__name__
+        failed = self.spec.failed
+        return _Verdict(
+            item.entry,
+            outcome,
+            item.deliveries,
+            failed(item.value, reason) if failed is not None else None,
+            reason=reason,
+            error_type=error_type,
+            article_id=self.spec.article_id(item.value),
+        )
+
+    async def _commit(self, verdicts: list[_Verdict[Out]]) -> None:
+        """Dead letters, results and acks of the batch, in one transaction."""
         spec = self.spec
-        BATCH_SIZE.labels(spec.name).observe(len(entries))
-        deliveries = await self._deliveries(entries) if claimed else {}
         pipe = self.client.pipeline(transaction=True)
-        acks: list[str] = []
-        items: list[_Item[In]] = []
-        for entry in entries:
-            count = deliveries.get(entry.entry_id, 1) if claimed else 1
-            if claimed and entry.entry_id not in deliveries:
-                continue  # acknowledged by its first consumer since it was claimed
-            if count > self.settings.max_deliveries:
-                self._dead(
-                    pipe,
-                    entry,
-                    count,
-                    "worker_died",
-                    f"delivered {count} times without being acknowledged "
-                    "(the worker processing it died or timed out each time)",
+        for verdict in verdicts:
+            if verdict.outcome in DEAD_OUTCOMES:
+                pipe.xadd(
+                    self.keys.dead, fields_of(self._letter(verdict)), **output_trim(self.settings)
                 )
-                acks.append(entry.entry_id)
-                continue
-            payload = entry.payload
-            if payload is None:
-                self._dead(pipe, entry, count, "invalid_input", "entry has no 'data' field")
-                acks.append(entry.entry_id)
-                continue
-            try:
-                value = spec.parse(unpack(payload))
-            except Exception as exc:  # whatever one entry raises, it alone is invalid
-                self._dead(pipe, entry, count, "invalid_input", describe_error(exc))
-                acks.append(entry.entry_id)
-                continue
-            items.append(_Item(entry, value, count))
-
-        committed: list[tuple[In, Out, int, int]] = []
-        for item, result in zip(items, self._work(items), strict=True):
-            if isinstance(result, BaseException):
-                reason = describe_error(result)
-                # Another try would hold the stage as long again: dead at once.
-                final = isinstance(result, BudgetExceeded)
-                if item.deliveries < self.settings.max_deliveries and not final:
-                    STAGE_MESSAGES.labels(spec.name, "retry").inc()
-                    log.warning(
-                        "%s failed on %s (delivery %d), will retry: %s",
-                        spec.name,
-                        item.entry.entry_id,
-                        item.deliveries,
-                        reason,
-                    )
-                    continue
-                self._dead(
-                    pipe,
-                    item.entry,
-                    item.deliveries,
-                    "budget_exceeded" if final else type(result).__name__,
-                    reason,
-                    article_id=spec.article_id(item.value),
-                )
-                if spec.failed is not None:
-                    failure = spec.failed(item.value, reason)
-                    start = len(pipe)
-                    spec.commit(pipe, item.value, failure)
-                    committed.append((item.value, failure, start, len(pipe)))
-            else:
-                STAGE_MESSAGES.labels(spec.name, "ok").inc()
-                start = len(pipe)
-                spec.commit(pipe, item.value, result)
-                committed.append((item.value, result, start, len(pipe)))
-            acks.append(item.entry.entry_id)
-
+        results = [v.result for v in verdicts if v.result is not None]
+        start = len(pipe)
+        if results:
+            spec.commit(pipe, results)
+        end = len(pipe)
+        acks = [v.entry.entry_id for v in verdicts if v.outcome not in UNACKED_OUTCOMES]
         if not acks:
             return
         pipe.xack(spec.stream, spec.group, *acks)
-        results = await pipe.execute()
-        if spec.observe is not None:
-            for value, result, start, end in committed:
-                spec.observe(value, result, results[start:end])
+        replies = await pipe.execute()
+        if spec.observe is not None and results:
+            spec.observe(results, replies[start:end])
+
+    def _letter(self, verdict: _Verdict[Out]) -> DeadLetter:
+        return dead_letter(
+            verdict.entry,
+            stage=self.spec.name,
+            stream=self.spec.stream,
+            reason=verdict.reason,
+            error_type=verdict.error_type or verdict.outcome.value,
+            deliveries=verdict.deliveries,
+            article_id=verdict.article_id,
+        )
+
+    def _record(self, verdicts: list[_Verdict[Out]]) -> None:
+        """Count each outcome (once the commit went through) and log the unhappy ones."""
+        name = self.spec.name
+        counts = Counter(verdict.outcome for verdict in verdicts)
+        for outcome, count in counts.items():
+            STAGE_MESSAGES.labels(name, outcome.value).inc(count)
+            if outcome in DEAD_OUTCOMES:
+                DEAD_LETTERS.labels(name).inc(count)
+        for verdict in verdicts:
+            if verdict.outcome is Outcome.RETRY:
+                log.warning(
+                    "%s failed on %s (delivery %d), will retry: %s",
+                    name,
+                    verdict.entry.entry_id,
+                    verdict.deliveries,
+                    verdict.reason,
+                )
+            elif verdict.outcome in DEAD_OUTCOMES:
+                log.warning(
+                    "dead letter from %s: %s (%s)", name, verdict.entry.entry_id, verdict.reason
+                )
 
     def _work(self, items: list[_Item[In]]) -> list[Out | BaseException]:
         """Run the batch; if it fails, run each input alone to isolate the bad one.
@@ -336,10 +429,7 @@ class StageRunner(Generic[In, Out]):
         except Exception as exc:
             if len(values) == 1:
                 return [exc]
-            isolated: list[Out | BaseException] = []
-            for value in values:
-                isolated.append(self._work_one(value, budget))
-            return isolated
+            return [self._work_one(value, budget) for value in values]
         BATCH_DURATION.labels(self.spec.name).observe(time.perf_counter() - started)
         return results
 
@@ -351,220 +441,264 @@ class StageRunner(Generic[In, Out]):
             return exc
         return result
 
-    def _dead(
-        self,
-        pipe: Pipeline,
-        entry: Entry,
-        deliveries: int,
-        error_type: str,
-        reason: str,
-        *,
-        article_id: str | None = None,
-    ) -> None:
-        STAGE_MESSAGES.labels(self.spec.name, "dead").inc()
-        DEAD_LETTERS.labels(self.spec.name).inc()
-        letter = dead_letter(
-            entry,
-            stage=self.spec.name,
-            stream=self.spec.stream,
-            reason=reason,
-            error_type=error_type,
-            deliveries=deliveries,
-            article_id=article_id,
-        )
-        log.warning("dead letter from %s: %s (%s)", self.spec.name, entry.entry_id, reason)
-        pipe.xadd(self.keys.dead, fields_of(letter), **output_trim(self.settings))
-
     async def _deliveries(self, entries: Sequence[Entry]) -> dict[str, int]:
-        """Delivery counts (XPENDING) of claimed entries that are still pending."""
-        counts: dict[str, int] = {}
+        """Delivery counts (XPENDING) of claimed entries that are still pending, in one
+        round trip."""
+        pipe = self.client.pipeline(transaction=False)
         for entry in entries:
-            pending = await self.client.xpending_range(
+            pipe.xpending_range(
                 self.spec.stream, self.spec.group, min=entry.entry_id, max=entry.entry_id, count=1
             )
-            if pending:
-                counts[entry.entry_id] = int(pending[0]["times_delivered"])
-        return counts
+        replies = await pipe.execute()
+        return {
+            entry.entry_id: int(pending[0]["times_delivered"])
+            for entry, pending in zip(entries, replies, strict=True)
+            if pending
+        }
+
+
+# --------------------------------------------------------------------------- the service
+
+
+@dataclass(frozen=True)
+class Loop:
+    """A background step a service runs every ``interval_s`` while it runs (see
+    :func:`every`); ``what`` names it in the log when it fails."""
+
+    what: str
+    interval_s: float
+    step: Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Stages:
+    """What a service builds at start-up, once connected (models load then, never at
+    import time): its stage specs, in the order of its inputs, and the background loops
+    it runs beside them."""
+
+    specs: list[StageSpec[Any, Any]]
+    loops: list[Loop] = field(default_factory=list)
+
+
+def make_broker(settings: Settings) -> RedisBroker:
+    """The FastStream broker of a service (a cluster one on Redis Cluster)."""
+    broker_class = RedisClusterBroker if settings.redis_cluster else RedisBroker
+    # Per-message logging costs more CPU than the messaging itself: log at DEBUG only.
+    return broker_class(
+        settings.require_redis_url(), log_level=logging.DEBUG, graceful_timeout=30.0
+    )
+
+
+def subscribe(
+    broker: RedisBroker,
+    title: str,
+    *,
+    settings: Settings,
+    stream: str,
+    group: str,
+    handle: Callable[[list[Entry], bool], Awaitable[None]],
+) -> None:
+    """Subscribe ``handle(entries, claimed)`` to a group: a reader of new entries and a
+    claimer of abandoned ones. FastStream's min_idle_time subscriber only claims
+    (XAUTOCLAIM), never reads new entries: each group runs both."""
+    reader = StreamSub(
+        stream,
+        group=group,
+        consumer=settings.consumer_name,
+        batch=True,
+        max_records=settings.batch_size,
+        polling_interval=settings.poll_ms,
+    )
+    claimer = StreamSub(
+        stream,
+        group=group,
+        consumer=settings.consumer_name,
+        batch=True,
+        min_idle_time=settings.claim_idle_ms,
+        # Nothing younger than claim_idle_ms can be claimed: polling ten times per
+        # idle period delays a recovery by at most 10 % and costs little CPU.
+        polling_interval=max(settings.poll_ms, 500, settings.claim_idle_ms // 10),
+    )
+
+    async def read(entries: list[Entry]) -> None:
+        await handle(entries, False)
+
+    async def claim(entries: list[Entry]) -> None:
+        await handle(entries, True)
+
+    options: dict[str, Any] = {
+        "ack_policy": AckPolicy.MANUAL,
+        "parser": parse_entries,
+        "decoder": decode_entries,
+    }
+    broker.subscriber(stream=reader, title=f"{title}:read", **options)(read)
+    broker.subscriber(stream=claimer, title=f"{title}:claim", **options)(claim)
+
+
+async def start_broker(broker: RedisBroker, name: str) -> None:
+    """Start the subscribers. Should Redis fill up (or go away) between their starts,
+    those that did not start are left to :func:`restart_stopped`."""
+    try:
+        await broker.start()
+    except aredis.RedisError as exc:
+        if not is_transient(exc):
+            raise
+        broker.running = True
+        log.warning(
+            "%s: not every subscriber could start (%s); retrying in the background",
+            name,
+            describe_redis_error(exc),
+        )
+
+
+async def restart_stopped(broker: RedisBroker, client: aredis.Redis, keys: Keys, name: str) -> None:
+    """Restart subscribers that stopped: FastStream stops one for good when its group is
+    gone (NOGROUP: the server lost its data). Re-creates the groups first."""
+    stopped = [sub for sub in broker.subscribers if not sub.running]
+    if not stopped:
+        return
+    await ensure_groups(client, keys)
+    for sub in stopped:
+        await sub.start()
+    GROUP_RECOVERIES.labels(name).inc()
+    log.warning("%s: re-created consumer groups, restarted %d subscribers", name, len(stopped))
+
+
+async def retry_while_transient(what: str, step: Callable[[], Awaitable[None]]) -> None:
+    """Run ``step`` until it passes, backing off while Redis fails transiently (a process
+    restarted while Redis is unreachable or loading would otherwise crash in a loop)."""
+    failures = RecurringFailure(log, what)
+    delay = COMMIT_BACKOFF_S[0]
+    while True:
+        try:
+            await step()
+        except aredis.RedisError as exc:
+            stop_if_cancelled(exc)
+            if not is_transient(exc):
+                raise
+            failures.failed(f"{describe_redis_error(exc)}; waiting {delay:g} s")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, COMMIT_BACKOFF_S[1])
+            continue
+        failures.succeeded()
+        return
+
+
+def freeze_heap() -> None:
+    """Move what start-up loaded (models, gazetteer: it lives as long as the process) out
+    of the collector's sight, so that full collections no longer walk it."""
+    gc.collect()
+    gc.freeze()
+
+
+async def until_signalled() -> None:
+    """Return on SIGTERM or SIGINT."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    await stopping.wait()
+
+
+class Loops:
+    """Background :class:`Loop` tasks, started together and cancelled together."""
+
+    def __init__(self) -> None:
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self, loops: Sequence[Loop]) -> None:
+        """Start each loop as a task."""
+        self._tasks += [
+            asyncio.create_task(every(loop.interval_s, loop.what, loop.step)) for loop in loops
+        ]
+
+    async def stop(self) -> None:
+        """Cancel every task and wait for it to end."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
 
 
 @dataclass
 class Service:
-    """A consuming service: its broker, its stages, and its start-up and shutdown hooks.
+    """A consuming service: a :class:`StageRunner` per input ``(stream, group)``, behind
+    FastStream subscribers, with a heartbeat and a watchdog.
 
-    ``make_specs`` runs at start-up (models load then, never at import time) and
-    returns the stage specs in the order of ``inputs``.
+    ``make_specs`` runs at start-up, once connected, and returns the :class:`Stages`:
+    the specs in the order of ``inputs``, and the service's own background loops.
     """
 
     name: str
     settings: Settings
     inputs: Sequence[tuple[str, str]]
-    make_specs: Callable[[aredis.Redis], Awaitable[list[StageSpec[Any, Any]]]]
+    make_specs: Callable[[aredis.Redis], Awaitable[Stages]]
     broker: RedisBroker = field(init=False)
     client: aredis.Redis | None = field(init=False, default=None)
     runners: list[StageRunner[Any, Any]] = field(init=False, default_factory=list)
-    extra_startup: list[Callable[[aredis.Redis], Awaitable[None]]] = field(default_factory=list)
-    extra_shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-    _loops: list[asyncio.Task[None]] = field(init=False, default_factory=list)
+    _loops: Loops = field(init=False, default_factory=Loops)
 
     def __post_init__(self) -> None:
-        settings = self.settings
-        # Per-message logging costs more CPU than the messaging itself: log at DEBUG only.
-        broker_class = RedisClusterBroker if settings.redis_cluster else RedisBroker
-        self.broker = broker_class(
-            settings.require_redis_url(), log_level=logging.DEBUG, graceful_timeout=30.0
-        )
+        self.broker = make_broker(self.settings)
         for index, (stream, group) in enumerate(self.inputs):
-            self._subscribe(index, stream, group)
+            subscribe(
+                self.broker,
+                f"{self.name}:{stream}",
+                settings=self.settings,
+                stream=stream,
+                group=group,
+                handle=functools.partial(self._handle, index),
+            )
 
-    def _subscribe(self, index: int, stream: str, group: str) -> None:
+    async def _handle(self, index: int, entries: list[Entry], claimed: bool) -> None:
+        await self.runners[index].handle(entries, claimed=claimed)
+
+    async def start(self) -> None:
+        """Connect, build the stages, then start the subscribers and background loops."""
         settings = self.settings
-        reader = StreamSub(
-            stream,
-            group=group,
-            consumer=settings.consumer_name,
-            batch=True,
-            max_records=settings.batch_size,
-            polling_interval=settings.poll_ms,
-        )
-        # FastStream's min_idle_time subscriber only claims (XAUTOCLAIM), never reads
-        # new entries: each group runs both.
-        claimer = StreamSub(
-            stream,
-            group=group,
-            consumer=settings.consumer_name,
-            batch=True,
-            min_idle_time=settings.claim_idle_ms,
-            # Nothing younger than claim_idle_ms can be claimed: polling ten times per
-            # idle period delays a recovery by at most 10 % and costs little CPU.
-            polling_interval=max(settings.poll_ms, 500, settings.claim_idle_ms // 10),
-        )
-
-        async def read(entries: list[Entry]) -> None:
-            await self.runners[index].handle(entries, claimed=False)
-
-        async def claim(entries: list[Entry]) -> None:
-            await self.runners[index].handle(entries, claimed=True)
-
-        options: dict[str, Any] = {
-            "ack_policy": AckPolicy.MANUAL,
-            "parser": parse_entries,
-            "decoder": decode_entries,
-        }
-        self.broker.subscriber(stream=reader, title=f"{self.name}:{stream}:read", **options)(read)
-        self.broker.subscriber(stream=claimer, title=f"{self.name}:{stream}:claim", **options)(
-            claim
-        )
-
-    async def startup(self) -> None:
-        """Create the groups, build the stages, serve metrics."""
-        client = connect(self.settings.require_redis_url(), cluster=self.settings.redis_cluster)
+        client = connect(settings.require_redis_url(), cluster=settings.redis_cluster)
         self.client = client
-        await ensure_groups(client, Keys(self.settings.stream_prefix))
-        specs = await self.make_specs(client)
-        self.runners = [StageRunner(spec, client, self.settings) for spec in specs]
-        # The models and gazetteer loaded above live as long as the process: moved out of
-        # the collector's sight, full collections no longer walk them (cheaper messages).
-        gc.collect()
-        gc.freeze()
-        serve_metrics(self.settings.metrics_host, self.settings.metrics_port)
-        for hook in self.extra_startup:
-            await hook(client)
+        keys = Keys(settings.stream_prefix)
+        await ensure_groups(client, keys)
+        stages = await self.make_specs(client)
+        self.runners = [StageRunner(spec, client, settings) for spec in stages.specs]
+        freeze_heap()
+        serve_metrics(settings.metrics_host, settings.metrics_port)
+        # The heartbeat needs no memory when its marker exists, so a full Redis may pass
+        # it: subscribers that then fail to start are restarted by the watchdog.
+        await retry_while_transient(f"{self.name}: starting", self._beat)
+        await start_broker(self.broker, self.name)
+        self._loops.start(
+            [
+                Loop(
+                    f"{self.name}: recovering subscribers",
+                    WATCHDOG_INTERVAL_S,
+                    functools.partial(restart_stopped, self.broker, client, keys, self.name),
+                ),
+                Loop(f"{self.name}: heartbeat", settings.heartbeat_s, self._beat),
+                *stages.loops,
+            ]
+        )
+        log.info("%s running as consumer %s", self.name, settings.consumer_name)
 
-    async def shutdown(self) -> None:
-        """Stop background tasks and close the connection."""
-        for hook in self.extra_shutdown:
-            await hook()
+    async def stop(self) -> None:
+        """Stop the loops and the reading, let in-flight batches finish (graceful
+        timeout), then close the connection."""
+        await self._loops.stop()
+        await self.broker.stop()
         if self.client is not None:
             await self.client.aclose()
 
-    async def start(self) -> None:
-        """Start-up hooks, then the subscribers, then the watchdog."""
-        await self.startup()
-        await self._until_writable()
-        try:
-            await self.broker.start()
-        except aredis.RedisError as exc:
-            # Redis filled up (or went away) between the subscribers' starts: those that
-            # did not start are started by the watchdog once it takes writes again.
-            if not is_transient(exc):
-                raise
-            self.broker.running = True
-            log.warning(
-                "%s: not every subscriber could start (%s); retrying in the background",
-                self.name,
-                describe_redis_error(exc),
-            )
-        self._loops = [
-            asyncio.create_task(self._watch()),
-            asyncio.create_task(
-                every(self.settings.heartbeat_s, f"{self.name}: heartbeat", self._beat)
-            ),
-        ]
-        log.info("%s running as consumer %s", self.name, self.settings.consumer_name)
-
-    async def stop(self) -> None:
-        """Stop reading, let in-flight batches finish (graceful timeout), then close."""
-        for task in self._loops:
-            task.cancel()
-        for task in self._loops:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await self.broker.stop()
-        await self.shutdown()
-
     async def run(self) -> None:
         """Run until SIGTERM or SIGINT, then drain and stop."""
-        stopping = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stopping.set)
         await self.start()
-        await stopping.wait()
+        await until_signalled()
         log.info("%s stopping", self.name)
         await self.stop()
-
-    async def _until_writable(self) -> None:
-        """Wait, backing off, until Redis answers the heartbeat: a process restarted while
-        Redis is unreachable or loading would otherwise crash in a loop. (The heartbeat
-        needs no memory when its marker exists, so a full Redis may pass it: subscribers
-        that then fail to start are started by the watchdog, see :meth:`start`.)"""
-        failures = RecurringFailure(log, f"{self.name}: starting")
-        delay = COMMIT_BACKOFF_S[0]
-        while True:
-            try:
-                await self._beat()
-            except aredis.RedisError as exc:
-                stop_if_cancelled(exc)
-                if not is_transient(exc):
-                    raise
-                failures.failed(f"{describe_redis_error(exc)}; waiting {delay:g} s")
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, COMMIT_BACKOFF_S[1])
-                continue
-            failures.succeeded()
-            return
 
     async def _beat(self) -> None:
         """Say this process is alive for each group it reads (``shared.liveness``)."""
         if self.client is not None:
             await say_alive(self.client, self.settings, {group for _s, group in self.inputs})
-
-    async def _watch(self) -> None:
-        """Restart subscribers that stopped: FastStream stops one for good when its group
-        is gone (NOGROUP: the server lost its data). Re-create the groups and go on."""
-
-        async def recover() -> None:
-            stopped = [sub for sub in self.broker.subscribers if not sub.running]
-            if not stopped or self.client is None:
-                return
-            await ensure_groups(self.client, Keys(self.settings.stream_prefix))
-            for sub in stopped:
-                await sub.start()
-            GROUP_RECOVERIES.labels(self.name).inc()
-            log.warning(
-                "%s: re-created consumer groups, restarted %d subscribers",
-                self.name,
-                len(stopped),
-            )
-
-        await every(WATCHDOG_INTERVAL_S, f"{self.name}: recovering subscribers", recover)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -148,7 +149,7 @@ async def _status(args: argparse.Namespace, settings: Settings, client: aredis.R
     keys = Keys(settings.stream_prefix)
     rows = await group_stats(client, keys)
     report = {
-        "groups": rows,
+        "groups": [dataclasses.asdict(row) for row in rows],
         "enriched": int(await client.xlen(keys.enriched)),
         "dead_letters": int(await client.xlen(keys.dead)),
         "merges_open": int(await client.zcard(keys.merge_deadlines)),
@@ -159,8 +160,8 @@ async def _status(args: argparse.Namespace, settings: Settings, client: aredis.R
     print(f"{'stream':28} {'group':12} {'length':>8} {'lag':>8} {'pending':>8} {'oldest':>8}")
     for row in rows:
         print(
-            f"{row['stream']!s:28} {row['group']!s:12} {row['length']!s:>8} {row['lag']!s:>8} "
-            f"{row['pending']!s:>8} {float(row['oldest_pending_age_s']):>7.1f}s"  # type: ignore[arg-type]
+            f"{row.stream:28} {row.group:12} {row.length:>8} {row.lag:>8} "
+            f"{row.pending:>8} {row.oldest_pending_age_s:>7.1f}s"
         )
     print(
         f"enriched events: {report['enriched']}   dead letters: {report['dead_letters']}   "

@@ -7,7 +7,6 @@ pipeline-wide gauges (stream lengths, group lag and pending).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -16,7 +15,7 @@ from typing import Any
 import redis.asyncio as aredis
 from redis.asyncio.client import Pipeline
 
-from services.aggregator.merge import Fragment, Merger, StageResult, fragment_of
+from services.aggregator.merge import Fragment, Merger, StageResult, fragment_of, parse_results
 from services.aggregator.monitor import PeakRate, entries_added, update_gauges
 from shared.liveness import stages_down
 from shared.metrics import (
@@ -32,7 +31,7 @@ from shared.redis_client import trim_acknowledged
 from shared.schemas import utc_now
 from shared.settings import Settings, load_settings
 from shared.streams import Keys
-from shared.worker import Service, StageSpec, every
+from shared.worker import Loop, Service, Stages, StageSpec
 
 log = logging.getLogger("newsflow.aggregator")
 
@@ -54,25 +53,26 @@ def _record(status: str, missing: int, fragment: Fragment) -> None:
 def merge_stage(
     settings: Settings, merger: Merger, stream: StreamDef
 ) -> StageSpec[StageResult, Fragment]:
-    """The aggregator's stage on one result stream (``stream``, a merged stage's output)."""
+    """The aggregator's stage on one result stream (a merged stage's output): a batch's
+    fragments merged in one script call."""
     producer = PIPELINE.writer(stream)
     if producer is None or not producer.merged:
         raise ValueError(f"{stream.name} is no merged stage's output")
     stage = producer.name
-    parse: Callable[[bytes], StageResult] = stream.model.model_validate_json  # type: ignore[assignment]
+    parse: Callable[[bytes], StageResult] = stream.parse  # type: ignore[assignment]
 
-    def commit(pipe: Pipeline, _result: StageResult, fragment: Fragment) -> None:
-        merger.queue_add(pipe, fragment, utc_now())
+    def commit(pipe: Pipeline, fragments: list[Fragment]) -> None:
+        merger.queue_add(pipe, fragments, utc_now())
 
-    def observe(_result: StageResult, fragment: Fragment, replies: list[Any]) -> None:
-        reply = replies[0]
-        status = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
-        _record(status, int(reply[1]), fragment)
+    def observe(fragments: list[Fragment], replies: list[Any]) -> None:
+        (reply,) = replies
+        for (status, missing), fragment in zip(parse_results(reply), fragments, strict=True):
+            _record(status, missing, fragment)
 
     return StageSpec(
-        name=Stage.AGGREGATOR,
+        name=AGGREGATOR.name,
         stream=merger.keys.stream(stream),
-        group=Stage.AGGREGATOR,
+        group=AGGREGATOR.name,
         parse=parse,
         work=lambda results: [fragment_of(r, stage) for r in results],
         commit=commit,
@@ -124,22 +124,16 @@ async def measure_rate(client: aredis.Redis, keys: Keys, meter: PeakRate) -> Non
 
 
 def build_service(settings: Settings) -> Service:
-    """The aggregator service, with its sweeper and gauge tasks."""
+    """The aggregator service, with its deadline sweep and housekeeping loops."""
     keys = Keys(settings.stream_prefix)
-    tasks: list[asyncio.Task[None]] = []
-    merger_holder: list[Merger] = []
 
-    async def make_specs(client: aredis.Redis) -> list[StageSpec[Any, Any]]:
+    async def make_specs(client: aredis.Redis) -> Stages:
         merger = Merger(client, settings)
-        merger_holder.append(merger)
-        set_build_info("aggregator")
-        return [merge_stage(settings, merger, stream) for stream in AGGREGATOR.reads]
-
-    async def background(client: aredis.Redis) -> None:
-        async def sweep() -> None:
-            await sweep_overdue(merger_holder[0])
-
+        set_build_info(AGGREGATOR.name)
         meter = PeakRate()
+
+        async def sweep() -> None:
+            await sweep_overdue(merger)
 
         async def housekeeping() -> None:
             await update_gauges(client, keys)
@@ -148,30 +142,15 @@ def build_service(settings: Settings) -> Service:
                 client, keys, keep_s={keys.accepted: settings.replay_retention_s}
             )
 
-        tasks.extend(
-            [
-                asyncio.create_task(every(settings.merge_sweep_s, "deadline sweep", sweep)),
-                asyncio.create_task(
-                    every(settings.housekeeping_s, "gauges or trimming", housekeeping)
-                ),
-            ]
+        return Stages(
+            [merge_stage(settings, merger, stream) for stream in AGGREGATOR.reads],
+            loops=[
+                Loop("deadline sweep", settings.merge_sweep_s, sweep),
+                Loop("gauges or trimming", settings.housekeeping_s, housekeeping),
+            ],
         )
 
-    async def stop_background() -> None:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    return Service(
-        AGGREGATOR.name,
-        settings,
-        keys.inputs(AGGREGATOR),
-        make_specs,
-        extra_startup=[background],
-        extra_shutdown=[stop_background],
-    )
+    return Service(AGGREGATOR.name, settings, keys.inputs(AGGREGATOR), make_specs)
 
 
 def main(settings: Settings | None = None) -> None:

@@ -1,40 +1,44 @@
--- Merge one stage result of an article, or flush an article whose missing stages are
--- down, and emit its enriched event exactly once per revision. Atomic: a crash or a
--- second aggregator can neither emit an article revision twice nor lose it.
+-- Merge stage results of articles, or flush articles whose missing stages are down, and
+-- emit each enriched event exactly once per revision. Atomic: a crash or a second
+-- aggregator can neither emit an article revision twice nor lose it. One call takes a
+-- whole batch of items (results, or revisions to flush), handled one after the other
+-- exactly as if each had a call of its own: a batch costs one call, not one per result.
 --
--- An article emitted partial keeps its merge state (for ARGV[11] seconds): when the
+-- An article emitted partial keeps its merge state (for ARGV[3] seconds): when the
 -- results it missed arrive after all, the complete event is emitted once more, as the
--- article's next revision (numbered from the same counter replays use, KEYS[5]).
+-- article's next revision (numbered from the same counter replays use, KEYS[3]).
 --
--- KEYS[1] merge hash of the article revision   KEYS[2] done marker ("complete"/"partial")
--- KEYS[3] enriched stream   KEYS[4] deadlines sorted set   KEYS[5] revisions hash
--- ARGV[1] mode: "add" or "flush"   ARGV[2] revision key   ARGV[3] article id
--- ARGV[4] revision number          ARGV[5] stage (add)
--- ARGV[6] stage fragment: JSON object members, e.g. "summary":{...} (add)
--- ARGV[7] stage info JSON (add)
--- ARGV[8] head: members '"schema_version":1,"id":..,"article":{..,"revision":' (the
---         revision number and the closing brace are appended here)
--- ARGV[9] deadline score   ARGV[10] done ttl (s)   ARGV[11] late results ttl (s)
--- ARGV[12] approximate maxlen   ARGV[13] enriched_at as a JSON string
--- ARGV[14] data field name   ARGV[15] stages that are down, as ",a,b," (flush)
--- ARGV[16] N, the stage count; ARGV[17 .. 16+N] stage names;
--- ARGV[17+N .. 16+2N] fragments for missing stages; ARGV[17+2N .. 16+3N] their stage info
--- Returns {status, missing count}; status is one of
+-- KEYS[1] enriched stream   KEYS[2] deadlines sorted set   KEYS[3] revisions hash
+-- then per item: KEYS[2 + 2i] merge hash of the article revision,
+--                KEYS[3 + 2i] its done marker ("complete"/"partial")
+-- ARGV[1] mode: "add" or "flush"   ARGV[2] done ttl (s)   ARGV[3] late results ttl (s)
+-- ARGV[4] approximate maxlen       ARGV[5] enriched_at as a JSON string
+-- ARGV[6] data field name          ARGV[7] stages that are down, as ",a,b," (flush)
+-- ARGV[8] deadline score (add)
+-- ARGV[9] N, the stage count; ARGV[10 .. 9+N] stage names;
+-- ARGV[10+N .. 9+2N] fragments for missing stages; ARGV[10+2N .. 9+3N] their stage info
+-- then per item, ITEM_ARGS arguments: revision key, article id, revision number,
+--   stage (add), stage fragment: JSON object members, e.g. "summary":{...} (add),
+--   stage info JSON (add), head: members '"schema_version":1,"id":..,"article":{..,
+--   "revision":' (add; the revision number and the closing brace are appended here)
+-- Returns, per item, {status, missing count}; status is one of
 --   "stored"    kept, the article still waits for other stages
 --   "emitted"   the event went out (complete, or partial from a flush)
 --   "completed" a late result completed a partial article: its next revision went out
 --   "waiting"   flush: overdue, but every stage it misses is up (busy, not down)
 --   "late"      a duplicate, or a result for an article already complete
 --   "gone"      flush: nothing is known of the article
-local mode, key, article = ARGV[1], ARGV[2], ARGV[3]
-local n = tonumber(ARGV[16])
-local STAGES = 16
+local mode = ARGV[1]
+local n = tonumber(ARGV[9])
+local STAGES = 9
+local ITEM_ARGS = 7
+local FIRST_ITEM = STAGES + 3 * n
 
-local function missing_stages()
+local function missing_stages(merge)
   local missing = {}
   for i = 1, n do
     local name = ARGV[STAGES + i]
-    if redis.call('HEXISTS', KEYS[1], 'r:' .. name) == 0 then
+    if redis.call('HEXISTS', merge, 'r:' .. name) == 0 then
       missing[#missing + 1] = i
     end
   end
@@ -42,15 +46,15 @@ local function missing_stages()
 end
 
 -- Emit the event of the merge hash as revision `revision`; returns the missing count.
-local function emit(revision)
-  local head = redis.call('HGET', KEYS[1], 'head')
+local function emit(merge, revision)
+  local head = redis.call('HGET', merge, 'head')
   local parts, stages, missing = {head .. revision .. '}'}, {}, {}
   for i = 1, n do
     local name = ARGV[STAGES + i]
-    local fragment = redis.call('HGET', KEYS[1], 'r:' .. name)
+    local fragment = redis.call('HGET', merge, 'r:' .. name)
     local info
     if fragment then
-      info = redis.call('HGET', KEYS[1], 'i:' .. name)
+      info = redis.call('HGET', merge, 'i:' .. name)
     else
       fragment = ARGV[STAGES + n + i]
       info = ARGV[STAGES + 2 * n + i]
@@ -63,64 +67,77 @@ local function emit(revision)
   if #missing > 0 then partial = 'true' end
   local event = '{' .. table.concat(parts, ',') .. ',"stages":{' .. table.concat(stages, ',')
     .. '},"partial":' .. partial .. ',"missing_stages":[' .. table.concat(missing, ',')
-    .. '],"enriched_at":' .. ARGV[13] .. '}'
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[12], '*', ARGV[14], event)
+    .. '],"enriched_at":' .. ARGV[5] .. '}'
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', ARGV[6], event)
   return #missing
 end
 
-local function finish_complete()
-  redis.call('SET', KEYS[2], 'complete', 'EX', ARGV[10])
-  redis.call('DEL', KEYS[1])
-  redis.call('ZREM', KEYS[4], key)
+local function finish_complete(merge, done, key)
+  redis.call('SET', done, 'complete', 'EX', ARGV[2])
+  redis.call('DEL', merge)
+  redis.call('ZREM', KEYS[2], key)
 end
 
-local done = redis.call('GET', KEYS[2])
-
-if mode == 'add' then
-  local stage = ARGV[5]
-  if done == 'partial' then
+-- One stage result (arguments from `at`) of the revision with merge hash and marker.
+local function add(merge, done, at)
+  local key, article, revision = ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]
+  local stage, fragment, info, head = ARGV[at + 4], ARGV[at + 5], ARGV[at + 6], ARGV[at + 7]
+  local state = redis.call('GET', done)
+  if state == 'partial' then
     -- A result the partial event missed: keep it; once every stage is in, the complete
     -- event goes out as the next revision. Duplicates and expired state are late.
-    if redis.call('EXISTS', KEYS[1]) == 0 then return {'late', 0} end
-    if redis.call('HSETNX', KEYS[1], 'r:' .. stage, ARGV[6]) == 0 then return {'late', 0} end
-    redis.call('HSETNX', KEYS[1], 'i:' .. stage, ARGV[7])
-    if #missing_stages() > 0 then return {'stored', 0} end
-    local revision = tonumber(redis.call('HINCRBY', KEYS[5], article, 1)) + 1
-    emit(revision)
-    finish_complete()
+    if redis.call('EXISTS', merge) == 0 then return {'late', 0} end
+    if redis.call('HSETNX', merge, 'r:' .. stage, fragment) == 0 then return {'late', 0} end
+    redis.call('HSETNX', merge, 'i:' .. stage, info)
+    if #missing_stages(merge) > 0 then return {'stored', 0} end
+    local next_revision = tonumber(redis.call('HINCRBY', KEYS[3], article, 1)) + 1
+    emit(merge, next_revision)
+    finish_complete(merge, done, key)
     return {'completed', 0}
-  elseif done then
-    redis.call('ZREM', KEYS[4], key)
-    redis.call('DEL', KEYS[1])
+  elseif state then
+    redis.call('ZREM', KEYS[2], key)
+    redis.call('DEL', merge)
     return {'late', 0}
   end
-  redis.call('HSETNX', KEYS[1], 'r:' .. stage, ARGV[6])
-  redis.call('HSETNX', KEYS[1], 'i:' .. stage, ARGV[7])
-  redis.call('HSETNX', KEYS[1], 'head', ARGV[8])
-  redis.call('ZADD', KEYS[4], 'NX', ARGV[9], key)
-  if #missing_stages() > 0 then return {'stored', 0} end
-  emit(ARGV[4])
-  finish_complete()
+  redis.call('HSETNX', merge, 'r:' .. stage, fragment)
+  redis.call('HSETNX', merge, 'i:' .. stage, info)
+  redis.call('HSETNX', merge, 'head', head)
+  redis.call('ZADD', KEYS[2], 'NX', ARGV[8], key)
+  if #missing_stages(merge) > 0 then return {'stored', 0} end
+  emit(merge, revision)
+  finish_complete(merge, done, key)
   return {'emitted', 0}
 end
 
--- flush
-if done then
-  redis.call('ZREM', KEYS[4], key)
-  return {'late', 0}
+-- A revision past its deadline (arguments from `at`): emitted partial if a stage it
+-- misses is down.
+local function flush(merge, done, at)
+  local key, revision = ARGV[at + 1], ARGV[at + 3]
+  if redis.call('GET', done) then
+    redis.call('ZREM', KEYS[2], key)
+    return {'late', 0}
+  end
+  if redis.call('EXISTS', merge) == 0 then
+    redis.call('ZREM', KEYS[2], key)
+    return {'gone', 0}
+  end
+  local missing = missing_stages(merge)
+  local down = #missing == 0
+  for _, i in ipairs(missing) do
+    if string.find(ARGV[7], ',' .. ARGV[STAGES + i] .. ',', 1, true) then down = true end
+  end
+  if not down then return {'waiting', #missing} end
+  local count = emit(merge, revision)
+  redis.call('SET', done, 'partial', 'EX', ARGV[2])
+  redis.call('EXPIRE', merge, ARGV[3])
+  redis.call('ZREM', KEYS[2], key)
+  return {'emitted', count}
 end
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('ZREM', KEYS[4], key)
-  return {'gone', 0}
+
+local step = add
+if mode == 'flush' then step = flush end
+local replies = {}
+for item = 1, (#KEYS - 3) / 2 do
+  replies[item] = step(KEYS[2 + 2 * item], KEYS[3 + 2 * item], FIRST_ITEM + ITEM_ARGS * (item - 1))
 end
-local missing = missing_stages()
-local down = #missing == 0
-for _, i in ipairs(missing) do
-  if string.find(ARGV[15], ',' .. ARGV[STAGES + i] .. ',', 1, true) then down = true end
-end
-if not down then return {'waiting', #missing} end
-local count = emit(ARGV[4])
-redis.call('SET', KEYS[2], 'partial', 'EX', ARGV[10])
-redis.call('EXPIRE', KEYS[1], ARGV[11])
-redis.call('ZREM', KEYS[4], key)
-return {'emitted', count}
+return replies

@@ -143,63 +143,63 @@ class Merger:
         self.keys = Keys(settings.stream_prefix)
         self.stages = tuple(stages)
         self._script = client.register_script(_MERGE_LUA)
-        self._tail = [
+        self._stage_args = [
             len(self.stages),
             *[s.name for s in self.stages],
             *[empty_fragment(s) for s in self.stages],
             *[missing_info(s) for s in self.stages],
         ]
 
-    def _arguments(
-        self,
-        *,
-        mode: str,
-        key: str,
-        now: datetime,
-        fragment: Fragment | None,
-        down: Sequence[str] = (),
+    def _call(
+        self, mode: str, now: datetime, items: Sequence[tuple[str, Fragment | None]], down: str
     ) -> tuple[list[str], list[Any]]:
-        keys = [
-            self.keys.merge(key),
-            self.keys.done(key),
-            self.keys.enriched,
-            self.keys.merge_deadlines,
-            self.keys.revisions,
-        ]
-        article, revision = parse_revision_key(key)
+        """The script's keys and arguments for ``items``: (revision key, fragment to add,
+        or None to flush)."""
         settings = self.settings
-        args = [
+        keys = [self.keys.enriched, self.keys.merge_deadlines, self.keys.revisions]
+        args: list[Any] = [
             mode,
-            key,
-            article,
-            revision,
-            fragment.stage if fragment else "",
-            fragment.members if fragment else "",
-            fragment.info if fragment else "",
-            head_prefix(fragment.article) if fragment else "",
-            now.timestamp() + settings.merge_deadline_s,
             settings.dedupe_ttl_s,
             settings.late_results_retention_s,
             output_trim(settings)["maxlen"],
             json.dumps(now.isoformat()),
             DATA_FIELD,
-            "," + "".join(f"{stage}," for stage in down),
-            *self._tail,
+            down,
+            now.timestamp() + settings.merge_deadline_s,
+            *self._stage_args,
         ]
+        for key, fragment in items:
+            keys += [self.keys.merge(key), self.keys.done(key)]
+            article, revision = parse_revision_key(key)
+            if fragment is None:
+                args += [key, article, revision, "", "", "", ""]
+            else:
+                args += [
+                    key,
+                    article,
+                    revision,
+                    fragment.stage,
+                    fragment.members,
+                    fragment.info,
+                    head_prefix(fragment.article),
+                ]
         return keys, args
 
-    def queue_add(self, pipe: Pipeline, fragment: Fragment, now: datetime) -> None:
-        """Add the merge of one fragment to a transaction (ack goes in the same one)."""
-        key = revision_key(fragment.article.id, fragment.article.revision)
-        keys, args = self._arguments(mode="add", key=key, now=now, fragment=fragment)
+    def queue_add(self, pipe: Pipeline, fragments: Sequence[Fragment], now: datetime) -> None:
+        """Add the merge of a batch of fragments to a transaction (its acks go in the
+        same one), as one script call; its reply is read by :func:`parse_results`."""
+        items = [(revision_key(f.article.id, f.article.revision), f) for f in fragments]
+        keys, args = self._call("add", now, items, "")
         queue_script(pipe, self._script, keys, args)
 
     async def flush(self, key: str, now: datetime, down: Sequence[str]) -> tuple[str, int]:
         """Emit an article revision (``revision_key``) past its deadline as partial if a
         stage it misses is in ``down``; a no-op if it was emitted already, ``waiting`` if
         every stage it misses is up."""
-        keys, args = self._arguments(mode="flush", key=key, now=now, fragment=None, down=down)
-        return parse_result(await self._script(keys=keys, args=args))
+        listed = "," + "".join(f"{stage}," for stage in down)
+        keys, args = self._call("flush", now, [(key, None)], listed)
+        (result,) = parse_results(await self._script(keys=keys, args=args))
+        return result
 
     async def overdue(self, now: datetime, *, offset: int = 0, limit: int = 100) -> list[str]:
         """Revision keys whose merge deadline has passed, oldest first, from ``offset``."""
@@ -209,9 +209,14 @@ class Merger:
         return [i.decode() if isinstance(i, bytes) else str(i) for i in ids]
 
 
-def parse_result(result: object) -> tuple[str, int]:
-    """The merge script's reply as (status, missing stage count)."""
-    if not isinstance(result, list | tuple) or len(result) != 2:
-        raise ValueError(f"unexpected merge script reply: {result!r}")
-    status = result[0].decode() if isinstance(result[0], bytes) else str(result[0])
-    return status, int(result[1])
+def parse_results(reply: object) -> list[tuple[str, int]]:
+    """The merge script's reply: (status, missing stage count) per item."""
+    if not isinstance(reply, list | tuple):
+        raise ValueError(f"unexpected merge script reply: {reply!r}")
+    results = []
+    for result in reply:
+        if not isinstance(result, list | tuple) or len(result) != 2:
+            raise ValueError(f"unexpected merge script reply: {reply!r}")
+        status = result[0].decode() if isinstance(result[0], bytes) else str(result[0])
+        results.append((status, int(result[1])))
+    return results

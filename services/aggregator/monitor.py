@@ -6,6 +6,7 @@ newsflow exports these itself: the exporters packaged for Debian predate group l
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import redis.asyncio as aredis
 
@@ -20,9 +21,23 @@ from shared.metrics import (
 from shared.streams import Keys
 
 
-async def group_stats(client: aredis.Redis, keys: Keys) -> list[dict[str, object]]:
-    """One row per (stream, group): lag, pending, oldest pending age; plus stream lengths."""
-    rows: list[dict[str, object]] = []
+@dataclass(frozen=True)
+class GroupRow:
+    """One consumer group of one stream: the stream's length, the group's lag (entries
+    not yet delivered to it), pending (delivered, not acknowledged) and the age of its
+    oldest pending entry (0 when none)."""
+
+    stream: str
+    group: str
+    length: int
+    lag: int
+    pending: int
+    oldest_pending_age_s: float
+
+
+async def group_stats(client: aredis.Redis, keys: Keys) -> list[GroupRow]:
+    """One row per (stream, group) of every work stream."""
+    rows: list[GroupRow] = []
     now = time.time()
     for stream, _groups in keys.groups().items():
         length = int(await client.xlen(stream))
@@ -40,28 +55,25 @@ async def group_stats(client: aredis.Redis, keys: Keys) -> list[dict[str, object
                     oldest = entry_age_s(summary["min"], now)
             lag = info.get("lag")
             rows.append(
-                {
-                    "stream": stream,
-                    "group": group,
-                    "length": length,
-                    "lag": int(lag) if lag is not None else length,
-                    "pending": pending,
-                    "oldest_pending_age_s": oldest,
-                }
+                GroupRow(
+                    stream=stream,
+                    group=group,
+                    length=length,
+                    lag=int(lag) if lag is not None else length,
+                    pending=pending,
+                    oldest_pending_age_s=oldest,
+                )
             )
     return rows
 
 
-async def update_gauges(client: aredis.Redis, keys: Keys) -> list[dict[str, object]]:
+async def update_gauges(client: aredis.Redis, keys: Keys) -> list[GroupRow]:
     """Refresh the stream gauges from Redis and return the rows (for ``newsflow status``)."""
     rows = await group_stats(client, keys)
     for row in rows:
-        stream, group = str(row["stream"]), str(row["group"])
-        GROUP_LAG.labels(stream, group).set(float(row["lag"]))  # type: ignore[arg-type]
-        GROUP_PENDING.labels(stream, group).set(float(row["pending"]))  # type: ignore[arg-type]
-        GROUP_OLDEST_PENDING_AGE.labels(stream, group).set(
-            float(row["oldest_pending_age_s"])  # type: ignore[arg-type]
-        )
+        GROUP_LAG.labels(row.stream, row.group).set(row.lag)
+        GROUP_PENDING.labels(row.stream, row.group).set(row.pending)
+        GROUP_OLDEST_PENDING_AGE.labels(row.stream, row.group).set(row.oldest_pending_age_s)
     for stream in (*keys.groups(), keys.enriched, keys.dead):
         STREAM_LENGTH.labels(stream).set(await client.xlen(stream))
     MERGES_OPEN.set(await client.zcard(keys.merge_deadlines))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from typing import Any
 
 import redis.asyncio as aredis
 from spacy.language import Language
@@ -17,7 +16,7 @@ from shared.pipeline import PIPELINE, Stage
 from shared.schemas import Article, EntitiesResult
 from shared.settings import Settings, load_settings
 from shared.streams import Keys
-from shared.worker import Service, StageSpec, publish_to, stage_info
+from shared.worker import Service, Stages, StageSpec, publish_to, stage_info
 
 #: This service's stage, as the pipeline declares it (streams, group).
 STAGE = PIPELINE[Stage.ENTITIES]
@@ -100,12 +99,12 @@ def build_service(settings: Settings) -> Service:
     """The entities service."""
     keys = Keys(settings.stream_prefix)
 
-    async def make_specs(_client: aredis.Redis) -> list[StageSpec[Any, Any]]:
+    async def make_specs(_client: aredis.Redis) -> Stages:
         nlp = await asyncio.to_thread(load_nlp)
         path = await asyncio.to_thread(ensure_gazetteer, settings.gazetteer_path)
         gazetteer = await asyncio.to_thread(Gazetteer.open, path)
         set_build_info(STAGE.name, model=model_version(nlp), gazetteer=gazetteer.version)
-        return [entities_stage(settings, nlp, gazetteer)]
+        return Stages([entities_stage(settings, nlp, gazetteer)])
 
     return Service(STAGE.name, settings, keys.inputs(STAGE), make_specs)
 

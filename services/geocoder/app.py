@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from typing import Any
 
 import redis.asyncio as aredis
 
@@ -13,10 +12,10 @@ from services.geocoder.gazetteer import Gazetteer, ensure_gazetteer
 from services.geocoder.resolve import resolve_places
 from shared.metrics import set_build_info
 from shared.pipeline import PIPELINE, Stage
-from shared.schemas import EntitiesResult, PlacesResult
+from shared.schemas import EntitiesResult, PlacesResult, read_entities_result
 from shared.settings import Settings, load_settings
 from shared.streams import Keys
-from shared.worker import Service, StageSpec, publish_to, stage_info
+from shared.worker import Service, Stages, StageSpec, publish_to, stage_info
 
 #: This service's stage, as the pipeline declares it (streams, group).
 STAGE = PIPELINE[Stage.GEOCODER]
@@ -48,7 +47,7 @@ def geocoder_stage(
         name=STAGE.name,
         stream=keys.stream(STAGE.reads[0]),
         group=STAGE.name,
-        parse=EntitiesResult.model_validate_json,
+        parse=read_entities_result,  # the entities stream, any version
         work=lambda results: [geocode(r) for r in results],
         commit=publish_to(keys.stream(STAGE.writes)),
         failed=failed,
@@ -60,11 +59,11 @@ def build_service(settings: Settings) -> Service:
     """The geocoder service."""
     keys = Keys(settings.stream_prefix)
 
-    async def make_specs(_client: aredis.Redis) -> list[StageSpec[Any, Any]]:
+    async def make_specs(_client: aredis.Redis) -> Stages:
         path = await asyncio.to_thread(ensure_gazetteer, settings.gazetteer_path)
         gazetteer = await asyncio.to_thread(Gazetteer.open, path)
         set_build_info(STAGE.name, gazetteer=gazetteer.version)
-        return [geocoder_stage(settings, gazetteer)]
+        return Stages([geocoder_stage(settings, gazetteer)])
 
     return Service(STAGE.name, settings, keys.inputs(STAGE), make_specs)
 

@@ -13,6 +13,7 @@ import logging
 import re
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aredis
@@ -52,7 +53,7 @@ from shared.redis_client import describe_redis_error
 from shared.schemas import Article
 from shared.settings import Settings, load_settings
 from shared.streams import Keys
-from shared.worker import InvalidInput, Service, StageSpec, describe_error
+from shared.worker import InvalidInput, Service, Stages, StageSpec, describe_error
 
 #: This service's stage, as the pipeline declares it (streams, group).
 STAGE = PIPELINE[Stage.INGEST]
@@ -68,11 +69,13 @@ log = logging.getLogger("newsflow.ingest")
 def stream_stage(settings: Settings, admitter: Admitter) -> StageSpec[Article, Article]:
     """The ingest group's stage: raw producer payloads in, accepted articles out."""
 
-    def observe(_article: Article, _result: Article, results: list[Any]) -> None:
-        ARTICLES_INGESTED.labels("stream", "accepted" if results[0] else "duplicate").inc()
+    def observe(_articles: list[Article], replies: list[Any]) -> None:
+        for stored in replies:
+            ARTICLES_INGESTED.labels("stream", "accepted" if stored else "duplicate").inc()
 
-    def commit(pipe: Pipeline, _article: Article, result: Article) -> None:
-        admitter.queue(pipe, result)
+    def commit(pipe: Pipeline, articles: list[Article]) -> None:
+        for article in articles:
+            admitter.queue(pipe, article)
 
     keys = Keys(settings.stream_prefix)
     return StageSpec(
@@ -87,18 +90,23 @@ def stream_stage(settings: Settings, admitter: Admitter) -> StageSpec[Article, A
     )
 
 
-def build_service(settings: Settings) -> tuple[Service, dict[str, Admitter]]:
-    """The consuming half of ingest, and a slot the HTTP half finds its admitter in."""
-    holder: dict[str, Admitter] = {}
-
-    async def make_specs(client: aredis.Redis) -> list[StageSpec[Any, Any]]:
-        admitter = Admitter(client, settings)
-        holder["admitter"] = admitter
-        return [stream_stage(settings, admitter)]
-
+def build_service(settings: Settings) -> Service:
+    """The consuming half of ingest."""
     keys = Keys(settings.stream_prefix)
-    service = Service(STAGE.name, settings, keys.inputs(STAGE), make_specs)
-    return service, holder
+
+    async def make_specs(client: aredis.Redis) -> Stages:
+        return Stages([stream_stage(settings, Admitter(client, settings))])
+
+    return Service(STAGE.name, settings, keys.inputs(STAGE), make_specs)
+
+
+@dataclass
+class _Started:
+    """What the HTTP half uses once its lifespan started it: the admitter (on the
+    service's connection) and the event hub."""
+
+    admitter: Admitter | None = None
+    hub: EventHub | None = None
 
 
 def _error(status: int, message: str, **extra: Any) -> JSONResponse:
@@ -195,10 +203,10 @@ def sse_message(entry_id: str, event: dict[str, Any], raw: bytes) -> bytes:
 def create_http_app(settings: Settings) -> Starlette:
     """The ingest HTTP API: ``POST /articles``, ``GET /events``, ``GET /healthz``,
     ``GET /metrics``; API keys and scopes from the settings (none: open)."""
-    service, holder = build_service(settings)
+    service = build_service(settings)
     keys = load_keys(settings)
     pages = PageWorkers(settings)
-    hubs: dict[str, EventHub] = {}
+    started = _Started()
     stream_keys = Keys(settings.stream_prefix)
 
     @asynccontextmanager
@@ -208,6 +216,9 @@ def create_http_app(settings: Settings) -> Starlette:
         if warning:
             log.warning("WARNING: %s", warning)
         await service.start()
+        if service.client is None:
+            raise RuntimeError("ingest: the service started without a connection")
+        started.admitter = Admitter(service.client, settings)
         # The event readers' own connections: idle browsers never take producers' ones.
         hub = EventHub(
             readers_client(
@@ -221,7 +232,7 @@ def create_http_app(settings: Settings) -> Starlette:
             block_ms=settings.poll_ms,
         )
         await hub.start()
-        hubs["hub"] = hub
+        started.hub = hub
         try:
             yield
         finally:
@@ -268,7 +279,9 @@ def create_http_app(settings: Settings) -> Starlette:
         refused = denied(request, KeyScope.PUSH, "articles")
         if refused is not None:
             return refused
-        admitter = holder["admitter"]
+        admitter = started.admitter
+        if admitter is None:
+            return _unavailable("starting")
         # The whole request's limit; each article in it is held to max_payload_bytes.
         limit = request_limit(settings)
         body = await read_limited(request, limit)
@@ -311,7 +324,7 @@ def create_http_app(settings: Settings) -> Starlette:
         )
 
     async def healthz(_request: Request) -> Response:
-        admitter = holder.get("admitter")
+        admitter = started.admitter
         if admitter is None:
             return _error(503, "starting")
         try:
@@ -348,7 +361,7 @@ def create_http_app(settings: Settings) -> Starlette:
         start = {"now": "$", "begin": "0-0"}.get(start, start)
         if start not in ("$", "0-0") and not _ENTRY_ID.match(start):
             return _error(422, f"from must be now, begin or a stream entry id, not {start!r}")
-        hub = hubs.get("hub")
+        hub = started.hub
         if hub is None:
             return _unavailable("starting")
         try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from typing import Any
 
 import redis.asyncio as aredis
 
@@ -16,7 +15,7 @@ from shared.pipeline import PIPELINE, Stage
 from shared.schemas import Article, SummaryResult
 from shared.settings import Settings, load_settings
 from shared.streams import Keys
-from shared.worker import Service, StageSpec, publish_to, stage_info
+from shared.worker import Service, Stages, StageSpec, publish_to, stage_info
 
 #: This service's stage, as the pipeline declares it (streams, group).
 STAGE = PIPELINE[Stage.SUMMARIZER]
@@ -65,9 +64,9 @@ def build_service(settings: Settings) -> Service:
     """The summarizer service."""
     keys = Keys(settings.stream_prefix)
 
-    async def make_specs(_client: aredis.Redis) -> list[StageSpec[Any, Any]]:
+    async def make_specs(_client: aredis.Redis) -> Stages:
         set_build_info(STAGE.name, model=f"{METHOD}-{__version__}")
-        return [summarizer_stage(settings)]
+        return Stages([summarizer_stage(settings)])
 
     return Service(STAGE.name, settings, keys.inputs(STAGE), make_specs)
 

@@ -42,7 +42,7 @@ def model_stages(fast_settings: Settings) -> SpecMap:
             entities_app.build_service(fast_settings),
             geocoder_app.build_service(fast_settings),
         ):
-            (spec,) = await service.make_specs(client)
+            (spec,) = (await service.make_specs(client)).specs
             specs[spec.name] = spec
         await client.aclose()
         return specs
@@ -61,8 +61,8 @@ async def memory(fast_settings: Settings) -> AsyncIterator[aredis.Redis]:
 
 @pytest.fixture
 async def ingest(memory: aredis.Redis, fast_settings: Settings) -> MemoryStage:
-    service, _holder = ingest_app.build_service(fast_settings)
-    (spec,) = await service.make_specs(memory)
+    service = ingest_app.build_service(fast_settings)
+    (spec,) = (await service.make_specs(memory)).specs
     return MemoryStage(spec, memory, fast_settings)
 
 
@@ -78,12 +78,12 @@ def geocoder(memory: aredis.Redis, fast_settings: Settings, model_stages: SpecMa
 
 @pytest.fixture
 async def summarizer(memory: aredis.Redis, fast_settings: Settings) -> MemoryStage:
-    (spec,) = await summarizer_app.build_service(fast_settings).make_specs(memory)
+    (spec,) = (await summarizer_app.build_service(fast_settings).make_specs(memory)).specs
     return MemoryStage(spec, memory, fast_settings)
 
 
 @pytest.fixture
 async def aggregator(memory: aredis.Redis, fast_settings: Settings) -> list[MemoryStage]:
     """The aggregator's three stages: on the entities, places and summaries streams."""
-    specs = await aggregator_app.build_service(fast_settings).make_specs(memory)
-    return [MemoryStage(spec, memory, fast_settings) for spec in specs]
+    stages = await aggregator_app.build_service(fast_settings).make_specs(memory)
+    return [MemoryStage(spec, memory, fast_settings) for spec in stages.specs]

@@ -59,12 +59,12 @@ class MemoryStage:
         return StageRunner(self.spec, self.client, self.settings)
 
     async def feed(self, *payloads: bytes | BaseModel | dict[bytes, bytes]) -> list[str]:
-        """XADD entries to the stage's input: raw payload bytes, a schema object (packed,
-        as stages exchange them) or a whole field map. Returns their entry ids."""
+        """XADD entries to the stage's input: raw payload bytes, a schema object (as
+        stages exchange them) or a whole field map. Returns their entry ids."""
         ids = []
         for payload in payloads:
             if isinstance(payload, BaseModel):
-                fields = fields_of(payload, packed=True)
+                fields = fields_of(payload)
             elif isinstance(payload, bytes):
                 fields = {DATA_FIELD: payload}
             else:

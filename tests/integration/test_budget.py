@@ -10,7 +10,6 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import psutil
 import pytest
@@ -21,9 +20,9 @@ from services.entities.app import entities_stage
 from services.entities.extract import load_nlp
 from shared.schemas import Article, ArticleMeta, DeadLetter, EntitiesResult, utc_now
 from shared.settings import Settings
-from shared.streams import Keys
-from shared.wire import fields_of
-from shared.worker import Service, StageSpec
+from shared.streams import DATA_FIELD, Keys
+from shared.wire import pack
+from shared.worker import Service, Stages, StageSpec
 from tests.helpers import payloads, running, stream_len, wait_until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
@@ -50,21 +49,24 @@ def _probe_service(settings: Settings, calls: list[str]) -> Service:
             _spin(60.0)
         return [item.upper() for item in items]
 
-    def commit(pipe: Pipeline, _item: str, result: str) -> None:
-        pipe.xadd(output, {"data": result})
+    def commit(pipe: Pipeline, results: list[str]) -> None:
+        for result in results:
+            pipe.xadd(output, {"data": result})
 
-    async def make_specs(_client: aredis.Redis) -> list[StageSpec[Any, Any]]:
-        return [
-            StageSpec(
-                name="probe",
-                stream=source,
-                group=GROUP,
-                parse=bytes.decode,
-                work=work,
-                commit=commit,
-                failed=lambda item, reason: f"FAILED:{item}:{reason}",
-            )
-        ]
+    async def make_specs(_client: aredis.Redis) -> Stages:
+        return Stages(
+            [
+                StageSpec(
+                    name="probe",
+                    stream=source,
+                    group=GROUP,
+                    parse=bytes.decode,
+                    work=work,
+                    commit=commit,
+                    failed=lambda item, reason: f"FAILED:{item}:{reason}",
+                )
+            ]
+        )
 
     return Service("probe", settings, [(source, GROUP)], make_specs)
 
@@ -132,10 +134,10 @@ async def test_entities_stage_gives_up_on_a_long_junk_text_within_the_budget(
     junk = _article(("A. " * 70_000)[:200_000])
     news = [_article(f"Troops entered Mosul on Monday, {n} officials said.") for n in range(3)]
     for article in (news[0], junk, *news[1:]):
-        await client.xadd(spec.stream, fields_of(article, packed=True))
+        await client.xadd(spec.stream, {DATA_FIELD: pack(article)})
 
-    async def make_specs(_client: aredis.Redis) -> list[StageSpec[Any, Any]]:
-        return [spec]
+    async def make_specs(_client: aredis.Redis) -> Stages:
+        return Stages([spec])
 
     service = Service("entities", settings, [(spec.stream, spec.group)], make_specs)
     started = time.monotonic()
@@ -189,7 +191,7 @@ async def test_entities_worker_stays_under_400_mb_on_junk(
 
     try:
         for article in junk:
-            await client.xadd(keys.accepted, fields_of(article, packed=True))
+            await client.xadd(keys.accepted, {DATA_FIELD: pack(article)})
         await wait_until(done, timeout=120, interval=0.02)
     finally:
         worker.terminate()

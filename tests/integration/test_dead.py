@@ -25,7 +25,7 @@ async def test_rejected_input_is_listed_and_requeued_through_ingest_again(
     strict = load_settings(**{**settings.model_dump(), "max_text_chars": 10})
     text = "A long enough article text."
     await client.xadd(keys.articles, {"data": json.dumps({"text": text, "id": "d1"})})
-    service, _ = build_service(strict)
+    service = build_service(strict)
     async with running(service):
         await wait_until(lambda: _has(client, keys.dead, 1))
     (stored,) = await list_dead(client, keys)
@@ -34,7 +34,7 @@ async def test_rejected_input_is_listed_and_requeued_through_ingest_again(
 
     await requeue(client, keys, stored)
     assert await list_dead(client, keys) == []
-    service, _ = build_service(settings)  # the limit was raised
+    service = build_service(settings)  # the limit was raised
     async with running(service):
         await wait_until(lambda: _has(client, keys.accepted, 1))
     (payload,) = await payloads(client, keys.accepted)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 import redis.asyncio as aredis
 from redis.asyncio.client import Pipeline
@@ -11,7 +9,7 @@ from redis.asyncio.client import Pipeline
 from shared.schemas import DeadLetter
 from shared.settings import Settings
 from shared.streams import Keys
-from shared.worker import Service, StageSpec
+from shared.worker import Service, Stages, StageSpec
 from tests.helpers import payloads, running, stream_len, wait_until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
@@ -31,8 +29,9 @@ def _probe_service(settings: Settings, calls: list[str], *, fail: set[str]) -> S
                 raise RuntimeError(f"cannot handle {item}")
         return [item.upper() for item in items]
 
-    def commit(pipe: Pipeline, _item: str, result: str) -> None:
-        pipe.xadd(output, {"data": result})
+    def commit(pipe: Pipeline, results: list[str]) -> None:
+        for result in results:
+            pipe.xadd(output, {"data": result})
 
     def parse(payload: bytes) -> str:
         text = payload.decode()
@@ -40,18 +39,20 @@ def _probe_service(settings: Settings, calls: list[str], *, fail: set[str]) -> S
             raise ValueError("payload starts with '!'")
         return text
 
-    async def make_specs(_client: aredis.Redis) -> list[StageSpec[Any, Any]]:
-        return [
-            StageSpec(
-                name="probe",
-                stream=source,
-                group=GROUP,
-                parse=parse,
-                work=work,
-                commit=commit,
-                failed=lambda item, reason: f"FAILED:{item}",
-            )
-        ]
+    async def make_specs(_client: aredis.Redis) -> Stages:
+        return Stages(
+            [
+                StageSpec(
+                    name="probe",
+                    stream=source,
+                    group=GROUP,
+                    parse=parse,
+                    work=work,
+                    commit=commit,
+                    failed=lambda item, reason: f"FAILED:{item}",
+                )
+            ]
+        )
 
     return Service("probe", settings, [(source, GROUP)], make_specs)
 

@@ -95,7 +95,7 @@ async def test_xadd_dead_letters_each_at_once_and_its_batch_mates_go_on(
                 pipe.xadd(keys.articles, {"data": case.raw})
         entry_ids = await pipe.execute()
         expected[entry_ids[BATCH_MATES // 2 + 1].decode()] = case
-    service, _holder = build_service(settings)
+    service = build_service(settings)
     started = time.monotonic()
     async with running(service):
         await wait_until(lambda: _all_done(client, keys, len(HOSTILE)), timeout=20.0)
@@ -210,8 +210,9 @@ async def test_any_exception_in_parse_dead_letters_that_entry_only(
             raise TypeError("'int' object is not iterable")
         return payload.decode()
 
-    def commit(pipe: Pipeline, _value: str, result: str) -> None:
-        pipe.xadd(keys.accepted, {"data": result})
+    def commit(pipe: Pipeline, results: list[str]) -> None:
+        for result in results:
+            pipe.xadd(keys.accepted, {"data": result})
 
     spec: StageSpec[str, str] = StageSpec(
         name="probe",

@@ -20,7 +20,7 @@ async def test_raw_xadd_is_validated_named_deduped_and_dead_lettered(
     client: aredis.Redis, settings: Settings
 ) -> None:
     keys = Keys(settings.stream_prefix)
-    service, _holder = build_service(settings)
+    service = build_service(settings)
     good = {"text": "Flooding hit Mosul on Monday.", "url": "https://Example.com/a?utm_source=x"}
     # Published before any worker ran: the group must still see it (created from id 0).
     await client.xadd(keys.articles, {"data": json.dumps(good)})

@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio as aredis
 
 from services.aggregator.app import sweep_overdue
-from services.aggregator.merge import Fragment, Merger, parse_result
+from services.aggregator.merge import Fragment, Merger, StageResult, parse_results
 from shared.liveness import say_alive, stages_down
 from shared.pipeline import ENRICHING, PIPELINE, Stage, StageDef, StreamDef, pipeline_of
 from shared.schemas import EnrichedEvent, PlacesResult, utc_now
@@ -31,9 +31,10 @@ async def _events(client: aredis.Redis, keys: Keys) -> list[EnrichedEvent]:
 
 async def _add(merger: Merger, client: aredis.Redis, result: object) -> tuple[str, int]:
     pipe = client.pipeline(transaction=True)
-    merger.queue_add(pipe, fragment(result), utc_now())  # type: ignore[arg-type]
+    merger.queue_add(pipe, [fragment(result)], utc_now())  # type: ignore[arg-type]
     (reply,) = await pipe.execute()
-    return parse_result(reply)
+    (merged,) = parse_results(reply)
+    return merged
 
 
 async def test_complete_article_emitted_once_with_every_stage(
@@ -212,9 +213,31 @@ async def test_a_declared_fourth_stage_is_waited_for_and_merged(
     summary = fragment(summary_result())
     probed = Fragment(summary.article, "probe", '"probe":7', summary.info, "ok", 0.0)
     pipe = client.pipeline(transaction=True)
-    merger.queue_add(pipe, probed, utc_now())
+    merger.queue_add(pipe, [probed], utc_now())
     (reply,) = await pipe.execute()
-    assert parse_result(reply) == ("emitted", 0)
+    assert parse_results(reply) == [("emitted", 0)]
     (raw,) = await payloads(client, keys.enriched)
     assert json.loads(raw)["probe"] == 7
     assert set(json.loads(raw)["stages"]) == {"entities", "geocoder", "summarizer", "probe"}
+
+
+async def test_a_batch_in_one_call_merges_as_its_results_would_one_by_one(
+    client: aredis.Redis, settings: Settings
+) -> None:
+    merger = Merger(client, settings)
+    keys = Keys(settings.stream_prefix)
+    await _add(merger, client, entities_result("b1"))
+    await _add(merger, client, places_result("b1"))
+    batch: list[StageResult] = [
+        summary_result("b1"),  # completes b1
+        summary_result("b1"),  # its duplicate, in the same call: late
+        summary_result("b2"),  # the first result of b2
+        entities_result("b2"),
+    ]
+    pipe = client.pipeline(transaction=True)
+    merger.queue_add(pipe, [fragment(r) for r in batch], utc_now())
+    (reply,) = await pipe.execute()
+    assert parse_results(reply) == [("emitted", 0), ("late", 0), ("stored", 0), ("stored", 0)]
+    assert await _add(merger, client, places_result("b2")) == ("emitted", 0)
+    assert sorted(e.id for e in await _events(client, keys)) == ["b1", "b2"]
+    assert await client.zcard(keys.merge_deadlines) == 0

@@ -8,7 +8,6 @@ import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
@@ -19,6 +18,7 @@ from shared.liveness import say_alive
 from shared.redis_client import describe_redis_error, ensure_groups, is_transient
 from shared.settings import Settings, load_settings
 from shared.streams import Keys
+from shared.worker import Stages
 from tests.helpers import payloads, running, stream_len, wait_until
 from tests.integration.test_delivery import GROUP, _probe_service, _settled
 from tests.servers import OwnServer
@@ -80,16 +80,16 @@ async def test_worker_keeps_its_batch_while_redis_is_full_then_commits_it_once(
     service = _probe_service(settings, calls, fail=set())
     (spec_maker,) = [service.make_specs]
 
-    async def filling_specs(connection: aredis.Redis) -> list[Any]:
+    async def filling_specs(connection: aredis.Redis) -> Stages:
         # Redis fills up while the first batch is worked on: its commit is refused.
-        (spec,) = await spec_maker(connection)
+        (spec,) = (await spec_maker(connection)).specs
 
         def work(items: list[str]) -> list[str]:
             if not calls:
                 _fill(full_server.url)
             return list(spec.work(items))
 
-        return [dataclasses.replace(spec, work=work)]
+        return Stages([dataclasses.replace(spec, work=work)])
 
     service.make_specs = filling_specs
     started = time.monotonic()

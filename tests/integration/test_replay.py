@@ -8,7 +8,7 @@ import pytest
 import redis.asyncio as aredis
 
 from newsflow.replay import replay, stream_position
-from services.aggregator.merge import Merger, parse_result
+from services.aggregator.merge import Merger, parse_results
 from shared.schemas import Article, ArticleMeta, EnrichedEvent, utc_now
 from shared.settings import Settings
 from shared.streams import Keys
@@ -62,9 +62,10 @@ async def test_each_revision_is_merged_and_emitted_on_its_own(
         meta = result.meta.model_copy(update={"revision": revision})  # type: ignore[attr-defined]
         revised = result.model_copy(update={"meta": meta})  # type: ignore[attr-defined]
         pipe = client.pipeline(transaction=True)
-        merger.queue_add(pipe, fragment(revised), utc_now())
+        merger.queue_add(pipe, [fragment(revised)], utc_now())
         (reply,) = await pipe.execute()
-        return parse_result(reply)
+        (result,) = parse_results(reply)
+        return result
 
     for revision in (1, 2):
         for make in (entities_result, places_result, summary_result):

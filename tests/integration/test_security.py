@@ -36,7 +36,7 @@ async def _ingest_round_trip(url: str, prefix: str) -> Article:
     """A raw XADD through the ingest group, on a server reached with ``url``."""
     settings = load_settings(redis_url=url, stream_prefix=prefix, poll_ms=20)
     keys = Keys(prefix)
-    service, _holder = build_service(settings)
+    service = build_service(settings)
     client = aredis.Redis.from_url(url)
     try:
         await client.xadd(

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 
-from shared.schemas import ENTITIES_SCHEMA_VERSION, EntitiesResult, PlaceCandidate
+from shared.schemas import (
+    ENTITIES_SCHEMA_VERSION,
+    EntitiesResult,
+    PlaceCandidate,
+    read_entities_result,
+)
 from tests.factories import entities_result, info, meta
 
 SENTENCE = "Fighting raged in Mosul and Erbil, Iraq."
@@ -43,6 +48,6 @@ def test_version_1_messages_are_still_read() -> None:
     old["schema_version"] = 1
     del old["sentences"]
     old["candidates"] = [c.model_dump() for c in _candidates()]
-    parsed = EntitiesResult.model_validate(old)
+    parsed = read_entities_result(json.dumps(old))
     assert parsed.schema_version == 2
     assert parsed.place_candidates() == _candidates()
