@@ -30,7 +30,6 @@ import json
 import statistics
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,18 +37,10 @@ from services.entities.extract import extract_entities, load_nlp
 from services.geocoder.gazetteer import Gazetteer, ensure_gazetteer
 from services.geocoder.geometry import haversine_km
 from services.geocoder.resolve import resolve_places
+from shared.jsonl import read_jsonl
 from shared.schemas import Place
 
 _ACCURATE_KM = 161.0
-
-
-def _read(path: str, limit: int | None) -> Iterator[dict[str, Any]]:
-    with Path(path).open(encoding="utf-8") as handle:
-        for count, line in enumerate(handle):
-            if limit is not None and count >= limit:
-                return
-            if line.strip():
-                yield json.loads(line)
 
 
 def _match(
@@ -83,7 +74,7 @@ def evaluate_geo(
     """
     nlp = load_nlp()
     gazetteer = Gazetteer.open(ensure_gazetteer(gazetteer_path))
-    articles = list(_read(path, limit))
+    articles = list(read_jsonl(path, limit))
 
     def is_place(name: str) -> bool:
         return bool(gazetteer.lookup(name))

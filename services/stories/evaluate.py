@@ -35,7 +35,6 @@ import json
 import random
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from importlib import metadata
@@ -47,6 +46,7 @@ from services.stories.features import content_terms, place_key
 from services.stories.index import StoryState
 from services.stories.metrics import score_partition
 from services.stories.tuning import DEFAULT_TUNING, Tuning
+from shared.jsonl import read_jsonl
 from shared.schemas import Entity, Place
 
 __all__ = ["ablation_tunings", "evaluate_stories"]
@@ -58,19 +58,6 @@ class Enrichment:
 
     entities: list[Entity]
     places: list[Place]
-
-
-def read_stream(path: str, limit: int | None = None) -> Iterator[dict[str, Any]]:
-    """The records of a JSONL stream, in file (arrival) order."""
-    with Path(path).open(encoding="utf-8") as handle:
-        count = 0
-        for line in handle:
-            if limit is not None and count >= limit:
-                return
-            if line.strip():
-                count += 1
-                record: dict[str, Any] = json.loads(line)
-                yield record
 
 
 def enrich(texts: list[str]) -> list[Enrichment]:
@@ -217,7 +204,7 @@ def evaluate_stories(
     ``window_stories``: synthetic live stories put in the index first, to measure the
     stage's cost with a full window (the quality figures are then not comparable).
     """
-    records = list(read_stream(path, limit))
+    records = list(read_jsonl(path, limit))
     enrichments, enrich_s = cached_enrich([r["text"] for r in records], cache)
     return _score(
         records, enrichments, tuning, enrich_s=enrich_s, path=path, window_stories=window_stories
@@ -310,7 +297,7 @@ def main(argv: list[str] | None = None) -> None:
         name, value = item.split("=", 1)
         kind = type(getattr(tuning, name))
         tuning = dataclasses.replace(tuning, **{name: kind(value)})
-    records = list(read_stream(args.data, args.limit))
+    records = list(read_jsonl(args.data, args.limit))
     enrichments, enrich_s = cached_enrich([r["text"] for r in records], args.cache)
     variants = ablation_tunings(tuning) if args.ablation else {"tuned": tuning}
     for name, variant in variants.items():

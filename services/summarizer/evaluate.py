@@ -10,29 +10,16 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Iterator
-from typing import Any
 
 from rouge_score import rouge_scorer
 
 from services.summarizer.rank import summarize
+from shared.jsonl import read_jsonl
 from shared.text import split_sentences
 
 __all__ = ["evaluate_summaries"]
 
 _METRICS = ("rouge1", "rouge2", "rougeL")
-
-
-def _read(path: str, limit: int | None) -> Iterator[dict[str, Any]]:
-    with open(path, encoding="utf-8") as lines:
-        count = 0
-        for line in lines:
-            if limit is not None and count >= limit:
-                return
-            if line.strip():
-                count += 1
-                record: dict[str, Any] = json.loads(line)
-                yield record
 
 
 def evaluate_summaries(
@@ -44,7 +31,7 @@ def evaluate_summaries(
     ``articles``, ``articles_per_s`` (sentence splitting and ranking only, not ROUGE), and
     ``lead3``: the same ROUGE scores for the first ``max_sentences`` sentences.
     """
-    records = list(_read(path, limit))
+    records = list(read_jsonl(path, limit))
     texts: list[str] = [record["text"] for record in records]
     # Ranking is timed on its own, before scoring, so that ROUGE's cost does not count.
     started = time.perf_counter()
