@@ -14,7 +14,6 @@ from pathlib import Path
 import psutil
 import pytest
 import redis.asyncio as aredis
-from redis.asyncio.client import Pipeline
 
 from services.entities.app import entities_stage
 from services.entities.extract import load_nlp
@@ -22,8 +21,8 @@ from shared.schemas import Article, ArticleMeta, DeadLetter, EntitiesResult, utc
 from shared.settings import Settings
 from shared.streams import DATA_FIELD, Keys
 from shared.wire import pack
-from shared.worker import Service, Stages, StageSpec
-from tests.helpers import payloads, running, stream_len, wait_until
+from shared.worker import Service, Stages
+from tests.helpers import payloads, probe_service, running, stream_len, wait_until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 
@@ -40,8 +39,6 @@ def _spin(seconds: float) -> None:
 
 def _probe_service(settings: Settings, calls: list[str]) -> Service:
     """A stage that upper-cases payloads and spins for a minute on "slow"."""
-    keys = Keys(settings.stream_prefix)
-    source, output = f"{keys.prefix}:probe-in", f"{keys.prefix}:probe-out"
 
     def work(items: list[str]) -> list[str]:
         calls.extend(items)
@@ -49,26 +46,7 @@ def _probe_service(settings: Settings, calls: list[str]) -> Service:
             _spin(60.0)
         return [item.upper() for item in items]
 
-    def commit(pipe: Pipeline, results: list[str]) -> None:
-        for result in results:
-            pipe.xadd(output, {"data": result})
-
-    async def make_specs(_client: aredis.Redis) -> Stages:
-        return Stages(
-            [
-                StageSpec(
-                    name="probe",
-                    stream=source,
-                    group=GROUP,
-                    parse=bytes.decode,
-                    work=work,
-                    commit=commit,
-                    failed=lambda item, reason: f"FAILED:{item}:{reason}",
-                )
-            ]
-        )
-
-    return Service("probe", settings, [(source, GROUP)], make_specs)
+    return probe_service(settings, work, failed=lambda item, reason: f"FAILED:{item}:{reason}")
 
 
 async def _settled(client: aredis.Redis, stream: str, group: str) -> bool:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 import redis.asyncio as aredis
-from redis.asyncio.client import Pipeline
 
 from shared.schemas import DeadLetter
 from shared.settings import Settings
 from shared.streams import Keys
-from shared.worker import Service, Stages, StageSpec
-from tests.helpers import payloads, running, stream_len, wait_until
+from shared.worker import Service
+from tests.helpers import payloads, probe_service, running, stream_len, wait_until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 
@@ -19,8 +18,6 @@ GROUP = "probe"
 
 def _probe_service(settings: Settings, calls: list[str], *, fail: set[str]) -> Service:
     """A stage that upper-cases payloads and raises on the ones in ``fail``."""
-    keys = Keys(settings.stream_prefix)
-    source, output = f"{keys.prefix}:probe-in", f"{keys.prefix}:probe-out"
 
     def work(items: list[str]) -> list[str]:
         calls.extend(items)
@@ -29,32 +26,13 @@ def _probe_service(settings: Settings, calls: list[str], *, fail: set[str]) -> S
                 raise RuntimeError(f"cannot handle {item}")
         return [item.upper() for item in items]
 
-    def commit(pipe: Pipeline, results: list[str]) -> None:
-        for result in results:
-            pipe.xadd(output, {"data": result})
-
     def parse(payload: bytes) -> str:
         text = payload.decode()
         if text.startswith("!"):
             raise ValueError("payload starts with '!'")
         return text
 
-    async def make_specs(_client: aredis.Redis) -> Stages:
-        return Stages(
-            [
-                StageSpec(
-                    name="probe",
-                    stream=source,
-                    group=GROUP,
-                    parse=parse,
-                    work=work,
-                    commit=commit,
-                    failed=lambda item, reason: f"FAILED:{item}",
-                )
-            ]
-        )
-
-    return Service("probe", settings, [(source, GROUP)], make_specs)
+    return probe_service(settings, work, parse=parse, failed=lambda item, _r: f"FAILED:{item}")
 
 
 async def _setup(client: aredis.Redis, settings: Settings) -> tuple[str, str]:
