@@ -14,10 +14,11 @@ import redis.asyncio as aredis
 from redis.asyncio.client import Pipeline
 
 from shared.redis_client import entries_between
+from shared.service import Service, Stages
 from shared.settings import Settings
 from shared.streams import DATA_FIELD
 from shared.wire import unpack
-from shared.worker import Service, Stages, StageSpec
+from shared.worker import StageSpec
 
 
 @asynccontextmanager

@@ -29,9 +29,10 @@ from shared.metrics import (
 from shared.pipeline import PIPELINE, Stage, StreamDef
 from shared.redis_client import trim_acknowledged
 from shared.schemas import utc_now
+from shared.service import Loop, Service, Stages
 from shared.settings import Settings, load_settings
 from shared.streams import Keys
-from shared.worker import Loop, Service, Stages, StageSpec
+from shared.worker import StageSpec
 
 log = logging.getLogger("newsflow.aggregator")
 

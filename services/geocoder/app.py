@@ -13,9 +13,10 @@ from services.geocoder.resolve import resolve_places
 from shared.metrics import set_build_info
 from shared.pipeline import PIPELINE, Stage
 from shared.schemas import EntitiesResult, PlacesResult, read_entities_result
+from shared.service import Service, Stages
 from shared.settings import Settings, load_settings
 from shared.streams import Keys
-from shared.worker import Service, Stages, StageSpec, publish_to, stage_info
+from shared.worker import StageSpec, publish_to, stage_info
 
 #: This service's stage, as the pipeline declares it (streams, group).
 STAGE = PIPELINE[Stage.GEOCODER]

@@ -51,9 +51,10 @@ from shared.metrics import (
 from shared.pipeline import PIPELINE, Stage
 from shared.redis_client import describe_redis_error
 from shared.schemas import Article
+from shared.service import Service, Stages
 from shared.settings import Settings, load_settings
 from shared.streams import Keys
-from shared.worker import InvalidInput, Service, Stages, StageSpec, describe_error
+from shared.worker import InvalidInput, StageSpec, describe_error
 
 #: This service's stage, as the pipeline declares it (streams, group).
 STAGE = PIPELINE[Stage.INGEST]

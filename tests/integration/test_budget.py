@@ -18,10 +18,10 @@ import redis.asyncio as aredis
 from services.entities.app import entities_stage
 from services.entities.extract import load_nlp
 from shared.schemas import Article, ArticleMeta, DeadLetter, EntitiesResult, utc_now
+from shared.service import Service, Stages
 from shared.settings import Settings
 from shared.streams import DATA_FIELD, Keys
 from shared.wire import pack
-from shared.worker import Service, Stages
 from tests.helpers import payloads, probe_service, running, stream_len, wait_until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]

@@ -6,9 +6,9 @@ import pytest
 import redis.asyncio as aredis
 
 from shared.schemas import DeadLetter
+from shared.service import Service
 from shared.settings import Settings
 from shared.streams import Keys
-from shared.worker import Service
 from tests.helpers import payloads, probe_service, running, stream_len, wait_until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]

@@ -16,9 +16,9 @@ from prometheus_client import REGISTRY
 
 from shared.liveness import say_alive
 from shared.redis_client import describe_redis_error, ensure_groups, is_transient
+from shared.service import Stages
 from shared.settings import Settings, load_settings
 from shared.streams import Keys
-from shared.worker import Stages
 from tests.helpers import payloads, running, stream_len, wait_until
 from tests.integration.test_delivery import GROUP, _probe_service, _settled
 from tests.servers import OwnServer
