@@ -48,6 +48,10 @@ from shared.worker import (
 
 log = logging.getLogger("newsflow.service")
 
+#: How long a service drains its in-flight batches after SIGTERM (FastStream's
+#: graceful_timeout); the deploy manifests give it longer than this to stop.
+GRACEFUL_TIMEOUT_S = 30.0
+
 
 @dataclass(frozen=True)
 class Loop:
@@ -74,7 +78,7 @@ def make_broker(settings: Settings) -> RedisBroker:
     broker_class = RedisClusterBroker if settings.redis_cluster else RedisBroker
     # Per-message logging costs more CPU than the messaging itself: log at DEBUG only.
     return broker_class(
-        settings.require_redis_url(), log_level=logging.DEBUG, graceful_timeout=30.0
+        settings.require_redis_url(), log_level=logging.DEBUG, graceful_timeout=GRACEFUL_TIMEOUT_S
     )
 
 

@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from newsflow.supervisor import SERVICES
+from shared.service import GRACEFUL_TIMEOUT_S
 from shared.settings import Settings, load_settings
 from shared.streams import Keys
 from tests.conftest import REPO
@@ -35,10 +36,7 @@ MEMORY_LIMITS = {"entities": 400 * 2**20, "geocoder": 500 * 2**20}
 
 def drain_timeout_s() -> float:
     """The time a service takes to drain after SIGTERM (FastStream's graceful_timeout)."""
-    source = (REPO / "shared" / "worker.py").read_text()
-    match = re.search(r"graceful_timeout=([0-9.]+)", source)
-    assert match, "shared/worker.py no longer sets graceful_timeout"
-    return float(match.group(1))
+    return GRACEFUL_TIMEOUT_S
 
 
 def memory_bytes(quantity: str) -> int:
