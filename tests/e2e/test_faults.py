@@ -76,7 +76,9 @@ def test_lost_data_is_recovered_by_recreating_groups_without_restarts(
 ) -> None:
     pipeline = Pipeline(server.url, prefix, tmp_path / "state")
     try:
-        pipeline.wait_started()
+        # Every process reading first: one still loading its model when the data goes
+        # would create its groups afresh and have nothing to recover.
+        pipeline.wait_ready()
         _push(pipeline, ["before-1", "before-2"])
         assert sorted(_wait_for_ids(pipeline, ["before-1", "before-2"], 120)) == [
             "before-1",
