@@ -16,7 +16,7 @@ from faststream.specification import AsyncAPI
 from pydantic import BaseModel
 
 from shared import __version__
-from shared.pipeline import ARTICLES, DEAD, ENRICHED, PIPELINE, Pipeline, StreamDef
+from shared.pipeline import ARTICLES, DEAD, ENRICHED, PIPELINE, STORIES, Pipeline, StreamDef
 from shared.streams import Keys
 
 #: Public messages: what producers write and subscribers read, with their file names.
@@ -24,6 +24,7 @@ PUBLIC_SCHEMAS: dict[str, type[BaseModel]] = {
     "article-in.schema.json": ARTICLES.model,
     "enriched-event.schema.json": ENRICHED.model,
     "dead-letter.schema.json": DEAD.model,
+    "story-update.schema.json": STORIES.model,
 }
 
 #: Said of the streams between stages (shared/wire.py ``pack``).

@@ -109,6 +109,22 @@ HTTP_DENIED = Counter(
     ["endpoint", "status"],
 )
 MERGES_OPEN = Gauge("newsflow_merges_open", "Articles waiting for stage results.")
+STORIES_LIVE = Gauge(
+    "newsflow_stories_live", "Stories in the stories stage's window (its owner's count)."
+)
+STORY_ASSIGNMENTS = Counter(
+    "newsflow_story_assignments_total",
+    "Articles placed in a story: kind is new (started one), joined, duplicate (a near-copy "
+    "of an earlier article) or repeat (a second delivery or a replay: the story it had).",
+    ["kind"],
+)
+STORIES_EVICTED = Counter(
+    "newsflow_stories_evicted_total", "Stories that went quiet (or beyond capacity) and left."
+)
+STORY_STATE_LOADS = Counter(
+    "newsflow_story_state_loads_total",
+    "Times a stories process loaded the story state (start-up, take-over, or after a failure).",
+)
 BUILD_INFO = Info("newsflow_build", "Versions of the service, model and gazetteer.")
 
 

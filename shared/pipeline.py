@@ -31,6 +31,7 @@ from shared.schemas import (
     SummaryResult,
     read_entities_result,
 )
+from shared.story_schemas import StoryResult, StoryUpdate
 
 
 class Stage(StrEnum):
@@ -41,6 +42,7 @@ class Stage(StrEnum):
     ENTITIES = "entities"
     GEOCODER = "geocoder"
     SUMMARIZER = "summarizer"
+    STORIES = "stories"
     AGGREGATOR = "aggregator"
 
 
@@ -75,6 +77,8 @@ class StageDef:
     reads: tuple[StreamDef, ...]
     writes: StreamDef
     fills: Mapping[str, str] = field(default_factory=dict)
+    #: Streams it writes beside its result (the stories stage's public story updates).
+    also_writes: tuple[StreamDef, ...] = ()
     #: Processes ``newsflow up`` starts: one, or one per core for the stage that does
     #: most of the work (NER), so it gets every core the machine has.
     scale: Literal["one", "per_core"] = "one"
@@ -94,6 +98,11 @@ class StageDef:
         """Whether the enriched event waits for (and merges) this stage's result."""
         return bool(self.fills)
 
+    @property
+    def drafted(self) -> bool:
+        """Whether the stage reads the drafts: the event merged from the other stages."""
+        return DRAFTS in self.reads
+
 
 # --------------------------------------------------------------------------- streams
 
@@ -108,7 +117,20 @@ ENTITIES = StreamDef(
     reader=read_entities_result,
 )
 PLACES = StreamDef("places", PlacesResult, "Resolved places and the article's focus.")
-SUMMARIES = StreamDef("summaries", SummaryResult, "Extractive summaries.")
+SUMMARIES = StreamDef("summaries", SummaryResult, "Extractive summaries (and the text).")
+DRAFTS = StreamDef(
+    "drafts",
+    EnrichedEvent,
+    "Events merged from every stage that does not read them, for the stages that do "
+    "(stories): what they need is the whole enrichment. They carry the text.",
+)
+ASSIGNED = StreamDef("assigned", StoryResult, "Each article's story.")
+STORIES = StreamDef(
+    "stories",
+    StoryUpdate,
+    "Public: story updates (a story created, an article added), each with the story's card.",
+    public=True,
+)
 ENRICHED = StreamDef(
     "enriched", EnrichedEvent, "Public output: one enriched event per article.", public=True
 )
@@ -126,6 +148,7 @@ ENRICHING = (
     StageDef(Stage.ENTITIES, (ACCEPTED,), ENTITIES, {"entities": "[]"}, scale="per_core", nice=5),
     StageDef(Stage.GEOCODER, (ENTITIES,), PLACES, {"places": "[]", "focus": "null"}),
     StageDef(Stage.SUMMARIZER, (ACCEPTED,), SUMMARIES, {"summary": "null"}),
+    StageDef(Stage.STORIES, (DRAFTS,), ASSIGNED, {"story": "null"}, also_writes=(STORIES,)),
 )
 
 
@@ -156,11 +179,16 @@ class Pipeline:
         """The stages the enriched event waits for, in the order of its members."""
         return tuple(s for s in self.stages if s.merged)
 
+    @property
+    def drafted(self) -> tuple[StageDef, ...]:
+        """The merged stages that read the drafts (they come last in :attr:`merged`)."""
+        return tuple(s for s in self.merged if s.drafted)
+
     def streams(self) -> tuple[StreamDef, ...]:
         """Every stream, in the order data flows through them, each once."""
         seen: dict[str, StreamDef] = {}
         for declared in self.stages:
-            for stream in (*declared.reads, declared.writes):
+            for stream in (*declared.reads, declared.writes, *declared.also_writes):
                 seen.setdefault(stream.name, stream)
         for stream in self.extra_streams:
             seen.setdefault(stream.name, stream)
@@ -179,9 +207,15 @@ def pipeline_of(enriching: tuple[StageDef, ...]) -> Pipeline:
     """The pipeline around some enriching stages: ingest feeds them, and the aggregator
     reads the outputs of those the event waits for. (A test builds one with an extra stage
     to show what a new stage changes.)"""
+    # The stages that read the drafts come last: the merge sends an article's draft once
+    # every stage before them is in.
+    enriching = (*(s for s in enriching if not s.drafted), *(s for s in enriching if s.drafted))
+    merged = [s for s in enriching if s.merged]
     ingest = StageDef(Stage.INGEST, (ARTICLES,), ACCEPTED)
-    merged = tuple(s.writes for s in enriching if s.merged)
-    aggregator = StageDef(Stage.AGGREGATOR, merged, ENRICHED)
+    drafts = (DRAFTS,) if any(s.drafted for s in merged) else ()
+    aggregator = StageDef(
+        Stage.AGGREGATOR, tuple(s.writes for s in merged), ENRICHED, also_writes=drafts
+    )
     return Pipeline((ingest, *enriching, aggregator), extra_streams=(DEAD,))
 
 

@@ -523,6 +523,23 @@ class SummaryResult(_Model):
     )
 
 
+class StoryRef(_Model):
+    """The story an article was placed in when it arrived (the stories stage)."""
+
+    id: str = Field(description="The story's id: ``st-`` and 16 hex digits, stable.")
+    is_new: bool = Field(description="True when this article started the story.")
+    size: int = Field(ge=1, description="The story's article count with this article.")
+    duplicate_of: str | None = Field(
+        default=None,
+        description="The earlier article whose text this one nearly repeats (the same "
+        "copy give or take boilerplate), if any: the first article of that text.",
+    )
+    score: float = Field(
+        description="How well the article matched: its join score, the near-copy's "
+        "estimated Jaccard, or the best score it missed by when it started a story."
+    )
+
+
 class EnrichedEvent(_Model):
     """One article, enriched: the public output on ``{prefix}:enriched``."""
 
@@ -537,6 +554,9 @@ class EnrichedEvent(_Model):
         default=None,
         description="The article's text: only when the pipeline runs with "
         "NEWSFLOW_EVENT_TEXT=true (every retained event then holds its text).",
+    )
+    story: StoryRef | None = Field(
+        default=None, description="Its story; null when the stories stage is missing."
     )
     stages: dict[str, StageInfo]
     partial: bool

@@ -131,6 +131,17 @@ class Settings(BaseSettings):
         description="Longest one article may hold a stage; then it fails with budget_exceeded.",
     )
     summary_sentences: int = Field(default=3, ge=1, le=20)
+    stories_lease_s: float = Field(
+        default=30.0,
+        ge=1.0,
+        description="The stories owner's lease: a successor waits this long after a crash.",
+    )
+    stories_snapshot_every: int = Field(
+        default=1000,
+        ge=1,
+        description="Articles between two snapshots of the story state (a restart replays "
+        "at most this many).",
+    )
     gazetteer_path: Path | None = Field(default=None, description="Gazetteer index file.")
 
     # HTTP (ingest API) and metrics

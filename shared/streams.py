@@ -11,11 +11,14 @@ from dataclasses import dataclass
 from shared.pipeline import (
     ACCEPTED,
     ARTICLES,
+    ASSIGNED,
     DEAD,
+    DRAFTS,
     ENRICHED,
     ENTITIES,
     PIPELINE,
     PLACES,
+    STORIES,
     SUMMARIES,
     Pipeline,
     StageDef,
@@ -62,6 +65,26 @@ class Keys:
     def enriched(self) -> str:
         """The ``enriched`` stream (``shared.pipeline.ENRICHED``)."""
         return self.stream(ENRICHED)
+
+    @property
+    def drafts(self) -> str:
+        """The ``drafts`` stream (``shared.pipeline.DRAFTS``)."""
+        return self.stream(DRAFTS)
+
+    @property
+    def assigned(self) -> str:
+        """The ``assigned`` stream (``shared.pipeline.ASSIGNED``)."""
+        return self.stream(ASSIGNED)
+
+    @property
+    def stories(self) -> str:
+        """The public ``stories`` stream of story updates (``shared.pipeline.STORIES``)."""
+        return self.stream(STORIES)
+
+    def story_state(self, name: str) -> str:
+        """A key of the stories stage's own state: ``lease``, ``log``, ``snapshot``,
+        ``cards`` (hash: story id -> card) and ``live`` (sorted set by last seen)."""
+        return f"{self.prefix}:stories:{name}"
 
     @property
     def dead(self) -> str:

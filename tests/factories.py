@@ -13,11 +13,13 @@ from shared.schemas import (
     PlacesResult,
     StageInfo,
     StageStatus,
+    StoryRef,
     Summary,
     SummaryResult,
     SummarySentence,
     utc_now,
 )
+from shared.story_schemas import StoryResult
 
 
 def meta(article_id: str = "a1") -> ArticleMeta:
@@ -63,6 +65,11 @@ def summary_result(article_id: str = "a1") -> SummaryResult:
     )
 
 
+def story_result(article_id: str = "a1", story_id: str = "st-0123456789abcdef") -> StoryResult:
+    story = StoryRef(id=story_id, is_new=True, size=1, duplicate_of=None, score=0.0)
+    return StoryResult(meta=meta(article_id), story=story, info=info("stories"))
+
+
 def fragment(result: StageResult) -> Fragment:
     """The fragment of a result, as the aggregator makes it on its stage's stream."""
     return fragment_of(result, result.info.stage)
@@ -73,7 +80,13 @@ def enriched_event_json(article_id: str, country: str) -> bytes:
     places = places_result(article_id)
     place = places.places[0].model_copy(update={"country_code": country})
     places = places.model_copy(update={"places": [place]})
-    parts = [fragment(r) for r in (entities_result(article_id), places, summary_result(article_id))]
+    results = (
+        entities_result(article_id),
+        places,
+        summary_result(article_id),
+        story_result(article_id),
+    )
+    parts = [fragment(r) for r in results]
     stages = ",".join(f'"{f.stage}":{f.info}' for f in parts)
     return (
         "{"

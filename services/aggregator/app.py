@@ -75,7 +75,9 @@ def merge_stage(
         stream=merger.keys.stream(stream),
         group=AGGREGATOR.name,
         parse=parse,
-        work=lambda results: [fragment_of(r, stage) for r in results],
+        work=lambda results: [
+            fragment_of(r, stage, event_text=settings.event_text) for r in results
+        ],
         commit=commit,
         article_id=lambda result: result.meta.id,
         observe=observe,

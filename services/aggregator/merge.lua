@@ -8,19 +8,25 @@
 -- results it missed arrive after all, the complete event is emitted once more, as the
 -- article's next revision (numbered from the same counter replays use, KEYS[3]).
 --
+-- Stages that read the drafts (stories) come last, from stage P + 1: once stages 1 .. P
+-- are all in, the event merged so far goes out once to the drafts stream (KEYS[4]), with
+-- the members the stages gave for the drafts only (the text), for those stages to read.
+--
 -- KEYS[1] enriched stream   KEYS[2] deadlines sorted set   KEYS[3] revisions hash
--- then per item: KEYS[2 + 2i] merge hash of the article revision,
---                KEYS[3 + 2i] its done marker ("complete"/"partial")
+-- KEYS[4] drafts stream
+-- then per item: KEYS[3 + 2i] merge hash of the article revision,
+--                KEYS[4 + 2i] its done marker ("complete"/"partial")
 -- ARGV[1] mode: "add" or "flush"   ARGV[2] done ttl (s)   ARGV[3] late results ttl (s)
 -- ARGV[4] approximate maxlen       ARGV[5] enriched_at as a JSON string
 -- ARGV[6] data field name          ARGV[7] stages that are down, as ",a,b," (flush)
--- ARGV[8] deadline score (add)
--- ARGV[9] N, the stage count; ARGV[10 .. 9+N] stage names;
--- ARGV[10+N .. 9+2N] fragments for missing stages; ARGV[10+2N .. 9+3N] their stage info
+-- ARGV[8] deadline score (add)     ARGV[9] P, the stages before the drafted ones
+-- ARGV[10] N, the stage count; ARGV[11 .. 10+N] stage names;
+-- ARGV[11+N .. 10+2N] fragments for missing stages; ARGV[11+2N .. 10+3N] their stage info
 -- then per item, ITEM_ARGS arguments: revision key, article id, revision number,
 --   stage (add), stage fragment: JSON object members, e.g. "summary":{...} (add),
 --   stage info JSON (add), head: members '"schema_version":1,"id":..,"article":{..,
---   "revision":' (add; the revision number and the closing brace are appended here)
+--   "revision":' (add; the revision number and the closing brace are appended here),
+--   members for the drafts only, or "" (add)
 -- Returns, per item, {status, missing count}; status is one of
 --   "stored"    kept, the article still waits for other stages
 --   "emitted"   the event went out (complete, or partial from a flush)
@@ -29,9 +35,10 @@
 --   "late"      a duplicate, or a result for an article already complete
 --   "gone"      flush: nothing is known of the article
 local mode = ARGV[1]
-local n = tonumber(ARGV[9])
-local STAGES = 9
-local ITEM_ARGS = 7
+local drafted_from = tonumber(ARGV[9])
+local n = tonumber(ARGV[10])
+local STAGES = 10
+local ITEM_ARGS = 8
 local FIRST_ITEM = STAGES + 3 * n
 
 local function missing_stages(merge)
@@ -45,8 +52,9 @@ local function missing_stages(merge)
   return missing
 end
 
--- Emit the event of the merge hash as revision `revision`; returns the missing count.
-local function emit(merge, revision)
+-- The event of the merge hash as revision `revision` (with the drafts' members if
+-- `draft`), and the count of stages it misses.
+local function build(merge, revision, draft)
   local head = redis.call('HGET', merge, 'head')
   local parts, stages, missing = {head .. revision .. '}'}, {}, {}
   for i = 1, n do
@@ -62,14 +70,41 @@ local function emit(merge, revision)
     end
     parts[#parts + 1] = fragment
     stages[#stages + 1] = '"' .. name .. '":' .. info
+    local extra = draft and redis.call('HGET', merge, 'd:' .. name)
+    if extra then parts[#parts + 1] = extra end
   end
   local partial = 'false'
   if #missing > 0 then partial = 'true' end
   local event = '{' .. table.concat(parts, ',') .. ',"stages":{' .. table.concat(stages, ',')
     .. '},"partial":' .. partial .. ',"missing_stages":[' .. table.concat(missing, ',')
     .. '],"enriched_at":' .. ARGV[5] .. '}'
+  return event, #missing
+end
+
+-- Emit the event of the merge hash as revision `revision`; returns the missing count.
+local function emit(merge, revision)
+  local event, missing = build(merge, revision, false)
   redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', ARGV[6], event)
-  return #missing
+  return missing
+end
+
+-- Send the draft of an article revision, once, as soon as stages 1 .. P are in.
+local function send_draft(merge, revision)
+  if drafted_from >= n or redis.call('HEXISTS', merge, 'drafted') == 1 then return end
+  for i = 1, drafted_from do
+    if redis.call('HEXISTS', merge, 'r:' .. ARGV[STAGES + i]) == 0 then return end
+  end
+  redis.call('HSET', merge, 'drafted', '1')
+  local event = build(merge, revision, true)
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', ARGV[6], event)
+end
+
+-- Keep one stage result: its fragment, info and members for the drafts.
+local function store(merge, stage, fragment, info, extra)
+  if redis.call('HSETNX', merge, 'r:' .. stage, fragment) == 0 then return false end
+  redis.call('HSETNX', merge, 'i:' .. stage, info)
+  if extra ~= '' then redis.call('HSETNX', merge, 'd:' .. stage, extra) end
+  return true
 end
 
 local function finish_complete(merge, done, key)
@@ -82,14 +117,17 @@ end
 local function add(merge, done, at)
   local key, article, revision = ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]
   local stage, fragment, info, head = ARGV[at + 4], ARGV[at + 5], ARGV[at + 6], ARGV[at + 7]
+  local extra = ARGV[at + 8]
   local state = redis.call('GET', done)
   if state == 'partial' then
     -- A result the partial event missed: keep it; once every stage is in, the complete
     -- event goes out as the next revision. Duplicates and expired state are late.
     if redis.call('EXISTS', merge) == 0 then return {'late', 0} end
-    if redis.call('HSETNX', merge, 'r:' .. stage, fragment) == 0 then return {'late', 0} end
-    redis.call('HSETNX', merge, 'i:' .. stage, info)
-    if #missing_stages(merge) > 0 then return {'stored', 0} end
+    if not store(merge, stage, fragment, info, extra) then return {'late', 0} end
+    if #missing_stages(merge) > 0 then
+      send_draft(merge, revision)
+      return {'stored', 0}
+    end
     local next_revision = tonumber(redis.call('HINCRBY', KEYS[3], article, 1)) + 1
     emit(merge, next_revision)
     finish_complete(merge, done, key)
@@ -99,11 +137,13 @@ local function add(merge, done, at)
     redis.call('DEL', merge)
     return {'late', 0}
   end
-  redis.call('HSETNX', merge, 'r:' .. stage, fragment)
-  redis.call('HSETNX', merge, 'i:' .. stage, info)
+  store(merge, stage, fragment, info, extra)
   redis.call('HSETNX', merge, 'head', head)
   redis.call('ZADD', KEYS[2], 'NX', ARGV[8], key)
-  if #missing_stages(merge) > 0 then return {'stored', 0} end
+  if #missing_stages(merge) > 0 then
+    send_draft(merge, revision)
+    return {'stored', 0}
+  end
   emit(merge, revision)
   finish_complete(merge, done, key)
   return {'emitted', 0}
@@ -137,7 +177,7 @@ end
 local step = add
 if mode == 'flush' then step = flush end
 local replies = {}
-for item = 1, (#KEYS - 3) / 2 do
-  replies[item] = step(KEYS[2 + 2 * item], KEYS[3 + 2 * item], FIRST_ITEM + ITEM_ARGS * (item - 1))
+for item = 1, (#KEYS - 4) / 2 do
+  replies[item] = step(KEYS[3 + 2 * item], KEYS[4 + 2 * item], FIRST_ITEM + ITEM_ARGS * (item - 1))
 end
 return replies

@@ -32,10 +32,12 @@ from shared.schemas import (
     Place,
     PlacesResult,
     StageInfo,
+    StoryRef,
     Summary,
     SummaryResult,
 )
 from shared.settings import Settings
+from shared.story_schemas import StoryResult
 from shared.streams import DATA_FIELD, Keys
 
 _MERGE_LUA = Path(__file__).with_name("merge.lua").read_text()
@@ -44,8 +46,9 @@ _ENTITIES = TypeAdapter(list[Entity])
 _PLACES = TypeAdapter(list[Place])
 _PLACE = TypeAdapter(Place | None)
 _SUMMARY = TypeAdapter(Summary | None)
+_STORY = TypeAdapter(StoryRef | None)
 
-StageResult = EntitiesResult | PlacesResult | SummaryResult
+StageResult = EntitiesResult | PlacesResult | SummaryResult | StoryResult
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,8 @@ class Fragment:
     info: str
     status: str
     duration_s: float
+    #: Members for the drafts only (what the stages reading them need beside the event).
+    draft: str = ""
 
 
 def _members(**parts: bytes) -> str:
@@ -74,10 +79,17 @@ def _places(result: PlacesResult) -> str:
 
 
 def _summary(result: SummaryResult) -> str:
-    members = _members(summary=_SUMMARY.dump_json(result.summary))
-    if result.text is not None:  # NEWSFLOW_EVENT_TEXT: the article's text rides along
-        members += f',"text":{json.dumps(result.text, ensure_ascii=False)}'
-    return members
+    return _members(summary=_SUMMARY.dump_json(result.summary))
+
+
+def _story(result: StoryResult) -> str:
+    return _members(story=_STORY.dump_json(result.story))
+
+
+def _text(result: SummaryResult) -> str:
+    if result.text is None:
+        return ""
+    return f'"text":{json.dumps(result.text, ensure_ascii=False)}'
 
 
 #: How each merged stage's result becomes the event members it fills (the members are
@@ -86,19 +98,30 @@ CONTRIBUTIONS: dict[str, Callable[[Any], str]] = {
     Stage.ENTITIES: _entities,
     Stage.GEOCODER: _places,
     Stage.SUMMARIZER: _summary,
+    Stage.STORIES: _story,
 }
 
+#: Members a stage's result gives the drafts only: the stories stage reads the text, which
+#: the event carries only with NEWSFLOW_EVENT_TEXT (the summarizer reads it anyway).
+DRAFT_MEMBERS: dict[str, Callable[[Any], str]] = {Stage.SUMMARIZER: _text}
 
-def fragment_of(result: StageResult, stage: str) -> Fragment:
-    """The fragment a stage's result contributes."""
+
+def fragment_of(result: StageResult, stage: str, *, event_text: bool = False) -> Fragment:
+    """The fragment a stage's result contributes; with ``event_text`` the members it gives
+    the drafts go in the event too."""
     info = result.info
+    members = CONTRIBUTIONS[stage](result)
+    draft = DRAFT_MEMBERS[stage](result) if stage in DRAFT_MEMBERS else ""
+    if event_text and draft:
+        members, draft = f"{members},{draft}", ""
     return Fragment(
         result.meta,
         stage,
-        CONTRIBUTIONS[stage](result),
+        members,
         info.model_dump_json(),
         info.status,
         info.duration_s,
+        draft,
     )
 
 
@@ -144,6 +167,7 @@ class Merger:
         self.stages = tuple(stages)
         self._script = client.register_script(_MERGE_LUA)
         self._stage_args = [
+            sum(1 for s in self.stages if not s.drafted),
             len(self.stages),
             *[s.name for s in self.stages],
             *[empty_fragment(s) for s in self.stages],
@@ -156,7 +180,12 @@ class Merger:
         """The script's keys and arguments for ``items``: (revision key, fragment to add,
         or None to flush)."""
         settings = self.settings
-        keys = [self.keys.enriched, self.keys.merge_deadlines, self.keys.revisions]
+        keys = [
+            self.keys.enriched,
+            self.keys.merge_deadlines,
+            self.keys.revisions,
+            self.keys.drafts,
+        ]
         args: list[Any] = [
             mode,
             settings.dedupe_ttl_s,
@@ -172,7 +201,7 @@ class Merger:
             keys += [self.keys.merge(key), self.keys.done(key)]
             article, revision = parse_revision_key(key)
             if fragment is None:
-                args += [key, article, revision, "", "", "", ""]
+                args += [key, article, revision, "", "", "", "", ""]
             else:
                 args += [
                     key,
@@ -182,6 +211,7 @@ class Merger:
                     fragment.members,
                     fragment.info,
                     head_prefix(fragment.article),
+                    fragment.draft,
                 ]
         return keys, args
 

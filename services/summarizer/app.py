@@ -20,6 +20,9 @@ from shared.worker import StageSpec, publish_to, stage_info
 
 #: This service's stage, as the pipeline declares it (streams, group).
 STAGE = PIPELINE[Stage.SUMMARIZER]
+#: The summarizer reads the text anyway, so it carries it on: to the drafts when a stage
+#: reads them (stories), and to the event with NEWSFLOW_EVENT_TEXT.
+CARRY_TEXT = bool(PIPELINE.drafted)
 
 METHOD = "newsflow-rank"
 
@@ -39,12 +42,11 @@ def summarizer_stage(settings: Settings) -> StageSpec[Article, SummaryResult]:
             meta=article.meta,
             summary=summary,
             info=info("ok", time.perf_counter() - started),
-            # The summarizer reads the text anyway: it carries it to the event on request.
-            text=article.text if settings.event_text else None,
+            text=article.text if CARRY_TEXT or settings.event_text else None,
         )
 
     def failed(article: Article, reason: str) -> SummaryResult:
-        text = article.text if settings.event_text else None
+        text = article.text if CARRY_TEXT or settings.event_text else None
         return SummaryResult(
             meta=article.meta, summary=None, info=info("error", 0.0, reason), text=text
         )

@@ -16,6 +16,7 @@ from services.aggregator import app as aggregator_app
 from services.entities import app as entities_app
 from services.geocoder import app as geocoder_app
 from services.ingest import app as ingest_app
+from services.stories import app as stories_app
 from services.summarizer import app as summarizer_app
 from shared.redis_client import ensure_groups
 from shared.settings import Settings
@@ -83,7 +84,14 @@ async def summarizer(memory: aredis.Redis, fast_settings: Settings) -> MemorySta
 
 
 @pytest.fixture
+async def stories(memory: aredis.Redis, fast_settings: Settings) -> MemoryStage:
+    """The stories stage, as its service builds it once it holds the lease."""
+    (spec,) = (await stories_app.build_service(fast_settings).make_specs(memory)).specs
+    return MemoryStage(spec, memory, fast_settings)
+
+
+@pytest.fixture
 async def aggregator(memory: aredis.Redis, fast_settings: Settings) -> list[MemoryStage]:
-    """The aggregator's three stages: on the entities, places and summaries streams."""
+    """The aggregator's stages: on the entities, places, summaries and assigned streams."""
     stages = await aggregator_app.build_service(fast_settings).make_specs(memory)
     return [MemoryStage(spec, memory, fast_settings) for spec in stages.specs]

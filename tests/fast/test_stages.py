@@ -22,9 +22,11 @@ from shared.schemas import (
     utc_now,
 )
 from shared.settings import Settings
+from shared.story_schemas import StoryResult, StoryUpdate
 from shared.streams import Keys
-from tests.factories import entities_result, meta, places_result, summary_result
+from tests.factories import entities_result, meta, places_result, story_result, summary_result
 from tests.fast.memory import MemoryStage, dead_letters, outputs
+from tests.story_fixtures import STREAM, draft
 
 pytestmark = pytest.mark.anyio
 
@@ -258,7 +260,7 @@ async def test_summarizer_summarizes_with_sentences_of_the_text(
     # A one-sentence article is its own summary.
     short_summary = results["s-short"].summary
     assert short_summary is not None and short_summary.text == short
-    assert results["s-1"].text is None  # the text travels only with event_text on
+    assert results["s-1"].text == TEXT  # carried on: the stories stage reads the drafts
     assert await summarizer.pending() == 0
 
 
@@ -280,19 +282,26 @@ async def test_summarizer_dead_letters_an_article_without_text(
 # --- aggregator -----------------------------------------------------------------------
 
 
-async def test_aggregator_merges_the_three_results_into_one_event(
+async def test_aggregator_merges_the_four_results_into_one_event(
     aggregator: list[MemoryStage], memory: aredis.Redis, fast_settings: Settings
 ) -> None:
-    on_entities, on_places, on_summaries = aggregator
-    enriched = _keys(fast_settings).enriched
+    on_entities, on_places, on_summaries, on_stories = aggregator
+    enriched, drafts = _keys(fast_settings).enriched, _keys(fast_settings).drafts
     await on_entities.feed(entities_result("m-1"))
     await on_places.feed(places_result("m-1"))
     await on_entities.deliver()
     await on_places.deliver()
-    assert await outputs(memory, enriched) == []  # the summary is still missing
+    assert await outputs(memory, drafts) == []  # the summary is still missing
 
     await on_summaries.feed(summary_result("m-1"))
     await on_summaries.deliver()
+    # The stories stage's input: the merge so far, once.
+    (draft,) = [EnrichedEvent.model_validate_json(p) for p in await outputs(memory, drafts)]
+    assert (draft.id, draft.missing_stages) == ("m-1", ["stories"])
+    assert await outputs(memory, enriched) == []
+
+    await on_stories.feed(story_result("m-1"))
+    await on_stories.deliver()
     (payload,) = await outputs(memory, enriched)
     event = EnrichedEvent.model_validate_json(payload)
     assert (event.id, event.article.revision, event.partial, event.missing_stages) == (
@@ -309,7 +318,9 @@ async def test_aggregator_merges_the_three_results_into_one_event(
         "entities": "ok",
         "geocoder": "ok",
         "summarizer": "ok",
+        "stories": "ok",
     }
+    assert event.story is not None and event.story.id == "st-0123456789abcdef"
     for stage in aggregator:
         assert await stage.pending() == 0
 
@@ -317,10 +328,11 @@ async def test_aggregator_merges_the_three_results_into_one_event(
 async def test_aggregator_emits_an_article_once_however_often_a_result_comes(
     aggregator: list[MemoryStage], memory: aredis.Redis, fast_settings: Settings
 ) -> None:
-    on_entities, on_places, on_summaries = aggregator
+    on_entities, on_places, on_summaries, on_stories = aggregator
     await on_entities.feed(entities_result("m-2"))
     await on_places.feed(places_result("m-2"))
     await on_summaries.feed(summary_result("m-2"), summary_result("m-2"))
+    await on_stories.feed(story_result("m-2"))
     for stage in aggregator:
         await stage.deliver(count=1)
     await on_entities.feed(entities_result("m-2"))  # a redelivered result, after the event
@@ -335,7 +347,7 @@ async def test_aggregator_emits_an_article_once_however_often_a_result_comes(
 async def test_aggregator_dead_letters_a_result_of_the_wrong_kind(
     aggregator: list[MemoryStage], memory: aredis.Redis, fast_settings: Settings
 ) -> None:
-    _on_entities, on_places, _on_summaries = aggregator
+    _on_entities, on_places, _on_summaries, _on_stories = aggregator
     (entry_id,) = await on_places.feed(b'{"meta": {"id": "x"}, "places": "Lyon"}')
     await on_places.deliver()
     (letter,) = await dead_letters(memory, fast_settings)
@@ -348,6 +360,56 @@ async def test_aggregator_dead_letters_a_result_of_the_wrong_kind(
     assert await on_places.pending() == 0
 
 
+# --- stories --------------------------------------------------------------------------
+
+
+async def test_stories_places_articles_in_stories_once_and_publishes_their_updates(
+    stories: MemoryStage, memory: aredis.Redis, fast_settings: Settings
+) -> None:
+    keys = _keys(fast_settings)
+    first, second, other = STREAM[0], STREAM[2], STREAM[1]  # fire, fire again, earthquake
+    await stories.feed(draft(first), draft(second), draft(other))
+    assert await stories.deliver() == 3
+    results = [StoryResult.model_validate_json(p) for p in await outputs(memory, keys.assigned)]
+    fire, again, quake = (r.story for r in results)
+    assert fire is not None and again is not None and quake is not None
+    assert fire.is_new and again.id == fire.id and not again.is_new and again.size == 2
+    assert quake.id != fire.id and quake.is_new
+    updates = [StoryUpdate.model_validate_json(p) for p in await outputs(memory, keys.stories)]
+    assert [(u.kind, u.article_id) for u in updates] == [
+        ("created", "a1"),
+        ("added", "a3"),
+        ("created", "a2"),
+    ]
+    assert updates[1].story.articles == 2 and updates[1].story.focus is not None
+    assert await memory.hlen(keys.story_state("cards")) == 2
+    assert await memory.xlen(keys.story_state("log")) == 3
+
+    # A second delivery of an article: the story it has, and no update.
+    await stories.feed(draft(second))
+    await stories.deliver()
+    repeated = StoryResult.model_validate_json((await outputs(memory, keys.assigned))[-1])
+    assert repeated.story == again
+    assert len(await outputs(memory, keys.stories)) == 3
+    assert await memory.xlen(keys.story_state("log")) == 3
+    assert await stories.pending() == 0
+
+
+async def test_stories_dead_letters_a_draft_that_is_no_event(
+    stories: MemoryStage, memory: aredis.Redis, fast_settings: Settings
+) -> None:
+    (entry_id,) = await stories.feed(b'{"id": "x", "article": 3}')
+    await stories.deliver()
+    (letter,) = await dead_letters(memory, fast_settings)
+    assert (letter.source_entry_id, letter.stage, letter.error_type) == (
+        entry_id,
+        "stories",
+        "invalid_input",
+    )
+    assert "article" in letter.reason
+    assert await outputs(memory, _keys(fast_settings).assigned) == []
+
+
 # --- the whole flow -------------------------------------------------------------------
 
 
@@ -356,6 +418,7 @@ async def test_an_article_goes_from_the_public_stream_to_an_enriched_event(
     entities: MemoryStage,
     geocoder: MemoryStage,
     summarizer: MemoryStage,
+    stories: MemoryStage,
     aggregator: list[MemoryStage],
     memory: aredis.Redis,
     fast_settings: Settings,
@@ -363,7 +426,10 @@ async def test_an_article_goes_from_the_public_stream_to_an_enriched_event(
     started = utc_now()
     await ingest.feed(json.dumps({"id": "flow-1", "title": "Floods", "text": TEXT}).encode())
     # Each stage in the order the pipeline feeds them: every one reads its own group.
-    for stage in (ingest, entities, geocoder, summarizer, *aggregator):
+    on_entities, on_places, on_summaries, on_stories = aggregator
+    for stage in (ingest, entities, geocoder, summarizer, on_entities, on_places, on_summaries):
+        assert await stage.deliver() == 1, stage.spec.name
+    for stage in (stories, on_stories):
         assert await stage.deliver() == 1, stage.spec.name
 
     (payload,) = await outputs(memory, _keys(fast_settings).enriched)
@@ -373,6 +439,18 @@ async def test_an_article_goes_from_the_public_stream_to_an_enriched_event(
     assert event.focus is not None and event.focus.name == "Lyon"
     assert event.summary is not None
     assert all(TEXT[s.start : s.end] == s.text for s in event.summary.sentences)
+    assert event.story is not None and event.story.is_new and event.story.size == 1
+    (update,) = [
+        StoryUpdate.model_validate_json(p)
+        for p in await outputs(memory, _keys(fast_settings).stories)
+    ]
+    assert (update.kind, update.article_id, update.story.id) == (
+        "created",
+        "flow-1",
+        event.story.id,
+    )
+    assert update.story.label == "Floods" and update.story.articles == 1
+    assert update.story.focus is not None and update.story.focus.name == "Lyon"
     assert await dead_letters(memory, fast_settings) == []
-    for stage in (ingest, entities, geocoder, summarizer, *aggregator):
+    for stage in (ingest, entities, geocoder, summarizer, stories, *aggregator):
         assert await stage.pending() == 0, stage.spec.name

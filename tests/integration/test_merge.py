@@ -16,7 +16,13 @@ from shared.pipeline import ENRICHING, PIPELINE, Stage, StageDef, StreamDef, pip
 from shared.schemas import EnrichedEvent, PlacesResult, utc_now
 from shared.settings import Settings
 from shared.streams import Keys
-from tests.factories import entities_result, fragment, places_result, summary_result
+from tests.factories import (
+    entities_result,
+    fragment,
+    places_result,
+    story_result,
+    summary_result,
+)
 from tests.helpers import payloads, wait_until
 
 #: The stages an event waits for, by name.
@@ -44,7 +50,15 @@ async def test_complete_article_emitted_once_with_every_stage(
     keys = Keys(settings.stream_prefix)
     assert await _add(merger, client, entities_result()) == ("stored", 0)
     assert await _add(merger, client, summary_result()) == ("stored", 0)
-    assert await _add(merger, client, places_result()) == ("emitted", 0)
+    assert await payloads(client, keys.drafts) == []
+    # The last stage before the stories: the draft goes out, once, for the stories stage.
+    assert await _add(merger, client, places_result()) == ("stored", 0)
+    assert await _add(merger, client, places_result()) == ("stored", 0)
+    (draft,) = [EnrichedEvent.model_validate_json(p) for p in await payloads(client, keys.drafts)]
+    assert draft.id == "a1" and draft.missing_stages == ["stories"] and draft.story is None
+    assert [e.name for e in draft.entities] == ["Mosul"] and draft.summary is not None
+    assert await _events(client, keys) == []
+    assert await _add(merger, client, story_result()) == ("emitted", 0)
     # A redelivered result after emission is late, never a second event.
     assert await _add(merger, client, summary_result()) == ("late", 0)
 
@@ -54,7 +68,8 @@ async def test_complete_article_emitted_once_with_every_stage(
     assert [e.name for e in event.entities] == ["Mosul"]
     assert event.focus is not None and event.focus.country_code == "IQ"
     assert event.summary is not None and event.summary.text == "Mosul is a city."
-    assert set(event.stages) == {"entities", "geocoder", "summarizer"}
+    assert set(event.stages) == {"entities", "geocoder", "summarizer", "stories"}
+    assert event.story is not None and event.story.id == "st-0123456789abcdef"
     assert all(info.status == "ok" for info in event.stages.values())
     # Merge state is gone once emitted; only the done marker stays.
     assert not await client.exists(keys.merge("a1"))
@@ -74,8 +89,11 @@ async def test_duplicate_stage_result_keeps_the_first(
     await _add(merger, client, second)
     await _add(merger, client, places_result())
     await _add(merger, client, summary_result())
+    await _add(merger, client, story_result())
     (event,) = await _events(client, Keys(settings.stream_prefix))
     assert [e.name for e in event.entities] == ["Mosul"]
+    (draft,) = await payloads(client, Keys(settings.stream_prefix).drafts)
+    assert [e.name for e in EnrichedEvent.model_validate_json(draft).entities] == ["Mosul"]
 
 
 async def test_overdue_article_missing_a_down_stage_is_partial_then_completed_as_revision_2(
@@ -87,13 +105,13 @@ async def test_overdue_article_missing_a_down_stage_is_partial_then_completed_as
     assert await merger.overdue(utc_now()) == []
     later = utc_now() + timedelta(seconds=settings.merge_deadline_s + 1)
     assert await merger.overdue(later) == ["p1"]
-    assert await merger.flush("p1", later, [Stage.ENTITIES]) == ("emitted", 2)
+    assert await merger.flush("p1", later, [Stage.ENTITIES]) == ("emitted", 3)
     # Flushing again never emits twice.
     assert await merger.flush("p1", later, [Stage.ENTITIES]) == ("late", 0)
 
     (event,) = await _events(client, keys)
     assert event.partial and event.article.revision == 1
-    assert event.missing_stages == ["entities", "geocoder"]
+    assert event.missing_stages == ["entities", "geocoder", "stories"]
     assert event.stages["entities"].status == "timeout"
     assert event.stages["summarizer"].status == "ok"
     assert event.entities == [] and event.places == [] and event.summary is not None
@@ -102,7 +120,12 @@ async def test_overdue_article_missing_a_down_stage_is_partial_then_completed_as
     # once, whatever is delivered twice.
     assert await _add(merger, client, entities_result("p1")) == ("stored", 0)
     assert await _add(merger, client, entities_result("p1")) == ("late", 0)
-    assert await _add(merger, client, places_result("p1")) == ("completed", 0)
+    assert await payloads(client, keys.drafts) == []
+    assert await _add(merger, client, places_result("p1")) == ("stored", 0)
+    # The stories stage gets its draft now, of the revision the results belong to.
+    (draft,) = [EnrichedEvent.model_validate_json(p) for p in await payloads(client, keys.drafts)]
+    assert draft.id == "p1" and draft.article.revision == 1
+    assert await _add(merger, client, story_result("p1")) == ("completed", 0)
     assert await _add(merger, client, places_result("p1")) == ("late", 0)
     assert await _add(merger, client, summary_result("p1")) == ("late", 0)
     partial, complete = await _events(client, keys)
@@ -121,11 +144,12 @@ async def test_late_completion_takes_the_next_revision_number_after_replays(
     keys = Keys(settings.stream_prefix)
     await _add(merger, client, summary_result("q1"))
     later = utc_now() + timedelta(seconds=settings.merge_deadline_s + 1)
-    assert await merger.flush("q1", later, [Stage.GEOCODER]) == ("emitted", 2)
+    assert await merger.flush("q1", later, [Stage.GEOCODER]) == ("emitted", 3)
     # Two replays took revisions 2 and 3 meanwhile (newsflow replay counts in this hash).
     await client.hincrby(keys.revisions, "q1", 2)
     await _add(merger, client, entities_result("q1"))
-    assert await _add(merger, client, places_result("q1")) == ("completed", 0)
+    await _add(merger, client, places_result("q1"))
+    assert await _add(merger, client, story_result("q1")) == ("completed", 0)
     _partial, complete = await _events(client, keys)
     assert complete.article.revision == 4
 
@@ -137,8 +161,8 @@ async def test_overdue_article_waits_while_the_stages_it_misses_are_up(
     await _add(merger, client, summary_result("w1"))
     later = utc_now() + timedelta(seconds=settings.merge_deadline_s + 1)
     # Busy, not down: the summarizer (present) is down, entities and geocoder are up.
-    assert await merger.flush("w1", later, [Stage.SUMMARIZER]) == ("waiting", 2)
-    assert await merger.flush("w1", later, []) == ("waiting", 2)
+    assert await merger.flush("w1", later, [Stage.SUMMARIZER]) == ("waiting", 3)
+    assert await merger.flush("w1", later, []) == ("waiting", 3)
     assert await _events(client, Keys(settings.stream_prefix)) == []
     assert await merger.overdue(later) == ["w1"]
 
@@ -161,7 +185,7 @@ async def test_sweeper_flushes_only_overdue_articles_missing_a_down_stage(
     await client.delete(keys.alive(Stage.GEOCODER))
     assert await sweep_overdue(merger) == 1
     (event,) = await _events(client, keys)
-    assert event.id == "old" and event.missing_stages == ["geocoder"]
+    assert event.id == "old" and event.missing_stages == ["geocoder", "stories"]
     assert await merger.overdue(utc_now() + timedelta(days=1)) == ["fresh"]
 
 
@@ -170,10 +194,11 @@ async def test_liveness_markers_expire_when_no_process_refreshes_them(
 ) -> None:
     keys = Keys(settings.stream_prefix)
     quick = settings.model_copy(update={"stage_down_after_s": 0.3})
-    await say_alive(client, quick, ["entities", "geocoder", "summarizer"])
+    await say_alive(client, quick, MERGED)
     assert await stages_down(client, keys, MERGED) == []
     await say_alive(client, settings, ["summarizer"])  # refreshed with the long expiry
-    await wait_until(lambda: _down_is(client, keys, [Stage.ENTITIES, Stage.GEOCODER]), timeout=5.0)
+    expected: list[str] = [Stage.ENTITIES, Stage.GEOCODER, Stage.STORIES]
+    await wait_until(lambda: _down_is(client, keys, expected), timeout=5.0)
 
 
 async def _down_is(client: aredis.Redis, keys: Keys, expected: list[str]) -> bool:
@@ -192,6 +217,7 @@ async def test_two_aggregators_racing_emit_each_article_once(
                 entities_result(article),
                 places_result(article),
                 summary_result(article),
+                story_result(article),
             ):
                 for merger, connection in zip(mergers, (client, other), strict=True):
                     await _add(merger, connection, result)
@@ -215,10 +241,20 @@ async def test_a_declared_fourth_stage_is_waited_for_and_merged(
     pipe = client.pipeline(transaction=True)
     merger.queue_add(pipe, [probed], utc_now())
     (reply,) = await pipe.execute()
-    assert parse_results(reply) == [("emitted", 0)]
+    # The probe comes before the stories stage: its member is in the draft too.
+    assert parse_results(reply) == [("stored", 0)]
+    (draft,) = await payloads(client, keys.drafts)
+    assert json.loads(draft)["probe"] == 7
+    assert await _add(merger, client, story_result()) == ("emitted", 0)
     (raw,) = await payloads(client, keys.enriched)
     assert json.loads(raw)["probe"] == 7
-    assert set(json.loads(raw)["stages"]) == {"entities", "geocoder", "summarizer", "probe"}
+    assert set(json.loads(raw)["stages"]) == {
+        "entities",
+        "geocoder",
+        "summarizer",
+        "probe",
+        "stories",
+    }
 
 
 async def test_a_batch_in_one_call_merges_as_its_results_would_one_by_one(
@@ -228,16 +264,19 @@ async def test_a_batch_in_one_call_merges_as_its_results_would_one_by_one(
     keys = Keys(settings.stream_prefix)
     await _add(merger, client, entities_result("b1"))
     await _add(merger, client, places_result("b1"))
+    await _add(merger, client, summary_result("b1"))
     batch: list[StageResult] = [
-        summary_result("b1"),  # completes b1
-        summary_result("b1"),  # its duplicate, in the same call: late
+        story_result("b1"),  # completes b1
+        story_result("b1"),  # its duplicate, in the same call: late
         summary_result("b2"),  # the first result of b2
         entities_result("b2"),
+        places_result("b2"),  # b2's draft goes out
     ]
     pipe = client.pipeline(transaction=True)
     merger.queue_add(pipe, [fragment(r) for r in batch], utc_now())
     (reply,) = await pipe.execute()
-    assert parse_results(reply) == [("emitted", 0), ("late", 0), ("stored", 0), ("stored", 0)]
-    assert await _add(merger, client, places_result("b2")) == ("emitted", 0)
+    assert parse_results(reply) == [("emitted", 0), ("late", 0)] + [("stored", 0)] * 3
+    assert len(await payloads(client, keys.drafts)) == 2
+    assert await _add(merger, client, story_result("b2")) == ("emitted", 0)
     assert sorted(e.id for e in await _events(client, keys)) == ["b1", "b2"]
     assert await client.zcard(keys.merge_deadlines) == 0

@@ -13,7 +13,7 @@ from shared.schemas import Article, ArticleMeta, EnrichedEvent, utc_now
 from shared.settings import Settings
 from shared.streams import Keys
 from shared.wire import encode
-from tests.factories import entities_result, fragment, places_result, summary_result
+from tests.factories import entities_result, fragment, places_result, story_result, summary_result
 from tests.helpers import payloads
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
@@ -68,7 +68,7 @@ async def test_each_revision_is_merged_and_emitted_on_its_own(
         return result
 
     for revision in (1, 2):
-        for make in (entities_result, places_result, summary_result):
+        for make in (entities_result, places_result, summary_result, story_result):
             await add(make("r1"), revision)
     assert await add(summary_result("r1"), 2) == ("late", 0)
     events = [EnrichedEvent.model_validate_json(p) for p in await payloads(client, keys.enriched)]

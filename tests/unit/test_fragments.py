@@ -7,12 +7,19 @@ import json
 from services.aggregator.merge import (
     StageResult,
     empty_fragment,
+    fragment_of,
     head_of,
     missing_info,
 )
 from shared.pipeline import PIPELINE, Stage
 from shared.schemas import EnrichedEvent, utc_now
-from tests.factories import entities_result, fragment, places_result, summary_result
+from tests.factories import (
+    entities_result,
+    fragment,
+    places_result,
+    story_result,
+    summary_result,
+)
 
 
 def _assemble(members: list[str], stages: dict[str, str], missing: list[str]) -> EnrichedEvent:
@@ -34,7 +41,12 @@ def _assemble(members: list[str], stages: dict[str, str], missing: list[str]) ->
 
 
 def test_fragments_of_every_stage_assemble_into_an_event() -> None:
-    results: list[StageResult] = [entities_result(), places_result(), summary_result()]
+    results: list[StageResult] = [
+        entities_result(),
+        places_result(),
+        summary_result(),
+        story_result(),
+    ]
     fragments = [fragment(r) for r in results]
     assert [f.stage for f in fragments] == [stage.name for stage in PIPELINE.merged]
     event = _assemble(
@@ -45,6 +57,7 @@ def test_fragments_of_every_stage_assemble_into_an_event() -> None:
     assert event.id == "a1"
     assert event.focus is not None and event.focus.name == "Mosul"
     assert event.places[0].focus
+    assert event.story is not None and event.story.id == "st-0123456789abcdef"
 
 
 def test_missing_stage_defaults_assemble_into_a_partial_event() -> None:
@@ -72,18 +85,15 @@ def test_head_escapes_ids() -> None:
     assert json.loads("{" + head_of(meta) + "}")["id"] == 'we"ird'
 
 
-def test_text_travels_to_the_event_only_when_the_summarizer_carries_it() -> None:
+def test_the_text_goes_to_the_drafts_and_to_the_event_only_when_asked() -> None:
     text = "Lyon, « inondée » mardi. \U0001f30a"
-    results: list[StageResult] = [
-        entities_result(),
-        places_result(),
-        summary_result().model_copy(update={"text": text}),
-    ]
-    fragments = [fragment(r) for r in results]
-    members = [head_of(fragments[0].article)] + [f.members for f in fragments]
-    event = _assemble(members, {f.stage: f.info for f in fragments}, [])
+    summary = summary_result().model_copy(update={"text": text})
+    results: list[StageResult] = [entities_result(), places_result(), summary]
+    asked = [fragment_of(r, r.info.stage, event_text=True) for r in results]
+    members = [head_of(asked[0].article)] + [f.members for f in asked]
+    event = _assemble(members, {f.stage: f.info for f in asked}, [])
     assert event.text == text
-    plain = [fragment(r) for r in (entities_result(), places_result(), summary_result())]
+    plain = [fragment(r) for r in results]
     without = _assemble(
         [head_of(plain[0].article)] + [f.members for f in plain],
         {f.stage: f.info for f in plain},
@@ -91,3 +101,6 @@ def test_text_travels_to_the_event_only_when_the_summarizer_carries_it() -> None
     )
     assert without.text is None
     assert "text" not in json.loads("{" + plain[2].members + "}")
+    # The drafts get it either way: the stories stage reads the words.
+    assert json.loads("{" + plain[2].draft + "}") == {"text": text}
+    assert asked[2].draft == "" and plain[0].draft == ""

@@ -11,16 +11,24 @@ from services.aggregator.merge import CONTRIBUTIONS, StageResult, empty_fragment
 from shared.contract import asyncapi_document
 from shared.pipeline import (
     ACCEPTED,
+    DRAFTS,
     ENRICHING,
     PIPELINE,
     PLACES,
+    STORIES,
     StageDef,
     StreamDef,
     pipeline_of,
 )
 from shared.schemas import PlacesResult
 from shared.streams import Keys
-from tests.factories import entities_result, fragment, places_result, summary_result
+from tests.factories import (
+    entities_result,
+    fragment,
+    places_result,
+    story_result,
+    summary_result,
+)
 
 #: The topology as README's diagram draws it: written out here, not derived, so that a
 #: change to the declaration that changes who reads what fails until the docs follow.
@@ -30,13 +38,18 @@ DOCUMENTED_GROUPS = {
     "newsflow:entities": ("geocoder", "aggregator"),
     "newsflow:places": ("aggregator",),
     "newsflow:summaries": ("aggregator",),
+    "newsflow:drafts": ("stories",),
+    "newsflow:assigned": ("aggregator",),
 }
 
 
 def test_the_declared_topology_is_the_documented_one() -> None:
     assert Keys().groups() == DOCUMENTED_GROUPS
-    assert SERVICES == ("ingest", "entities", "geocoder", "summarizer", "aggregator")
-    assert [s.name for s in PIPELINE.merged] == ["entities", "geocoder", "summarizer"]
+    assert SERVICES == ("ingest", "entities", "geocoder", "summarizer", "stories", "aggregator")
+    assert [s.name for s in PIPELINE.merged] == ["entities", "geocoder", "summarizer", "stories"]
+    assert [s.name for s in PIPELINE.drafted] == ["stories"]
+    assert PIPELINE["aggregator"].also_writes == (DRAFTS,)
+    assert PIPELINE["stories"].also_writes == (STORIES,) and STORIES.public
 
 
 def test_every_declared_stage_is_a_service_folder_with_a_service() -> None:
@@ -57,6 +70,7 @@ def test_each_merged_stage_fills_exactly_the_members_it_declares() -> None:
         "entities": entities_result(),
         "geocoder": places_result(),
         "summarizer": summary_result(),
+        "stories": story_result(),
     }
     for stage in PIPELINE.merged:
         members = json.loads("{" + fragment(results[stage.name]).members + "}")
@@ -67,18 +81,19 @@ def test_each_merged_stage_fills_exactly_the_members_it_declares() -> None:
 
 def test_the_bench_and_the_supervisor_follow_the_declaration() -> None:
     assert tuple(s.name for s in PIPELINE.merged) == STAGES
-    assert WIRE_STREAMS == ("accepted", "entities", "places", "summaries")
+    assert WIRE_STREAMS == ("accepted", "entities", "places", "summaries", "drafts", "assigned")
     assert default_counts(4) == {
         "ingest": 1,
         "entities": 4,
         "geocoder": 1,
         "summarizer": 1,
+        "stories": 1,
         "aggregator": 1,
     }
 
 
-# A stage of the kind the next issue adds: it reads the geocoder's output and fills one
-# member of the event. Declaring it is all the topology needs.
+# A stage that reads the geocoder's output and fills one member of the event. Declaring
+# it is all the topology needs; it goes before the stages that read the drafts.
 PROBES = StreamDef("probes", PlacesResult, "A probe stage's results.")
 PROBE = StageDef("probe", (PLACES,), PROBES, {"probe": "null"})
 
@@ -89,8 +104,14 @@ def test_a_new_stage_is_one_declaration() -> None:
     assert groups["p:places"] == ("probe", "aggregator")
     assert groups["p:probes"] == ("aggregator",)
     assert groups["p:accepted"] == ("entities", "summarizer")
-    assert [s.name for s in pipeline.merged] == ["entities", "geocoder", "summarizer", "probe"]
-    assert pipeline["aggregator"].reads[-1] == PROBES
+    assert [s.name for s in pipeline.merged] == [
+        "entities",
+        "geocoder",
+        "summarizer",
+        "probe",
+        "stories",
+    ]
+    assert pipeline["aggregator"].reads[-2] == PROBES
     assert pipeline.names[-1] == "aggregator" and "probe" in pipeline.names
     assert Keys("p").inputs(pipeline["probe"]) == [("p:places", "probe")]
     assert pipeline.writer(PROBES) == PROBE and pipeline.writer(ACCEPTED) == pipeline["ingest"]

@@ -1,0 +1,66 @@
+"""The stories stage's state: the same story for a second delivery, cards, and snapshots
+that restore the very state they saved (services/stories/state.py, snapshot.py)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from services.stories.cards import card_view
+from services.stories.state import StoriesState
+from services.stories.tuning import Tuning
+from tests.story_fixtures import DAY, STREAM, article
+
+
+def test_articles_of_one_story_share_it_and_a_second_delivery_gets_the_same() -> None:
+    state = StoriesState()
+    refs = {a.meta.id: state.assign(a).ref for a in STREAM}
+    assert refs["a1"].id == refs["a3"].id == refs["a6"].id
+    assert refs["a2"].id == refs["a5"].id
+    assert refs["a4"].id == refs["a7"].id
+    assert len({refs["a1"].id, refs["a2"].id, refs["a4"].id}) == 3
+    assert refs["a1"].is_new and not refs["a3"].is_new and refs["a6"].size == 3
+    again = state.assign(STREAM[2])
+    assert again.ref == refs["a3"] and again.card is None
+    assert state.seq == len(STREAM)
+
+
+def test_a_card_shows_the_story_its_size_dates_people_and_place() -> None:
+    state = StoriesState()
+    for item in STREAM:
+        state.assign(item)
+    fire = state.assign(STREAM[0]).ref.id
+    card = card_view(state.cards[fire])
+    assert card.articles == 3
+    assert card.first_seen == DAY and card.last_seen == DAY + timedelta(days=1)
+    assert card.focus is not None and card.focus.name == "Lyon" and card.focus.articles == 3
+    assert [e.name for e in card.entities] == ["Textiles Morel"]
+    assert card.label.startswith("fire report")
+
+
+def test_a_snapshot_restores_the_very_state_and_later_assignments_agree() -> None:
+    tuning = Tuning(df_buckets=1 << 12)
+    whole = StoriesState(tuning)
+    cut = StoriesState(tuning)
+    for item in STREAM[:4]:
+        whole.assign(item)
+        cut.assign(item)
+    restored = StoriesState.restore(cut.snapshot(), tuning)
+    assert restored.snapshot() == cut.snapshot()
+    later = [whole.assign(a).ref for a in STREAM[4:]]
+    assert [restored.assign(a).ref for a in STREAM[4:]] == later
+    assert restored.snapshot() == whole.snapshot()
+
+
+def test_quiet_stories_leave_with_their_cards() -> None:
+    state = StoriesState(Tuning(window_days=2.0, df_buckets=1 << 12))
+    first = state.assign(article("b1", "fire")).ref
+    assert first.id in state.cards
+    gone = state.assign(article("b2", "vote", days=10))
+    assert first.id in gone.evicted and first.id not in state.cards
+
+
+def test_an_unreadable_snapshot_is_refused_with_a_reason() -> None:
+    with pytest.raises(ValueError, match="unreadable stories snapshot"):
+        StoriesState.restore(b"not a snapshot")
