@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 from newsflow.commands.errors import EXIT_USAGE
 from newsflow.commands.pipeline import cmd_service, cmd_up
 from newsflow.commands.session import DEFAULT_STATE_DIR
+from newsflow.commands.stories import cmd_stories
 from newsflow.commands.streams import cmd_dead, cmd_push, cmd_replay, cmd_status, cmd_tail
 from newsflow.commands.tools import cmd_bench, cmd_eval, cmd_gazetteer, cmd_schemas
 from newsflow.replay import stream_position
@@ -179,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tail.add_argument("--count", type=int, default=0, help="stop after so many events (0: never)")
     tail.add_argument("--json", action="store_true", help="print events as JSON lines")
-    for kind in ("country", "place", "entity", "label", "source"):
+    for kind in ("country", "place", "entity", "label", "source", "story"):
         tail.add_argument(
             f"--{kind}",
             action="append",
@@ -188,6 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
         )
     _server_options(tail)
     tail.set_defaults(func=cmd_tail)
+
+    stories = sub.add_parser("stories", help="the live stories, most recently active first")
+    stories.add_argument("--limit", type=int, default=20, help="at most so many (0: all)")
+    stories.add_argument("--json", action="store_true", help="print each story's card as JSON")
+    _server_options(stories)
+    stories.set_defaults(func=cmd_stories)
 
     status = sub.add_parser("status", help="lag, pending and dead letters per group")
     status.add_argument("--json", action="store_true", help="print one JSON object")

@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 import redis.asyncio as aredis
 
+from newsflow.stories import live_stories
 from services.ingest.admit import (
     Admission,
     Admitter,
@@ -29,6 +30,7 @@ from shared.filters import EventFilter
 from shared.redis_client import connect, ensure_groups, read_after
 from shared.schemas import Article, ArticleIn, EnrichedEvent
 from shared.settings import Settings, load_settings
+from shared.story_schemas import StoryCard
 from shared.streams import Keys
 from shared.wire import decode_event
 from shared.worker import InvalidInput, describe_error
@@ -309,6 +311,11 @@ class NewsflowClient:
         """
         accepted = [admit_document(document_of(a), self.settings) for a in articles]
         return await push_articles(self.redis, self.settings, accepted)
+
+    async def stories(self, limit: int = 20) -> list[StoryCard]:
+        """The live stories, the most recently active first (``newsflow stories``); to
+        follow one, subscribe with ``EventFilter.of(stories=[story_id])``."""
+        return await live_stories(self.redis, self.keys, limit=limit)
 
     async def subscribe(
         self,

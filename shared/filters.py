@@ -25,6 +25,8 @@ class EventFilter:
     entities: frozenset[str] = field(default_factory=frozenset)
     labels: frozenset[str] = field(default_factory=frozenset)
     sources: frozenset[str] = field(default_factory=frozenset)
+    #: Story ids (``st-…``), from the event's ``story`` member.
+    stories: frozenset[str] = field(default_factory=frozenset)
 
     @classmethod
     def of(
@@ -35,6 +37,7 @@ class EventFilter:
         entities: Iterable[str] = (),
         labels: Iterable[str] = (),
         sources: Iterable[str] = (),
+        stories: Iterable[str] = (),
     ) -> EventFilter:
         """A filter from plain lists (case and surrounding space do not matter)."""
         return cls(
@@ -43,11 +46,19 @@ class EventFilter:
             _folded(entities),
             _folded(labels),
             _folded(sources),
+            _folded(stories),
         )
 
     def is_empty(self) -> bool:
         """True when the filter lets every event through."""
-        return not (self.countries or self.places or self.entities or self.labels or self.sources)
+        return not (
+            self.countries
+            or self.places
+            or self.entities
+            or self.labels
+            or self.sources
+            or self.stories
+        )
 
     def matches(self, event: Mapping[str, Any]) -> bool:
         """Whether an enriched event (as decoded JSON) passes the filter."""
@@ -75,5 +86,9 @@ class EventFilter:
             (e.get("label") or "").casefold() in self.labels for e in entities
         ):
             return False
+        if self.stories:
+            story = event.get("story") or {}
+            if (story.get("id") or "").casefold() not in self.stories:
+                return False
         source = ((event.get("article") or {}).get("source") or "").casefold()
         return not self.sources or source in self.sources

@@ -79,6 +79,9 @@ class StageDef:
     fills: Mapping[str, str] = field(default_factory=dict)
     #: Streams it writes beside its result (the stories stage's public story updates).
     also_writes: tuple[StreamDef, ...] = ()
+    #: One process decides at a time (it holds a lease); more processes are standbys,
+    #: so a deployment keeps two and does not scale it on lag.
+    single_owner: bool = False
     #: Processes ``newsflow up`` starts: one, or one per core for the stage that does
     #: most of the work (NER), so it gets every core the machine has.
     scale: Literal["one", "per_core"] = "one"
@@ -148,7 +151,14 @@ ENRICHING = (
     StageDef(Stage.ENTITIES, (ACCEPTED,), ENTITIES, {"entities": "[]"}, scale="per_core", nice=5),
     StageDef(Stage.GEOCODER, (ENTITIES,), PLACES, {"places": "[]", "focus": "null"}),
     StageDef(Stage.SUMMARIZER, (ACCEPTED,), SUMMARIES, {"summary": "null"}),
-    StageDef(Stage.STORIES, (DRAFTS,), ASSIGNED, {"story": "null"}, also_writes=(STORIES,)),
+    StageDef(
+        Stage.STORIES,
+        (DRAFTS,),
+        ASSIGNED,
+        {"story": "null"},
+        also_writes=(STORIES,),
+        single_owner=True,
+    ),
 )
 
 

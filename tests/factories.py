@@ -75,8 +75,11 @@ def fragment(result: StageResult) -> Fragment:
     return fragment_of(result, result.info.stage)
 
 
-def enriched_event_json(article_id: str, country: str) -> bytes:
-    """An enriched event as the merge script writes it, with one place in ``country``."""
+def enriched_event_json(
+    article_id: str, country: str, story_id: str = "st-0123456789abcdef"
+) -> bytes:
+    """An enriched event as the merge script writes it, with one place in ``country``, in
+    the story ``story_id``."""
     places = places_result(article_id)
     place = places.places[0].model_copy(update={"country_code": country})
     places = places.model_copy(update={"places": [place]})
@@ -84,7 +87,7 @@ def enriched_event_json(article_id: str, country: str) -> bytes:
         entities_result(article_id),
         places,
         summary_result(article_id),
-        story_result(article_id),
+        story_result(article_id, story_id),
     )
     parts = [fragment(r) for r in results]
     stages = ",".join(f'"{f.stage}":{f.info}' for f in parts)

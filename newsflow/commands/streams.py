@@ -122,6 +122,7 @@ async def _tail(args: argparse.Namespace, settings: Settings, client: aredis.Red
         entities=args.entity,
         labels=args.label,
         sources=args.source,
+        stories=args.story,
     )
     async for _entry_id, event in follow_events(
         client, Keys(settings.stream_prefix), start=args.start

@@ -344,7 +344,8 @@ def create_http_app(settings: Settings) -> Starlette:
     async def events(request: Request) -> Response:
         """Server-Sent Events of enriched events, filtered like ``newsflow tail``.
 
-        ``?country=FR&entity=Obama&label=PERSON&place=Paris&source=AFP`` (repeatable);
+        ``?country=FR&entity=Obama&label=PERSON&place=Paris&source=AFP&story=st-…``
+        (repeatable);
         ``?from=begin|now|<entry id>``; a reconnecting browser's ``Last-Event-ID`` resumes.
         """
         refused = denied(request, KeyScope.READ, "events")
@@ -357,6 +358,7 @@ def create_http_app(settings: Settings) -> Starlette:
             entities=query.getlist("entity"),
             labels=query.getlist("label"),
             sources=query.getlist("source"),
+            stories=query.getlist("story"),
         )
         start = request.headers.get("last-event-id") or query.get("from", "now")
         start = {"now": "$", "begin": "0-0"}.get(start, start)

@@ -164,8 +164,10 @@ class StoriesStage:
             if done.evicted:
                 pipe.hdel(cards, *done.evicted)
                 pipe.zrem(live, *done.evicted)
-        if self.state.seq - self.saved_seq >= self.settings.stories_snapshot_every:
+        due = self.state.seq - self.saved_seq >= self.settings.stories_snapshot_every
+        if due or self.owner.regained:
             self.owner.save(pipe, self.state)
+            self.owner.regained = False
             self._saving = self.state.seq
 
     def observe(self, results: list[Any], _replies: list[Any]) -> None:

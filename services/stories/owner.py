@@ -41,9 +41,15 @@ log = logging.getLogger("newsflow.stories")
 SEQ_FIELD = b"seq"
 
 # Renew the lease only if it is still ours: after a long pause another owner may hold it.
+# A lease that is gone (Redis lost its data) is taken again: 2.
 _RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+elseif not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 2
 end
 return 0
 """
@@ -67,6 +73,9 @@ class Owner:
         self.lease_ms = int(settings.stories_lease_s * 1000)
         #: Until when (monotonic) this process surely holds the lease.
         self._held_until = 0.0
+        #: Set when the lease had vanished and was taken again: Redis lost its data, so
+        #: the next commit saves a snapshot of the state this process still has.
+        self.regained = False
         self._renew = client.register_script(_RENEW)
 
     def holds(self) -> bool:
@@ -91,9 +100,13 @@ class Owner:
     async def renew(self) -> None:
         """Extend the lease; raises :class:`LeaseLost` if another process took it."""
         started = time.monotonic()
-        if not await self._renew(keys=[self.lease_key], args=[self.token, self.lease_ms]):
+        renewed = await self._renew(keys=[self.lease_key], args=[self.token, self.lease_ms])
+        if not renewed:
             self._held_until = 0.0
             raise LeaseLost("the stories lease was taken over by another process")
+        if renewed == 2:
+            log.warning("stories: the lease was gone (Redis lost its data?); took it again")
+            self.regained = True
         self._held_until = started + 0.9 * self.settings.stories_lease_s
 
     async def release(self) -> None:

@@ -191,6 +191,8 @@ def test_dashboard_covers_what_an_operator_needs() -> None:
         "newsflow_dead_letters_total",
         "newsflow_enriched_total",  # partial vs complete
         "newsflow_build_info",
+        "newsflow_story_assignments_total",  # stories: new, joined, near-copies
+        "newsflow_stories_live",
     }
     assert needed <= used, f"no panel shows {sorted(needed - used)}"
     ids = [panel["id"] for panel in dashboard_panels()]

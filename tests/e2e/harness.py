@@ -78,6 +78,8 @@ class Pipeline:
             NEWSFLOW_STREAM_PREFIX=prefix,
             NEWSFLOW_CLAIM_IDLE_MS="1500",
             NEWSFLOW_MERGE_DEADLINE_S="120",
+            # A successor of a killed stories owner waits for its lease to expire.
+            NEWSFLOW_STORIES_LEASE_S="3",
         )
         env.update(extra_env or {})
         state.mkdir(parents=True, exist_ok=True)

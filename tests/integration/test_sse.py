@@ -72,6 +72,16 @@ def test_sse_streams_filtered_events_and_resumes_after_last_event_id(
     assert [event["id"] for _id, event in resumed] == ["s4"]
 
 
+def test_sse_follows_one_story(base_url: str, settings: Settings, redis_url: str) -> None:
+    stream = Keys(settings.stream_prefix).enriched
+    flood, fire = "st-00000000000000f1", "st-00000000000000f2"
+    with redis.Redis.from_url(redis_url) as client:
+        for article_id, story in (("f1", flood), ("f2", fire), ("f3", flood)):
+            client.xadd(stream, {"data": enriched_event_json(article_id, "FR", story)})
+    found = _read_events(f"{base_url}/events?from=begin&story={flood}", 2)
+    assert [event["id"] for _id, event in found] == ["f1", "f3"]
+
+
 def test_sse_rejects_a_bad_start(base_url: str) -> None:
     response = httpx.get(f"{base_url}/events?from=yesterday", timeout=10)
     assert response.status_code == 422

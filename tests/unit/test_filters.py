@@ -16,6 +16,7 @@ EVENT: dict[str, Any] = {
         {"name": "Mosul", "country_code": "IQ", "mentions": [{"text": "Mosul"}]},
         {"name": "Erbil", "country_code": "IQ", "mentions": [{"text": "Arbil"}]},
     ],
+    "story": {"id": "st-8fa52fdfa2036a00", "is_new": True, "size": 1},
 }
 
 
@@ -38,6 +39,11 @@ def test_each_kind_matches_and_rejects() -> None:
     assert not EventFilter.of(labels=["GPE"]).matches(EVENT)
     assert EventFilter.of(sources=[" afp "]).matches(EVENT)
     assert not EventFilter.of(sources=["Reuters"]).matches(EVENT)
+    assert EventFilter.of(stories=["ST-8fa52fdfa2036a00"]).matches(EVENT)
+    assert not EventFilter.of(stories=["st-0000000000000000"]).matches(EVENT)
+    # An event without a story (the stories stage was down) is in no story.
+    assert not EventFilter.of(stories=["st-8fa52fdfa2036a00"]).matches({"story": None})
+    assert not EventFilter.of(stories=["st-8fa52fdfa2036a00"]).is_empty()
 
 
 def test_alternatives_within_a_kind_and_conjunction_across_kinds() -> None:
