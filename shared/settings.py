@@ -139,8 +139,14 @@ class Settings(BaseSettings):
     stories_snapshot_every: int = Field(
         default=1000,
         ge=1,
-        description="Articles between two snapshots of the story state (a restart replays "
-        "at most this many).",
+        description="Articles between two snapshots of the story state (a take-over replays "
+        "the articles since the last one).",
+    )
+    stories_snapshot_min_s: float = Field(
+        default=300.0,
+        ge=0.0,
+        description="Least time between two snapshots: a snapshot of a full window (100,000 "
+        "stories) takes a core for seconds, in a child process.",
     )
     gazetteer_path: Path | None = Field(default=None, description="Gazetteer index file.")
 

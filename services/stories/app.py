@@ -90,8 +90,11 @@ class StoriesStage:
     #: Assignments made but not yet committed, by article id: a batch worked again (its
     #: commit failed) gets the same ones, with their log records.
     uncommitted: dict[str, Done] = field(default_factory=dict)
+    #: The sequence number of the latest written snapshot, and when it was started.
     saved_seq: int = 0
-    _saving: int | None = None
+    saved_at: float = field(default_factory=time.monotonic)
+    #: The child writing a snapshot (pid, the sequence number it covers), if any.
+    saving: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         self.keys = Keys(self.settings.stream_prefix)
@@ -164,11 +167,6 @@ class StoriesStage:
             if done.evicted:
                 pipe.hdel(cards, *done.evicted)
                 pipe.zrem(live, *done.evicted)
-        due = self.state.seq - self.saved_seq >= self.settings.stories_snapshot_every
-        if due or self.owner.regained:
-            self.owner.save(pipe, self.state)
-            self.owner.regained = False
-            self._saving = self.state.seq
 
     def observe(self, results: list[Any], _replies: list[Any]) -> None:
         """After the commit went through: the assignments are durable."""
@@ -181,9 +179,43 @@ class StoriesStage:
                         kind = "joined"
                     STORY_ASSIGNMENTS.labels(kind).inc()
                 STORIES_EVICTED.inc(len(item.evicted))
-        if self._saving is not None:
-            self.saved_seq, self._saving = self._saving, None
         STORIES_LIVE.set(len(self.state.cards))
+
+    def snapshot_due(self) -> bool:
+        """Whether to start a snapshot: enough articles and time since the last one (or
+        Redis lost its data and has no state at all), and the state the committed one."""
+        settings = self.settings
+        if self.saving is not None or self.corrupt or self.uncommitted:
+            return False
+        if self.owner.regained:
+            return True
+        return (
+            self.state.seq - self.saved_seq >= settings.stories_snapshot_every
+            and time.monotonic() - self.saved_at >= settings.stories_snapshot_min_s
+        )
+
+    def start_snapshot(self) -> None:
+        """Fork the child that writes the snapshot (between batches)."""
+        self.owner.regained = False
+        self.saving = (self.owner.save_in_background(self.state), self.state.seq)
+        self.saved_at = time.monotonic()
+
+    async def finish_snapshot(self) -> None:
+        """Once the child wrote its snapshot: trim the log it covers (between batches)."""
+        if self.saving is None:
+            return
+        pid, seq = self.saving
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if not done:
+            return
+        self.saving = None
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            log.warning("stories: writing a snapshot failed (exit %d); the log is kept", code)
+            return
+        self.saved_seq = seq
+        await self.owner.trim_log(self.state.seq - seq)
+        log.info("stories: snapshot of %d assignments written", seq)
 
     async def reload(self) -> None:
         """Load the committed state again (after a failure left it half-changed)."""
@@ -234,6 +266,17 @@ class StoriesService(Service):
             async with self._serial:
                 await self.stage.reload()
 
+    async def snapshots(self) -> None:
+        """Finish a snapshot whose child is done, or start one that is due (between
+        batches: the forked state is then the committed one)."""
+        stage = self.stage
+        if stage is None:
+            return
+        async with self._serial:
+            await stage.finish_snapshot()
+            if stage.snapshot_due():
+                stage.start_snapshot()
+
     async def stop(self) -> None:
         """Drain as every service does, then give the lease up."""
         await self._loops.stop()
@@ -280,6 +323,7 @@ def build_service(settings: Settings) -> StoriesService:
             loops=[
                 Loop("stories: renewing the lease", settings.stories_lease_s / 6, renew),
                 Loop("stories: reloading the state", 1.0, service.reload),
+                Loop("stories: snapshots", 1.0, service.snapshots),
             ],
         )
 

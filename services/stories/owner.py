@@ -8,22 +8,27 @@ it runs out). Other stories processes wait for the lease before they read anythi
 take over when the owner dies: its lease expires, the next one loads the state.
 
 The owner keeps the state in memory (:class:`~services.stories.state.StoriesState`) and
-makes it durable in Redis, in the same transaction as each batch's results and acks:
-every assignment's input is appended to ``{prefix}:stories:log``, and every
-``stories_snapshot_every`` articles the whole state goes to ``{prefix}:stories:snapshot``
-(with its sequence number). A new owner loads the snapshot, replays the logged inputs
-after it, and so rebuilds the very state the last owner had committed; then it works off
-the entries the last owner left pending, before any new one, so that they are assigned in
-the order they came. docs/CHOICES.md says why, and how this scales past one Redis node.
+makes it durable in Redis: every assignment's input is appended to
+``{prefix}:stories:log`` in the same transaction as its batch's results and acks, and now
+and then (``stories_snapshot_every`` articles and ``stories_snapshot_min_s`` seconds
+apart) a child process forked from the owner writes the whole state, as it was at the
+fork, to ``{prefix}:stories:snapshot`` (with its sequence number) while the owner goes
+on; once it is written, the log before it is trimmed. A new owner loads the snapshot,
+replays the logged inputs after it, and so rebuilds the very state the last owner had
+committed; then it works off the entries the last owner left pending, before any new
+one, so that they are assigned in the order they came. docs/CHOICES.md says why, and how
+this scales past one Redis node.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 import time
 
+import redis
 import redis.asyncio as aredis
 from redis.asyncio.client import Pipeline
 
@@ -52,6 +57,15 @@ elseif not holder then
   return 2
 end
 return 0
+"""
+
+
+# Write a snapshot only while its writer still holds the lease: a child of an owner that
+# lost it must not put an older state over its successor's.
+_SAVE = """
+if redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
 """
 
 
@@ -158,12 +172,29 @@ class Owner:
         """Log one assignment's input (inside the batch's transaction)."""
         pipe.xadd(self.log_key, {DATA_FIELD: pack(article), SEQ_FIELD: str(seq)})
 
-    def save(self, pipe: Pipeline, state: StoriesState) -> None:
-        """Save a snapshot of ``state`` and drop the log entries it makes unneeded (inside
-        the batch's transaction, so snapshot and log never disagree)."""
-        pipe.set(self.snapshot_key, state.snapshot())
-        # Keep two snapshot periods of log: a reader never needs more than one.
-        pipe.xtrim(self.log_key, maxlen=2 * self.settings.stories_snapshot_every, approximate=True)
+    def save_in_background(self, state: StoriesState) -> int:
+        """Fork a child that writes a snapshot of ``state`` as it is now (copy-on-write:
+        the owner goes on assigning meanwhile); the child's pid. It exits 0 once the
+        snapshot is written, 2 if the lease is no longer this process', 1 on an error.
+        Call it between batches, so that the state is the committed one."""
+        url = self.settings.require_redis_url()
+        cluster = self.settings.redis_cluster
+        pid = os.fork()
+        if pid:
+            return pid
+        code = 1
+        try:  # the child: no logging (another thread may have held its lock at the fork)
+            blob = state.snapshot()
+            client = redis.RedisCluster.from_url(url) if cluster else redis.Redis.from_url(url)
+            written = client.eval(_SAVE, 2, self.snapshot_key, self.lease_key, blob, self.token)
+            code = 0 if written else 2
+        finally:
+            os._exit(code)
+
+    async def trim_log(self, keep: int) -> None:
+        """Drop the log entries a written snapshot covers: all but the ``keep`` newest
+        (the assignments committed after the snapshot's). Call it between batches."""
+        await self.client.xtrim(self.log_key, maxlen=max(keep, 0), approximate=False)
 
     async def pending(self, stream: str, group: str) -> list[Entry]:
         """Every entry the group still has pending, whoever it was delivered to, claimed

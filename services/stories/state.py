@@ -8,12 +8,13 @@ and replaying the articles recorded after it (:mod:`services.stories.owner`).
 
 from __future__ import annotations
 
-import json
 import zlib
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+
+import pydantic_core
 
 from services.stories.assign import StoryAssigner
 from services.stories.cards import Card, card_add, new_card
@@ -128,16 +129,16 @@ class StoriesState:
         data: dict[str, Any] = {
             "seq": self.seq,
             "assigner": dump_assigner(self.assigner),
-            "cards": [card.to_json() for card in self.cards.values()],
-            "assignments": [[a, ref.model_dump()] for a, ref in self.assignments.items()],
+            "cards": list(self.cards.values()),
+            "assignments": list(self.assignments.items()),
         }
-        return zlib.compress(json.dumps(data, separators=(",", ":")).encode(), 1)
+        return zlib.compress(pydantic_core.to_json(data), 1)
 
     @classmethod
     def restore(cls, blob: bytes, tuning: Tuning = DEFAULT_TUNING) -> StoriesState:
         """The state a :meth:`snapshot` saved; raises ValueError for anything else."""
         try:
-            data = json.loads(zlib.decompress(blob))
+            data = pydantic_core.from_json(zlib.decompress(blob))
         except (zlib.error, ValueError) as exc:
             raise ValueError(f"unreadable stories snapshot: {exc}") from exc
         state = cls(tuning)

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from services.stories.state import StoriesState
 from shared.schemas import EnrichedEvent
 from shared.story_schemas import StoryUpdate
 from tests.e2e.harness import Pipeline, newsflow, run_cli
@@ -76,7 +77,10 @@ def pipeline(redis_url: str, prefix: str, tmp_path: Path) -> Iterator[Pipeline]:
     # A snapshot every three articles, so that a take-over loads one and replays the log
     # after it (the harness gives the stories lease 3 s: a successor takes over soon).
     running = Pipeline(
-        redis_url, prefix, tmp_path / "state", extra_env={"NEWSFLOW_STORIES_SNAPSHOT_EVERY": "3"}
+        redis_url,
+        prefix,
+        tmp_path / "state",
+        extra_env={"NEWSFLOW_STORIES_SNAPSHOT_EVERY": "3", "NEWSFLOW_STORIES_SNAPSHOT_MIN_S": "0"},
     )
     yield running
     running.stop()
@@ -133,10 +137,14 @@ def test_a_sigkilled_stories_worker_and_a_replay_leave_every_story_unchanged(
     assert pipeline.workers("stories") and pipeline.workers("stories")[0].pid != worker.pid
     stories = _stories_of(pipeline.events())
     _check_partition(stories)
-    # Each article assigned once, in order: the log holds every assignment exactly once.
+    # Each article assigned once, in order: the snapshot and the log after it hold every
+    # assignment exactly once.
     log: Any = pipeline.redis.xrange(pipeline.keys.story_state("log"))
-    assert sorted(int(fields[b"seq"]) for _id, fields in log) == list(range(1, len(STREAM) + 1))
-    assert pipeline.redis.exists(pipeline.keys.story_state("snapshot"))
+    blob: Any = pipeline.redis.get(pipeline.keys.story_state("snapshot"))
+    saved = StoriesState.restore(blob)
+    assert saved.seq >= 3 and set(saved.assignments) <= set(stories)
+    logged = [int(fields[b"seq"]) for _id, fields in log]
+    assert logged == list(range(saved.seq + 1, len(STREAM) + 1))
 
     # A replay: new revisions, the same stories, and no story changes.
     before = len(_updates(pipeline))
