@@ -26,7 +26,9 @@
 --   stage (add), stage fragment: JSON object members, e.g. "summary":{...} (add),
 --   stage info JSON (add), head: members '"schema_version":1,"id":..,"article":{..,
 --   "revision":' (add; the revision number and the closing brace are appended here),
---   members for the drafts only, or "" (add)
+--   members for the drafts only, or "" (add), and the name of an earlier stage whose
+--   members this result revises, or "", with the revised members (add: the geocoder
+--   gives the entity list whose labels agree with its places)
 -- Returns, per item, {status, missing count}; status is one of
 --   "stored"    kept, the article still waits for other stages
 --   "emitted"   the event went out (complete, or partial from a flush)
@@ -38,7 +40,7 @@ local mode = ARGV[1]
 local drafted_from = tonumber(ARGV[9])
 local n = tonumber(ARGV[10])
 local STAGES = 10
-local ITEM_ARGS = 8
+local ITEM_ARGS = 10
 local FIRST_ITEM = STAGES + 3 * n
 
 local function missing_stages(merge)
@@ -62,6 +64,7 @@ local function build(merge, revision, draft)
     local fragment = redis.call('HGET', merge, 'r:' .. name)
     local info
     if fragment then
+      fragment = redis.call('HGET', merge, 'x:' .. name) or fragment
       info = redis.call('HGET', merge, 'i:' .. name)
     else
       fragment = ARGV[STAGES + n + i]
@@ -99,11 +102,13 @@ local function send_draft(merge, revision)
   redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', ARGV[6], event)
 end
 
--- Keep one stage result: its fragment, info and members for the drafts.
-local function store(merge, stage, fragment, info, extra)
+-- Keep one stage result: its fragment, info, members for the drafts and its revision of
+-- an earlier stage's members.
+local function store(merge, stage, fragment, info, extra, revised, members)
   if redis.call('HSETNX', merge, 'r:' .. stage, fragment) == 0 then return false end
   redis.call('HSETNX', merge, 'i:' .. stage, info)
   if extra ~= '' then redis.call('HSETNX', merge, 'd:' .. stage, extra) end
+  if revised ~= '' then redis.call('HSETNX', merge, 'x:' .. revised, members) end
   return true
 end
 
@@ -117,13 +122,15 @@ end
 local function add(merge, done, at)
   local key, article, revision = ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]
   local stage, fragment, info, head = ARGV[at + 4], ARGV[at + 5], ARGV[at + 6], ARGV[at + 7]
-  local extra = ARGV[at + 8]
+  local extra, revised, revised_members = ARGV[at + 8], ARGV[at + 9], ARGV[at + 10]
   local state = redis.call('GET', done)
   if state == 'partial' then
     -- A result the partial event missed: keep it; once every stage is in, the complete
     -- event goes out as the next revision. Duplicates and expired state are late.
     if redis.call('EXISTS', merge) == 0 then return {'late', 0} end
-    if not store(merge, stage, fragment, info, extra) then return {'late', 0} end
+    if not store(merge, stage, fragment, info, extra, revised, revised_members) then
+      return {'late', 0}
+    end
     if #missing_stages(merge) > 0 then
       send_draft(merge, revision)
       return {'stored', 0}
@@ -137,7 +144,7 @@ local function add(merge, done, at)
     redis.call('DEL', merge)
     return {'late', 0}
   end
-  store(merge, stage, fragment, info, extra)
+  store(merge, stage, fragment, info, extra, revised, revised_members)
   redis.call('HSETNX', merge, 'head', head)
   redis.call('ZADD', KEYS[2], 'NX', ARGV[8], key)
   if #missing_stages(merge) > 0 then

@@ -63,6 +63,9 @@ class Fragment:
     duration_s: float
     #: Members for the drafts only (what the stages reading them need beside the event).
     draft: str = ""
+    #: An earlier stage whose members this result revises (or ""), and the revised ones.
+    revises: str = ""
+    revision: str = ""
 
 
 def _members(**parts: bytes) -> str:
@@ -106,6 +109,12 @@ CONTRIBUTIONS: dict[str, Callable[[Any], str]] = {
 DRAFT_MEMBERS: dict[str, Callable[[Any], str]] = {Stage.SUMMARIZER: _text}
 
 
+#: How a stage's result revises an earlier stage's members: (that stage, its members), or
+#: None when it does not. The entity list comes from the geocoder when its labels had to
+#: agree with the places it resolved (one truth per mention).
+REVISIONS: dict[str, Callable[[Any], tuple[str, str] | None]] = {}
+
+
 def fragment_of(result: StageResult, stage: str, *, event_text: bool = False) -> Fragment:
     """The fragment a stage's result contributes; with ``event_text`` the members it gives
     the drafts go in the event too."""
@@ -114,6 +123,7 @@ def fragment_of(result: StageResult, stage: str, *, event_text: bool = False) ->
     draft = DRAFT_MEMBERS[stage](result) if stage in DRAFT_MEMBERS else ""
     if event_text and draft:
         members, draft = f"{members},{draft}", ""
+    revised = REVISIONS[stage](result) if stage in REVISIONS else None
     return Fragment(
         result.meta,
         stage,
@@ -122,6 +132,7 @@ def fragment_of(result: StageResult, stage: str, *, event_text: bool = False) ->
         info.status,
         info.duration_s,
         draft,
+        *(revised or ("", "")),
     )
 
 
@@ -201,7 +212,7 @@ class Merger:
             keys += [self.keys.merge(key), self.keys.done(key)]
             article, revision = parse_revision_key(key)
             if fragment is None:
-                args += [key, article, revision, "", "", "", "", ""]
+                args += [key, article, revision, "", "", "", "", "", "", ""]
             else:
                 args += [
                     key,
@@ -212,6 +223,8 @@ class Merger:
                     fragment.info,
                     head_prefix(fragment.article),
                     fragment.draft,
+                    fragment.revises,
+                    fragment.revision,
                 ]
         return keys, args
 

@@ -3,6 +3,7 @@ when a missing stage is down, completed as the next revision when its results co
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import timedelta
 
@@ -280,3 +281,30 @@ async def test_a_batch_in_one_call_merges_as_its_results_would_one_by_one(
     assert await _add(merger, client, story_result("b2")) == ("emitted", 0)
     assert sorted(e.id for e in await _events(client, keys)) == ["b1", "b2"]
     assert await client.zcard(keys.merge_deadlines) == 0
+
+
+async def test_a_later_stage_may_revise_an_earlier_ones_members_in_event_and_draft(
+    client: aredis.Redis, settings: Settings
+) -> None:
+    merger = Merger(client, settings)
+    keys = Keys(settings.stream_prefix)
+    entities = entities_result("v1")
+    # The entity stage called Toulon an organisation; the geocoder resolved it as a city.
+    wrong = entities.entities[0].model_copy(update={"name": "Toulon", "label": "ORG"})
+    await _add(merger, client, entities.model_copy(update={"entities": [wrong]}))
+    right = wrong.model_copy(update={"label": "GPE"})
+    places = fragment(places_result("v1"))
+    revised = dataclasses.replace(
+        places,
+        revises="entities",
+        revision='"entities":' + json.dumps([right.model_dump(mode="json")]),
+    )
+    pipe = client.pipeline(transaction=True)
+    merger.queue_add(pipe, [revised], utc_now())
+    await pipe.execute()
+    await _add(merger, client, summary_result("v1"))
+    (draft,) = [EnrichedEvent.model_validate_json(p) for p in await payloads(client, keys.drafts)]
+    assert [(e.name, e.label) for e in draft.entities] == [("Toulon", "GPE")]
+    assert await _add(merger, client, story_result("v1")) == ("emitted", 0)
+    (event,) = await _events(client, keys)
+    assert [(e.name, e.label) for e in event.entities] == [("Toulon", "GPE")]
