@@ -72,6 +72,20 @@ def _updates(pipeline: Pipeline) -> list[StoryUpdate]:
     return [StoryUpdate.model_validate_json(p) for p in payloads]
 
 
+def _wait_for_snapshot(pipeline: Pipeline, seq: int) -> StoriesState:
+    """The stories snapshot, once one covers ``seq`` assignments and its log is trimmed."""
+    deadline = time.monotonic() + 60
+    while True:
+        blob: Any = pipeline.redis.get(pipeline.keys.story_state("snapshot"))
+        trimmed = pipeline.redis.xlen(pipeline.keys.story_state("log")) == 0
+        if blob is not None and trimmed:
+            saved = StoriesState.restore(blob)
+            if saved.seq == seq:
+                return saved
+        assert time.monotonic() < deadline, pipeline.logs()
+        time.sleep(0.2)
+
+
 @pytest.fixture
 def pipeline(redis_url: str, prefix: str, tmp_path: Path) -> Iterator[Pipeline]:
     # A snapshot every three articles, so that a take-over loads one and replays the log
@@ -139,12 +153,10 @@ def test_a_sigkilled_stories_worker_and_a_replay_leave_every_story_unchanged(
     _check_partition(stories)
     # Each article assigned once, in order: the snapshot and the log after it hold every
     # assignment exactly once.
-    log: Any = pipeline.redis.xrange(pipeline.keys.story_state("log"))
-    blob: Any = pipeline.redis.get(pipeline.keys.story_state("snapshot"))
-    saved = StoriesState.restore(blob)
-    assert saved.seq >= 3 and set(saved.assignments) <= set(stories)
-    logged = [int(fields[b"seq"]) for _id, fields in log]
-    assert logged == list(range(saved.seq + 1, len(STREAM) + 1))
+    # (Every three articles a snapshot is due: the last one covers all seven, and then the
+    # log it covers is trimmed.)
+    saved = _wait_for_snapshot(pipeline, len(STREAM))
+    assert set(saved.assignments) == set(stories)
 
     # A replay: new revisions, the same stories, and no story changes.
     before = len(_updates(pipeline))
