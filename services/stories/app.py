@@ -252,6 +252,8 @@ class StoriesService(Service):
 
     async def _handle(self, index: int, entries: list[Any], claimed: bool) -> None:
         async with self._serial:
+            if self.stage is not None:
+                await self.stage.owner.confirm()
             try:
                 await super()._handle(index, entries, claimed)
             except Exception:

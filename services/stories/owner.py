@@ -96,6 +96,12 @@ class Owner:
         """Whether the lease is surely still this process' (with a margin of a tenth)."""
         return time.monotonic() < self._held_until
 
+    async def confirm(self) -> None:
+        """Before a batch: renew the lease unless more than half of it is surely left (a
+        starved process may have missed its renewals); raises :class:`LeaseLost`."""
+        if self._held_until - time.monotonic() < 0.5 * self.settings.stories_lease_s:
+            await self.renew()
+
     async def acquire(self) -> None:
         """Wait until this process holds the lease."""
         waited = False
