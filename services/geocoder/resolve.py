@@ -53,14 +53,52 @@ and the lists it shares with the entity stage, such as ``locatives.txt``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 from services.geocoder.focus import places_with_focus
 from services.geocoder.index import Gazetteer
 from services.geocoder.names import normalize_name
-from services.geocoder.placeness import group_spans
+from services.geocoder.placeness import Group, group_spans
 from services.geocoder.scans import after_locatives, with_datelines
 from services.geocoder.scoring import score_groups
-from services.geocoder.spans import candidate_spans
+from services.geocoder.spans import Span, candidate_spans
+from services.geocoder.tuning import TUNING
 from shared.schemas import Place, PlaceCandidate
+
+#: Why a looked-up span was, or was not, taken as a place: a place; a person ("Obama
+#: said", a word of a person's name in the article); a club ("Dortmund beat Bayern");
+#: or doubt (too little evidence, which says nothing about what else it is).
+Reason = Literal["place", "person", "club", "doubt"]
+
+
+@dataclass(frozen=True, slots=True)
+class MentionVerdict:
+    """What the resolver made of one span the gazetteer knew: a place or not, and why."""
+
+    start: int
+    end: int
+    text: str
+    reason: Reason
+    #: The chosen reading's GeoNames feature class ("P", "A", "S"...), for a place.
+    feature_class: str | None = None
+    #: The place's id, for a place: its mentions are one entity.
+    geonameid: int | None = None
+    #: A demonym read as its country ("Iraqi"): a place mention, but the name is NORP.
+    demonym: bool = False
+
+    @property
+    def place(self) -> bool:
+        """Whether the span was resolved as a place."""
+        return self.reason == "place"
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """The places of an article, and the verdict on every span the gazetteer knew."""
+
+    places: list[Place]
+    verdicts: list[MentionVerdict]
 
 
 def resolve_places(candidates: list[PlaceCandidate], gazetteer: Gazetteer) -> list[Place]:
@@ -69,6 +107,11 @@ def resolve_places(candidates: list[PlaceCandidate], gazetteer: Gazetteer) -> li
     ``candidates`` are entity spans of any label with their sentence; the result holds one
     :class:`Place` per distinct place, with all its mentions, ordered by first mention.
     """
+    return resolve_article(candidates, gazetteer).places
+
+
+def resolve_article(candidates: list[PlaceCandidate], gazetteer: Gazetteer) -> Resolution:
+    """:func:`resolve_places`, with the verdict on each span it looked at."""
     spans = [span for cand in candidates for span in candidate_spans(cand, gazetteer)]
     spans = with_datelines(candidates, spans, gazetteer)
     spans.extend(after_locatives(candidates, gazetteer))
@@ -80,7 +123,50 @@ def resolve_places(candidates: list[PlaceCandidate], gazetteer: Gazetteer) -> li
         for word in words
     }
     groups = group_spans(spans, gazetteer, person_words)
-    if not groups:
-        return []
-    score_groups(groups, gazetteer)
-    return places_with_focus(groups)
+    if groups:
+        score_groups(groups, gazetteer)
+    places = places_with_focus(groups) if groups else []
+    return Resolution(places=places, verdicts=_verdicts(spans, groups, places, person_words))
+
+
+def _verdicts(
+    spans: list[Span], groups: list[Group], places: list[Place], person_words: set[str]
+) -> list[MentionVerdict]:
+    """One verdict per looked-up span, the place verdicts as the places report them."""
+    placed: dict[int, Group] = {
+        id(span): group
+        for group in groups
+        if group.placeness >= TUNING.place_threshold
+        for span in group.spans
+    }
+    ids = {(m.start, m.end): p.geonameid for p in places for m in p.mentions}
+    out: list[MentionVerdict] = []
+    seen: set[tuple[int, int]] = set()
+    for span in sorted(spans, key=lambda s: (s.start, -s.end)):
+        key = (span.start, span.end)
+        if not span.entries or key in seen:
+            continue
+        seen.add(key)
+        group = placed.get(id(span))
+        if group is not None and key in ids:
+            entry = group.entries[group.choice]
+            out.append(
+                MentionVerdict(
+                    start=span.start,
+                    end=span.end,
+                    text=span.text,
+                    reason="place",
+                    feature_class=entry.feature_class,
+                    geonameid=ids[key],
+                    demonym=entry.name_kind == "demonym",
+                )
+            )
+            continue
+        if span.person_cue or span.norm in person_words:
+            reason: Reason = "person"
+        elif span.club_cue:
+            reason = "club"
+        else:
+            reason = "doubt"
+        out.append(MentionVerdict(start=span.start, end=span.end, text=span.text, reason=reason))
+    return out

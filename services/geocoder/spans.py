@@ -25,7 +25,10 @@ _GENERIC_TAIL: Final = words("place_kinds", "geo_generic_tails_extra")
 _FUNCTION: Final = words("function_words", "geo_function_words_extra")
 _INSTITUTIONS: Final = words("geo_institution_words")
 _INSTITUTION_LOCATIVES: Final = words("geo_institution_locatives")
-_TOKEN: Final = re.compile(r"\w[\w.&]*(?:['’-]\w+)*")
+_FEATURES: Final = words("geo_feature_words")
+_STATE_BODIES: Final = words("geo_state_bodies")
+# Words of a name, its hyphenated compounds apart ("Logan-Rogersville", "Nebraska-Lincoln").
+_PART_TOKEN: Final = re.compile(r"\w[\w.&]*(?:['’]\w+)*")
 _POSSESSIVE: Final = re.compile(r"['’]s?$")
 # Matched at the span's end (``match(sentence, end)``), hence no "^".
 _CONTAINER_AFTER: Final = re.compile(r"\s*,\s*((?:[A-Z][\w'’.-]*)(?:\s+[A-Z][\w'’.-]*){0,3})")
@@ -49,8 +52,13 @@ class Span:
     entries: list[GazetteerEntry] = field(default_factory=list)
     origin: str = "whole"
     locates_institution: bool = False
+    #: A name inside a longer one, at its head ("Bridgeport" in "Bridgeport Superior Court").
+    heads_name: bool = False
+    #: At the head of a state body's name ("Georgian" in "Georgian Foreign Ministry").
+    heads_state_body: bool = False
     placeness: float = 0.0
     person_cue: bool = False
+    club_cue: bool = False
 
 
 def candidate_spans(cand: PlaceCandidate, gazetteer: Gazetteer) -> list[Span]:
@@ -99,10 +107,8 @@ def _part_spans(
                 cand, text=part, start=part_start, norm=norm, entries=entries, container=container
             )
         ]
-    tokens = list(_TOKEN.finditer(part))
-    if len(tokens) == 1 and "-" in part:
-        # "Russian-American": each part is a demonym.
-        tokens = list(re.finditer(r"\w+", part))
+    # "Russian-American", "Logan-Rogersville": each part of a compound may be a place.
+    tokens = list(_PART_TOKEN.finditer(part))
     if len(tokens) < 2:
         return []
     first, last = tokens[0].group().casefold(), tokens[-1].group().casefold()
@@ -128,9 +134,12 @@ def _part_spans(
                     container=container,
                 )
             ]
+    inner = _inner_spans(cand, part, part_start, tokens, gazetteer)
     if cand.label == "PERSON":
-        return []
-    return _inner_spans(cand, part, part_start, tokens, gazetteer)
+        # A person's name holds no place, but "Alexandria Police" or "Avondale Mayor",
+        # which the small model tags PERSON, does.
+        return [span for span in inner if span.locates_institution]
+    return inner
 
 
 def _inner_spans(
@@ -150,6 +159,8 @@ def _inner_spans(
             window = tokens[i : i + size]
             if not window[0].group()[0].isupper() or window[0].group().casefold() in _FUNCTION:
                 continue
+            if _names_feature(tokens, i, size):
+                continue
             text = part[window[0].start() : window[-1].end()]
             text = _POSSESSIVE.sub("", text) if size == 1 or "'" in text or "’" in text else text
             norm = normalize_name(text)
@@ -158,12 +169,12 @@ def _inner_spans(
             entries = gazetteer.lookup_normalized(norm)
             if not entries:
                 continue
-            # "University of Georgia", "Gainesville Police Department": a place name
-            # before an institution's noun or after "of" names where the institution is.
+            # "University of Georgia", "Gainesville Police Department", "Bridgeport
+            # Superior Court": a place name after "of", or heading a name with an
+            # institution's noun, names where the institution is.
+            later = [tok.group().casefold() for tok in tokens[i + size : i + size + 2]]
             locates = (i > 0 and tokens[i - 1].group().casefold() in _INSTITUTION_LOCATIVES) or (
-                i == 0
-                and i + size < len(tokens)
-                and tokens[i + size].group().casefold() in _INSTITUTIONS
+                i == 0 and any(word in _INSTITUTIONS for word in later)
             )
             span = make_span(
                 cand,
@@ -174,11 +185,25 @@ def _inner_spans(
                 origin="inner",
             )
             span.locates_institution = locates
+            span.heads_name = i == 0
+            # "the Georgian Foreign Ministry": a demonym heading a state body's name.
+            span.heads_state_body = i == 0 and any(
+                tok.group().casefold() in _STATE_BODIES for tok in tokens[i + size :]
+            )
             out.append(span)
             i += size - 1
             break
         i += 1
     return out
+
+
+def _names_feature(tokens: list[re.Match[str]], i: int, size: int) -> bool:
+    """Whether the words ``tokens[i:i + size]`` are, or are part of, a street's, a river's
+    or another feature's name ("Clinton Street", "Lake Cumberland", "Forest")."""
+    if size == 1 and tokens[i].group().casefold().rstrip(".") in _FEATURES:
+        return True
+    neighbours = [tokens[j] for j in (i - 1, i + size) if 0 <= j < len(tokens)]
+    return any(tok.group().casefold().rstrip(".") in _FEATURES for tok in neighbours)
 
 
 def make_span(
