@@ -98,6 +98,13 @@ def _special_placeness(span: Span, person_words: set[str]) -> float | None:
     """Placeness of demonyms, NORP spans, abbreviations and names found by a scan or
     inside a longer name, which their kind decides; None for the others."""
     t = TUNING
+    if span.origin == "container":
+        # "Barrie, Ont.", "LOUISVILLE, KY": a region after a town that may be a place and
+        # is not a person; after a comma even "KY" is the state.
+        head = span.head
+        if head is None or head.placeness < t.doubt_floor or head.person_cue:
+            return 0.0
+        return t.dateline_placeness
     kinds = {e.name_kind for e in span.entries}
     if kinds == {"demonym"}:
         # A demonym is a place mention only as a demonym, whatever the label said. Inside
@@ -134,7 +141,7 @@ def _special_placeness(span: Span, person_words: set[str]) -> float | None:
         if span.locates_institution and own_name:
             return t.inner_institution_placeness
         return t.inner_placeness
-    if span.origin in ("dateline", "affiliation", "container"):
+    if span.origin in ("dateline", "affiliation", "county_list"):
         return t.dateline_placeness
     if span.origin == "locative" or span.label == GAZETTEER_LABEL:
         # A capitalised name after "in", "from"... that only the gazetteer recognised.

@@ -60,7 +60,12 @@ from services.geocoder.focus import places_with_focus
 from services.geocoder.index import Gazetteer
 from services.geocoder.names import normalize_name
 from services.geocoder.placeness import Group, group_spans
-from services.geocoder.scans import after_locatives, with_datelines
+from services.geocoder.scans import (
+    after_locatives,
+    with_datelines,
+    with_listed_places,
+    without_covered_containers,
+)
 from services.geocoder.scoring import score_groups
 from services.geocoder.spans import Span, candidate_spans
 from services.geocoder.tuning import TUNING
@@ -113,7 +118,8 @@ def resolve_places(candidates: list[PlaceCandidate], gazetteer: Gazetteer) -> li
 def resolve_article(candidates: list[PlaceCandidate], gazetteer: Gazetteer) -> Resolution:
     """:func:`resolve_places`, with the verdict on each span it looked at."""
     spans = [span for cand in candidates for span in candidate_spans(cand, gazetteer)]
-    spans = with_datelines(candidates, spans, gazetteer)
+    spans = without_covered_containers(with_datelines(candidates, spans, gazetteer))
+    spans = with_listed_places(candidates, spans, gazetteer)
     spans.extend(after_locatives(candidates, gazetteer))
     # Words of multi-word person names ("Barack Obama"): the same word alone is the person.
     person_words = {

@@ -346,4 +346,8 @@ def _discount_isolated(groups: list[Group]) -> None:
             continue
         if chosen_count[entry.country_code] > 1:  # this group and another
             continue
+        if len(groups) == 1 and not loose:
+            # The article's only place: nothing in it points elsewhere ("Decatur lights
+            # up downtown"), and a name the model tagged no place has no group here.
+            continue
         group.placeness *= TUNING.isolated_factor

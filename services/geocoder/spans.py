@@ -32,6 +32,7 @@ _PART_TOKEN: Final = re.compile(r"\w[\w.&]*(?:['’]\w+)*")
 _POSSESSIVE: Final = re.compile(r"['’]s?$")
 # Matched at the span's end (``match(sentence, end)``), hence no "^".
 _CONTAINER_AFTER: Final = re.compile(r"\s*,\s*((?:[A-Z][\w'’.-]*)(?:\s+[A-Z][\w'’.-]*){0,3})")
+_COMMA: Final = re.compile(r"\s*,\s*")
 _TRIM_LEAD: Final = re.compile(r"^(?:the|The|THE)\s+")
 _TRIM_TAIL: Final = re.compile(r"(?:['’]s|['’])$")
 
@@ -56,6 +57,8 @@ class Span:
     heads_name: bool = False
     #: At the head of a state body's name ("Georgian" in "Georgian Foreign Ministry").
     heads_state_body: bool = False
+    #: For a region or country found after a town and its comma ("Barrie, Ont."): the town.
+    head: Span | None = None
     placeness: float = 0.0
     person_cue: bool = False
     club_cue: bool = False
@@ -86,7 +89,42 @@ def candidate_spans(cand: PlaceCandidate, gazetteer: Gazetteer) -> list[Span]:
             continue
         container = parts[1][0] if len(parts) == 2 and index == 0 else None
         out.extend(_part_spans(cand, part, part_start, container, gazetteer))
+    if len(parts) == 1 and len(out) == 1 and out[0].container_text and out[0].origin == "whole":
+        found = _container_span(cand, out[0], gazetteer)
+        if found is not None:
+            out.append(found)
     return out
+
+
+def _container_span(cand: PlaceCandidate, head: Span, gazetteer: Gazetteer) -> Span | None:
+    """The region or country after a town and its comma, as a mention of its own: the
+    small model tags "Ont." in "Barrie, Ont." a person, or nothing at all."""
+    comma = _COMMA.match(head.after)
+    if comma is None or head.container_text is None:
+        return None
+    words = head.container_text.split()
+    for size in range(len(words), 0, -1):
+        text = " ".join(words[:size])
+        norm = normalize_name(text)
+        entries = [
+            e
+            for e in gazetteer.lookup_normalized(norm)
+            if e.is_country or e.feature_code in ("ADM1", "ADM2")
+        ]
+        if entries and norm not in _NOT_PLACES:
+            start = head.end + comma.end()
+            # The dot of "Ont." is the abbreviation's; a sentence's last dot is not.
+            span = make_span(
+                cand.model_copy(update={"label": "GPE"}),
+                text=text,
+                start=start,
+                norm=norm,
+                entries=entries,
+                origin="container",
+            )
+            span.head = head
+            return span
+    return None
 
 
 def _part_spans(
