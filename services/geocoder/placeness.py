@@ -125,6 +125,11 @@ def _special_placeness(span: Span, person_words: set[str]) -> float | None:
             for e in span.entries
         )
         return t.norp_place_placeness if big and span.norm not in person_words else 0.0
+    if span.origin == "inner" and span.heads_name and "." in span.text:
+        # "S.C. Highway Patrol", "N.J. Division of ...": a dotted abbreviation heading a
+        # name is its state.
+        if kinds <= {"abbrev", "demonym"}:
+            return t.inner_strong_placeness
     if kinds <= {"abbrev", "demonym"} and (
         span.label not in ("GPE", "LOC") or "." not in span.text
     ):
@@ -176,6 +181,8 @@ def _person_cue(span: Span, prev: list[str], nxt: list[str], person_words: set[s
 def _in_feature_name(span: Span) -> bool:
     """Whether the span is part of a street's or a river's name the model cut short
     ("Wichita" of "Wichita Street", "Cumberland" of "Lake Cumberland")."""
+    if span.label in ("GPE", "LOC"):
+        return False  # "Florida Highway Patrol", "Lebanon Street Superintendent"
     after = _WORD_AFTER.match(span.after)
     before = _WORD_BEFORE.search(span.before)
     return any(m is not None and m.group(1).casefold() in _FEATURES for m in (after, before))
@@ -227,7 +234,8 @@ def _placeness(span: Span, person_words: set[str]) -> float:
         score -= t.person_word_penalty
     if span.label in ("PERSON", "ORG", "FAC"):
         score += _name_evidence(span, nxt, person_words)
-    return max(0.0, min(1.0, score))
+    # Rounded: sums of tenths are compared with thresholds (0.35 + 0.45 is 0.8).
+    return round(max(0.0, min(1.0, score)), 6)
 
 
 def _name_evidence(span: Span, nxt: list[str], person_words: set[str]) -> float:
@@ -292,6 +300,8 @@ def group_spans(spans: list[Span], gazetteer: Gazetteer, person_words: set[str])
                     and not s.person_cue
                     and (s.placeness > 0.0 or s.label == "PERSON")
                 )
+                # One sense per discourse: a doubtful mention of a name that is a place.
+                or (s.placeness >= TUNING.doubt_floor and not (s.person_cue or s.club_cue))
             ]
         elif best >= TUNING.doubt_floor:
             # Doubtful: "Edmonton" tagged ORG, "Bridgeport" in "Bridgeport Superior

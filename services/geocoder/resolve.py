@@ -67,7 +67,7 @@ from services.geocoder.scans import (
     without_covered_containers,
 )
 from services.geocoder.scoring import score_groups
-from services.geocoder.spans import Span, candidate_spans
+from services.geocoder.spans import NOT_PERSON_WORDS, Span, candidate_spans
 from services.geocoder.tuning import TUNING
 from shared.schemas import Place, PlaceCandidate
 
@@ -121,18 +121,26 @@ def resolve_article(candidates: list[PlaceCandidate], gazetteer: Gazetteer) -> R
     spans = without_covered_containers(with_datelines(candidates, spans, gazetteer))
     spans = with_listed_places(candidates, spans, gazetteer)
     spans.extend(after_locatives(candidates, gazetteer))
-    # Words of multi-word person names ("Barack Obama"): the same word alone is the person.
-    person_words = {
-        normalize_name(word)
-        for cand in candidates
-        if cand.label == "PERSON" and len(words := cand.text.split()) > 1
-        for word in words
-    }
+    person_words = _person_words(candidates)
     groups = group_spans(spans, gazetteer, person_words)
     if groups:
         score_groups(groups, gazetteer)
     places = places_with_focus(groups) if groups else []
     return Resolution(places=places, verdicts=_verdicts(spans, groups, places, person_words))
+
+
+def _person_words(candidates: list[PlaceCandidate]) -> set[str]:
+    """Words of multi-word person names ("Barack Obama"): the same word alone is the
+    person. Not those of a place's office the model took for a person ("Alexandria
+    Police", "Avondale Mayor")."""
+    out: set[str] = set()
+    for cand in candidates:
+        if cand.label != "PERSON" or len(words := cand.text.split()) < 2:
+            continue
+        if any(word.casefold().strip(".,'’") in NOT_PERSON_WORDS for word in words):
+            continue
+        out.update(normalize_name(word) for word in words)
+    return out
 
 
 def _verdicts(

@@ -32,6 +32,9 @@ _PART_TOKEN: Final = re.compile(r"\w[\w.&]*(?:['’]\w+)*")
 _POSSESSIVE: Final = re.compile(r"['’]s?$")
 # Matched at the span's end (``match(sentence, end)``), hence no "^".
 _CONTAINER_AFTER: Final = re.compile(r"\s*,\s*((?:[A-Z][\w'’.-]*)(?:\s+[A-Z][\w'’.-]*){0,3})")
+#: Words no person's name holds: a "person" span with one is a place's office or a
+#: feature ("Alexandria Police", "Avondale Mayor", "Freeborn Lake").
+NOT_PERSON_WORDS: Final = _INSTITUTIONS | _FEATURES | words("geo_place_nouns")
 _COMMA: Final = re.compile(r"\s*,\s*")
 _TRIM_LEAD: Final = re.compile(r"^(?:the|The|THE)\s+")
 _TRIM_TAIL: Final = re.compile(r"(?:['’]s|['’])$")
@@ -207,6 +210,10 @@ def _inner_spans(
             entries = gazetteer.lookup_normalized(norm)
             if not entries:
                 continue
+            if size == 1:
+                # "Canadian Coast Guard": a demonym inside a name is the demonym, not
+                # Canadian, Texas.
+                entries = [e for e in entries if e.name_kind == "demonym"] or entries
             # "University of Georgia", "Gainesville Police Department", "Bridgeport
             # Superior Court": a place name after "of", or heading a name with an
             # institution's noun, names where the institution is.
