@@ -12,7 +12,7 @@ from services.geocoder.index import Gazetteer, GazetteerEntry
 from services.geocoder.spans import Span
 from services.geocoder.tuning import TUNING
 from shared.lexicon import alternation, words
-from shared.schemas import GAZETTEER_LABEL
+from shared.schemas import GAZETTEER_INITIAL_LABEL, GAZETTEER_LABEL
 
 _LOCATIVE: Final = words("locatives", "geo_locatives_extra")
 # Compared with a word stripped of its full stop: "Gen." is "gen".
@@ -125,11 +125,15 @@ def _special_placeness(span: Span, person_words: set[str]) -> float | None:
             for e in span.entries
         )
         return t.norp_place_placeness if big and span.norm not in person_words else 0.0
-    if span.origin == "inner" and span.heads_name and "." in span.text:
+    if (
+        span.origin == "inner"
+        and span.heads_name
+        and "." in span.text
+        and kinds <= {"abbrev", "demonym"}
+    ):
         # "S.C. Highway Patrol", "N.J. Division of ...": a dotted abbreviation heading a
         # name is its state.
-        if kinds <= {"abbrev", "demonym"}:
-            return t.inner_strong_placeness
+        return t.inner_strong_placeness
     if kinds <= {"abbrev", "demonym"} and (
         span.label not in ("GPE", "LOC") or "." not in span.text
     ):
@@ -172,7 +176,13 @@ def _person_cue(span: Span, prev: list[str], nxt: list[str], person_words: set[s
     return bool(
         said
         or (title is not None and title.group(1).casefold() in _PERSON_TITLES)
-        or (prev and prev[-1] in _SPEECH_VERBS and span.label != "GPE" and not metonymy)
+        # "said Holroyd"; for a GPE only a word of a person's name ("said Georgia").
+        or (
+            prev
+            and prev[-1] in _SPEECH_VERBS
+            and (span.label != "GPE" or span.norm in person_words)
+            and not metonymy
+        )
         or (prev == ["according", "to"] and not (nxt and nxt[0] in _PLACE_NOUNS))
         or (after_person and not (metonymy and span.label in ("GPE", "LOC")))
     )
@@ -208,6 +218,10 @@ def _placeness(span: Span, person_words: set[str]) -> float:
     t = TUNING
     if _in_feature_name(span):
         return 0.0
+    if span.label == GAZETTEER_INITIAL_LABEL and not any(
+        e.name_kind in ("name", "alias") for e in span.entries
+    ):
+        return 0.0  # an untagged capitalised word: only a place's own name
     score = t.label_prior.get(span.label, 0.0)
     prev = _words(span.before)[-2:]
     nxt = _words(span.after)[:1]
@@ -232,7 +246,7 @@ def _placeness(span: Span, person_words: set[str]) -> float:
     elif span.norm in person_words and not (prev and prev[-1] in _LOCATIVE):
         # "Georgia" where "Georgia Stevens" skates elsewhere in the article.
         score -= t.person_word_penalty
-    if span.label in ("PERSON", "ORG", "FAC"):
+    if span.label in ("PERSON", "ORG", "FAC", GAZETTEER_INITIAL_LABEL):
         score += _name_evidence(span, nxt, person_words)
     # Rounded: sums of tenths are compared with thresholds (0.35 + 0.45 is 0.8).
     return round(max(0.0, min(1.0, score)), 6)
@@ -252,14 +266,18 @@ def _name_evidence(span: Span, nxt: list[str], person_words: set[str]) -> float:
         and not span.club_cue
         and any(
             e.name_kind in ("name", "alias")
-            and ((e.feature_class == "P" and e.population >= t.sizeable_town_population) or e.is_country)
+            and (
+                (e.feature_class == "P" and e.population >= t.sizeable_town_population)
+                or e.is_country
+            )
             for e in span.entries
         )
     ):
         # The small model tags many town names PERSON or ORG, mostly at the start of a
         # sentence; a sizeable town's own name, never part of a person's name here, is
         # more likely the town.
-        out += t.sizeable_town_org_bonus if span.label == "ORG" else t.sizeable_town_bonus
+        weak = span.label in ("ORG", GAZETTEER_INITIAL_LABEL)
+        out += t.sizeable_town_org_bonus if weak else t.sizeable_town_bonus
     if span.person_cue or span.club_cue:
         return out
     if nxt and nxt[0] in _GENERIC_TAIL:

@@ -32,7 +32,10 @@ _AFFILIATION: Final = re.compile(
 _COUNTIES: Final = re.compile(r"[ \t]+counties\b")
 _COUNTY_NAME: Final = r"[A-Z][\w'’.-]*(?:[ \t]+[A-Z][\w'’.-]*)?"
 _COUNTY_LIST: Final = re.compile(
-    r"(?<![\w'’.-])(" + _COUNTY_NAME + r"(?:(?:,[ \t]*|,?[ \t]+and[ \t]+)" + _COUNTY_NAME
+    r"(?<![\w'’.-])("
+    + _COUNTY_NAME
+    + r"(?:(?:,[ \t]*|,?[ \t]+and[ \t]+)"
+    + _COUNTY_NAME
     + r"){0,12})$"
 )
 _LIST_SEPARATOR: Final = re.compile(r",[ \t]*|,?[ \t]+and[ \t]+")
@@ -113,7 +116,7 @@ def with_listed_places(
                 norm = normalize_name(f"{name} County")
                 entries = [e for e in gazetteer.lookup_normalized(norm) if e.feature_code == "ADM2"]
                 if entries:
-                    out.append(_scan_span(cand, name, start, entries, "county_list", norm))
+                    out.append(_scan_span(cand, name, start, entries, "county_list", norm=norm))
     if not out:
         return found
     listed_cover = _Cover([(s.start, s.end) for s in out])
@@ -126,6 +129,7 @@ def _scan_span(
     rel_start: int,
     entries: list[GazetteerEntry],
     origin: str,
+    *,
     norm: str | None = None,
 ) -> Span:
     span = make_span(

@@ -30,7 +30,18 @@ class GeoTuning:
     # --- is it a place? (placeness: 0 to 1, a place from place_threshold) -------------
     #: How likely a span with this model label is a place before its context is read. Hand-set.
     label_prior: Mapping[str, float] = field(
-        default_factory=lambda: _table(GPE=0.9, LOC=0.8, NORP=0.7, FAC=0.35, ORG=0.25, PERSON=0.2)
+        default_factory=lambda: _table(
+            GPE=0.9,
+            LOC=0.8,
+            NORP=0.7,
+            FAC=0.35,
+            ORG=0.25,
+            PERSON=0.2,
+            # Issue 16: an untagged name opening a sentence, or before a place's people
+            # (shared.schemas.GAZETTEER_INITIAL_LABEL): doubtful (above doubt_floor), a
+            # place with a cue or the article's support. By hand, measured on both sets.
+            GAZETTEER_INITIAL=0.3,
+        )
     )
     #: Placeness from which a span, or a group of mentions, is a place. Hand-set.
     place_threshold: float = 0.5

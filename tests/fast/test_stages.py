@@ -215,6 +215,30 @@ async def test_entities_feed_the_geocoder_which_places_the_article_in_lyon(
     assert await geocoder.pending() == 0
 
 
+async def test_the_geocoder_says_which_mentions_are_places(
+    entities: MemoryStage, geocoder: MemoryStage, memory: aredis.Redis, fast_settings: Settings
+) -> None:
+    # The small model reads "Rafah" here as a person; whatever it says, the entity list
+    # the geocoder hands on (or the entity stage's, when it needs no change) calls each
+    # resolved place mention a place.
+    text = "Aid trucks entered Rafah on Monday, officials in Gaza said, as talks in Cairo resumed."
+    await entities.feed(_article("g-agree", text))
+    await entities.deliver()
+    assert await geocoder.deliver() == 1
+    keys = _keys(fast_settings)
+    (entities_payload,) = await outputs(memory, keys.entities)
+    (places_payload,) = await outputs(memory, keys.places)
+    places = PlacesResult.model_validate_json(places_payload)
+    found = places.entities
+    if found is None:
+        found = EntitiesResult.model_validate_json(entities_payload).entities
+    label = {m.text: e.label for e in found for m in e.mentions}
+    assert {p.name for p in places.places} >= {"Gaza", "Cairo"}
+    assert any(m.text == "Rafah" for p in places.places for m in p.mentions)
+    assert label["Rafah"] == "GPE"
+    assert label["Gaza"] == "GPE" and label["Cairo"] == "GPE"
+
+
 async def test_geocoder_dead_letters_a_result_that_is_not_one(
     geocoder: MemoryStage, memory: aredis.Redis, fast_settings: Settings
 ) -> None:
