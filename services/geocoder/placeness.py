@@ -246,6 +246,8 @@ def _placeness(span: Span, person_words: set[str]) -> float:
     elif span.norm in person_words and not (prev and prev[-1] in _LOCATIVE):
         # "Georgia" where "Georgia Stevens" skates elsewhere in the article.
         score -= t.person_word_penalty
+    elif span.norm in person_words and span.label == "PERSON":
+        return 0.0  # "of Jones" where "Mitch Jones" is named: the model and the article agree
     if span.label in ("PERSON", "ORG", "FAC", GAZETTEER_INITIAL_LABEL):
         score += _name_evidence(span, nxt, person_words)
     # Rounded: sums of tenths are compared with thresholds (0.35 + 0.45 is 0.8).
@@ -291,6 +293,26 @@ def _name_evidence(span: Span, nxt: list[str], person_words: set[str]) -> float:
     return out
 
 
+def _may_be_promoted(span: Span) -> bool:
+    """Whether a doubtful mention may become a place with the article's support: the
+    place's own name (or a region's other name), not read as a person or a club, and
+    heading the longer name it stands in ("Bridgeport Superior Court", not "Dublin City
+    Council" for a town called Council)."""
+    if span.placeness < TUNING.doubt_floor or span.person_cue or span.club_cue:
+        return False
+    if span.origin == "inner" and not span.heads_name:
+        return False
+    return any(
+        e.name_kind in ("name", "alias") or (e.name_kind == "alt" and _is_region(e))
+        for e in span.entries
+    )
+
+
+def _is_region(entry: GazetteerEntry) -> bool:
+    """A country or a first-level region."""
+    return entry.is_country or entry.feature_code == "ADM1"
+
+
 def group_spans(spans: list[Span], gazetteer: Gazetteer, person_words: set[str]) -> list[Group]:
     """The spans that are places, grouped by normalised name (one sense per discourse),
     and the doubtful ones: names that may be places if the article supports them.
@@ -325,11 +347,7 @@ def group_spans(spans: list[Span], gazetteer: Gazetteer, person_words: set[str])
             # Doubtful: "Edmonton" tagged ORG, "Bridgeport" in "Bridgeport Superior
             # Court". Its mentions that do not read as a person or a club wait for the
             # article's verdict (scoring.score_groups).
-            kept = [
-                s
-                for s in members
-                if s.placeness >= TUNING.doubt_floor and not (s.person_cue or s.club_cue)
-            ]
+            kept = [s for s in members if _may_be_promoted(s)]
         else:
             kept = []
         if not kept:

@@ -156,7 +156,15 @@ def score_groups(groups: list[Group], gazetteer: Gazetteer) -> None:
         near = proximity([*placed, *doubtful], givers=len(placed))
         for index, group in enumerate(doubtful):
             _rescore(group, _Context(), ctx, near[len(placed) + index], gazetteer)
-        placed.extend(_promote_supported(placed, doubtful))
+        promoted = _promote_supported(placed, doubtful)
+        if promoted:
+            # One more round with them: "State of Ohio", promoted, makes "Dublin" Ohio's.
+            placed.extend(promoted)
+            votes = [_votes(group) for group in placed]
+            ctx = _context(votes)
+            near = proximity(placed)
+            for index, group in enumerate(placed):
+                _rescore(group, votes[index], ctx, near[index], gazetteer)
     _discount_isolated(placed)
 
 
@@ -221,7 +229,10 @@ def _promote_supported(placed: list[Group], doubtful: list[Group]) -> list[Group
     promoted = []
     for group in doubtful:
         entry = group.entries[group.choice]
-        if not entry.country_code or entry.name_kind not in ("name", "alias"):
+        region = entry.is_country or entry.feature_code == "ADM1"
+        if not entry.country_code or not (
+            entry.name_kind in ("name", "alias") or (region and entry.name_kind == "alt")
+        ):
             continue
         spans = [s for s in group.spans if s.origin != "inner" or s.heads_name]
         if not spans:
