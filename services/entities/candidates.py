@@ -22,6 +22,9 @@ _PLACE_NOUN_AFTER = re.compile(r"(?:['’]s)?[ \t]+([a-z]+)\b")
 _PLACE_NOUNS = words("geo_place_nouns")
 # Capitalised words that open sentences and name no place, though a town bears the name.
 _NOT_PLACES = words("geo_not_places", "months", "function_words")
+# Events and laws are no places, but often named after one ("the Venice International
+# Film Festival", "the Virginia Freedom of Information Act"): the geocoder looks inside.
+_NAMED_AFTER_PLACES = frozenset({"EVENT", "LAW"})
 _LOWER_WORD = re.compile(r"\b[a-z][a-z'’-]*\b")
 
 
@@ -80,7 +83,11 @@ def place_candidates(
     numbers.
     """
     sentences = split_sentences(view) or [(0, len(text))]
-    found = [(s.start, s.end, s.label) for s in spans if s.label in CANDIDATE_LABELS]
+    found = [
+        (s.start, s.end, s.label)
+        for s in spans
+        if s.label in CANDIDATE_LABELS or s.label in _NAMED_AFTER_PLACES
+    ]
     if is_place is not None:
         # Names the model missed entirely: only capitalised words after a place cue
         # ("in Hamdaniya"), so that sentence-initial common words are not offered, and

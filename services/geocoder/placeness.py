@@ -46,6 +46,8 @@ _FEATURES: Final = words("geo_feature_words")
 _WORD_AFTER: Final = re.compile(r"^[ \t]+([A-Z][a-z]*)\.?(?![\w'’-])")
 _WORD_BEFORE: Final = re.compile(r"(?<![\w'’-])([A-Z][a-z]*)\.?[ \t]+$")
 _WORD: Final = re.compile(r"[A-Za-z][\w'’.-]*")
+# A capitalised name and its comma right before: "LOUISVILLE, KY", "Barrie, Ont".
+_AFTER_TOWN: Final = re.compile(r"[A-Z][\w'’.-]*,[ \t]*$")
 
 
 @dataclass
@@ -134,8 +136,11 @@ def _special_placeness(span: Span, person_words: set[str]) -> float | None:
         # "S.C. Highway Patrol", "N.J. Division of ...": a dotted abbreviation heading a
         # name is its state.
         return t.inner_strong_placeness
-    if kinds <= {"abbrev", "demonym"} and (
-        span.label not in ("GPE", "LOC") or "." not in span.text
+    after_town = _AFTER_TOWN.search(span.before) is not None
+    if (
+        kinds <= {"abbrev", "demonym"}
+        and not after_town
+        and (span.label not in ("GPE", "LOC") or "." not in span.text)
     ):
         # "Ga." is a state; "GA", "OK" or "IN" standing alone are not (a state after a
         # town and its comma is found by its own scan).

@@ -15,6 +15,7 @@ from services.geocoder.geometry import EARTH_RADIUS_KM, haversine_km
 from services.geocoder.index import Gazetteer, GazetteerEntry
 from services.geocoder.placeness import Group
 from services.geocoder.tuning import TUNING
+from shared.schemas import GAZETTEER_INITIAL_LABEL
 
 # Rows of the distance matrix built at once: bounds memory, changes no result.
 _PROXIMITY_BLOCK: Final = 256
@@ -246,8 +247,11 @@ def _promote_supported(placed: list[Group], doubtful: list[Group]) -> list[Group
             or entry.population >= t.big_place_population
         )
         if not broad:
-            whole = any(s.origin == "whole" for s in spans)
-            smallest = t.sizeable_town_population if whole else t.supported_min_population
+            # A company is named after a small town more often than a building is.
+            organisation = any(
+                s.origin == "whole" and s.label in ("ORG", GAZETTEER_INITIAL_LABEL) for s in spans
+            )
+            smallest = t.sizeable_town_population if organisation else t.supported_min_population
             if entry.population < smallest or not _near_any(entry, same_country):
                 continue
         group.spans = spans
