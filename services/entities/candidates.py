@@ -25,6 +25,7 @@ _NOT_PLACES = words("geo_not_places", "months", "function_words")
 # Events and laws are no places, but often named after one ("the Venice International
 # Film Festival", "the Virginia Freedom of Information Act"): the geocoder looks inside.
 _NAMED_AFTER_PLACES = frozenset({"EVENT", "LAW"})
+_DASH_AFTER = re.compile(r"(?:,[^\n—–]{0,30}?)?\s*(?:\([^)\n]{0,20}\)\s*)?(?:—|–|--?)\s")
 _LOWER_WORD = re.compile(r"\b[a-z][a-z'’-]*\b")
 
 
@@ -43,7 +44,8 @@ def _untagged_names(
     spots: list[re.Match[str]] = []
     for start in starts:
         run = _INITIAL_RUN.match(view, start)
-        if run is not None:
+        # A dateline ("WINDSOR - The town...") is the geocoder's own scan's to read.
+        if run is not None and not _DASH_AFTER.match(view, run.end()):
             spots.append(run)
     for run in _CAPITALISED_RUN.finditer(view):
         if run.start() not in starts:

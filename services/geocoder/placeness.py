@@ -119,14 +119,15 @@ def _special_placeness(span: Span, person_words: set[str]) -> float | None:
             return t.org_demonym_placeness if span.heads_state_body else 0.0
         return t.demonym_placeness if span.label in ("NORP", "GPE", "LOC") else 0.0
     if span.label == "NORP":
-        # The small model sometimes calls a city a nationality ("Aleppo"): only a big
-        # place's own name is taken.
-        big = any(
-            e.name_kind in ("name", "alias")
-            and (e.population >= t.norp_place_min_population or _is_strong(e))
-            for e in span.entries
-        )
-        return t.norp_place_placeness if big and span.norm not in person_words else 0.0
+        # The small model sometimes calls a city a nationality ("Aleppo"): a big place's
+        # own name is taken, and a town's after a locative word or before a place noun
+        # ("nuns in Pewaukee", "Shiloh students").
+        own = [e for e in span.entries if e.name_kind in ("name", "alias")]
+        big = any(e.population >= t.norp_place_min_population or _is_strong(e) for e in own)
+        prev = _words(span.before)[-1:]
+        nxt = _words(span.after)[:1]
+        cued = bool(own) and ((prev and prev[0] in _LOCATIVE) or (nxt and nxt[0] in _PLACE_NOUNS))
+        return t.norp_place_placeness if (big or cued) and span.norm not in person_words else 0.0
     if (
         span.origin == "inner"
         and span.heads_name
@@ -187,6 +188,7 @@ def _person_cue(span: Span, prev: list[str], nxt: list[str], person_words: set[s
             and prev[-1] in _SPEECH_VERBS
             and (span.label != "GPE" or span.norm in person_words)
             and not metonymy
+            and not (nxt and nxt[0] in _PLACE_NOUNS)  # "said Laconia police Capt. Clary"
         )
         or (prev == ["according", "to"] and not (nxt and nxt[0] in _PLACE_NOUNS))
         or (after_person and not (metonymy and span.label in ("GPE", "LOC")))
@@ -208,8 +210,13 @@ def _club_cue(span: Span) -> bool:
 
     A national side keeps its country's name: "Russia beat Spain" is still Russia.
     """
-    if any(e.is_country for e in span.entries):
-        return False
+    if any(
+        e.is_country or (e.feature_code == "ADM1" and e.name_kind == "name") for e in span.entries
+    ):
+        return False  # "lost to Arizona Sen. John McCain": a state is rarely a club
+    if span.label == "GPE":
+        # The model's GPE gives way only to the plainest cue: "Dortmund beat Bayern".
+        return _CLUB_AFTER.match(span.after) is not None
     return bool(_CLUB_AFTER.match(span.after) or _CLUB_BEFORE.search(span.before))
 
 

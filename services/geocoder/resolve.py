@@ -135,7 +135,9 @@ def _person_words(candidates: list[PlaceCandidate]) -> set[str]:
     Police", "Avondale Mayor")."""
     out: set[str] = set()
     for cand in candidates:
-        if cand.label != "PERSON" or len(words := cand.text.split()) < 2:
+        # Two or three words: longer "names" are mostly title-cased headlines
+        # ("Freemason Bogdanov Joins Sochi").
+        if cand.label != "PERSON" or not 2 <= len(words := cand.text.split()) <= 3:
             continue
         if any(word.casefold().strip(".,'’") in NOT_PERSON_WORDS for word in words):
             continue
