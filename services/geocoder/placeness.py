@@ -111,12 +111,14 @@ def _special_placeness(span: Span, person_words: set[str]) -> float | None:
     if kinds == {"demonym"}:
         # A demonym is a place mention only as a demonym, whatever the label said. Inside
         # a compound ("Russian-American") it still names the country, and at the head of
-        # an organisation's name ("the Georgian Foreign Ministry") the country it belongs
-        # to; elsewhere inside one ("Pan American") it does not.
+        # an organisation's name ("the Georgian Foreign Ministry", "American Airlines")
+        # the country it belongs to; elsewhere inside one ("Pan American") it does not.
         if span.origin == "inner":
             if span.label == "NORP":
                 return t.inner_demonym_placeness
-            return t.org_demonym_placeness if span.heads_state_body else 0.0
+            if span.heads_state_body:
+                return t.state_demonym_placeness
+            return t.org_demonym_placeness if span.heads_name else 0.0
         return t.demonym_placeness if span.label in ("NORP", "GPE", "LOC") else 0.0
     if span.label == "NORP":
         # The small model sometimes calls a city a nationality ("Aleppo"): a big place's

@@ -12,9 +12,14 @@ How it decides, in order:
    no sign of a person ("Obama said", "Mr. Obama", a word of a longer person name in the
    same article). Names inside longer names count when they locate an institution
    ("University of Georgia", "Gainesville Police Department") or name a country or
-   region. Datelines ("COLUMBUS, Ohio (AP) —") and capitalised names right after a
-   locative word that the model did not tag are added. A name that is clearly a place in
-   one mention lends that to its other mentions.
+   region. Datelines ("COLUMBUS, Ohio (AP) —"), capitalised names right after a
+   locative word that the model did not tag, a region after a town's comma ("Barrie,
+   Ont."), a legislator's home town ("D-Pleasanton") and counties listed before
+   "counties" are added. A name that is clearly a place in one mention lends that to its
+   other mentions. A name below the threshold but not hopeless (an ORG-tagged "Edmonton",
+   "Bridgeport" heading "Bridgeport Superior Court", an untagged name opening a sentence)
+   is *doubtful*: it becomes a place only if the article's places support its reading
+   (a place of its region or nearby; for a country, region or big city, of its country).
 2. **Which place?** Mentions with the same normalised name share one reading (one sense
    per discourse). Each reading is scored from its prior (countries and first-level
    regions first, then towns by population, primary names before alternates) and from the
@@ -34,12 +39,17 @@ How it decides, in order:
 gazetteer knows it, else its GeoNames code. Places the offline data has no GeoNames id
 for (most first-level regions, counties, curated regions) carry a stable negative id.
 
+:func:`resolve_article` also gives the verdict on every span the gazetteer knew (a place,
+a person, a club, or doubt), from which :mod:`~services.geocoder.agree` makes the entity
+labels agree with the places.
+
 Demonyms ("Iraqi", "Turkish") are reported as mentions of their country. News corpora
 annotate them as toponyms (they name the country as an actor or origin), and a
 subscriber asking "which countries does this article involve" wants them. They are
 weaker evidence than a name, though: a place known only through demonyms gets a lower
 confidence and is chosen as focus only when nothing else resolves. A demonym inside a
-compound ("Russian-American crew") counts; one inside an organisation's name ("American
+compound ("Russian-American crew") counts, and so does one heading a state body's name
+("the Georgian Foreign Ministry"); one inside another organisation's name ("American
 Airlines") does not. Other NORP spans ("Christians", "Republicans") are not places,
 except a big place's own name the model mislabelled ("Aleppo").
 
