@@ -192,6 +192,7 @@ def _inner_spans(
 ) -> list[Span]:
     """Place names inside a longer name: "University of Georgia", "Gainesville Police"."""
     out = []
+    folded = [tok.group().casefold().rstrip(".") for tok in tokens]
     i = 0
     while i < len(tokens):
         for size in range(min(TUNING.inner_name_max_words, len(tokens) - i), 0, -1):
@@ -200,15 +201,13 @@ def _inner_spans(
             window = tokens[i : i + size]
             if not window[0].group()[0].isupper() or window[0].group().casefold() in _FUNCTION:
                 continue
-            if _names_feature(tokens, i, size):
-                continue
             text = part[window[0].start() : window[-1].end()]
             text = _POSSESSIVE.sub("", text) if size == 1 or "'" in text or "’" in text else text
             norm = normalize_name(text)
             if norm in _NOT_PLACES:
                 continue
             entries = gazetteer.lookup_normalized(norm)
-            if not entries:
+            if not entries or _names_feature(folded, i, size):
                 continue
             if size == 1:
                 # "Canadian Coast Guard": a demonym inside a name is the demonym, not
@@ -217,9 +216,8 @@ def _inner_spans(
             # "University of Georgia", "Gainesville Police Department", "Bridgeport
             # Superior Court": a place name after "of", or heading a name with an
             # institution's noun, names where the institution is.
-            later = [tok.group().casefold() for tok in tokens[i + size : i + size + 2]]
-            locates = (i > 0 and tokens[i - 1].group().casefold() in _INSTITUTION_LOCATIVES) or (
-                i == 0 and any(word in _INSTITUTIONS for word in later)
+            locates = (i > 0 and folded[i - 1] in _INSTITUTION_LOCATIVES) or (
+                i == 0 and any(word in _INSTITUTIONS for word in folded[i + size : i + size + 2])
             )
             span = make_span(
                 cand,
@@ -233,7 +231,7 @@ def _inner_spans(
             span.heads_name = i == 0
             # "the Georgian Foreign Ministry": a demonym heading a state body's name.
             span.heads_state_body = i == 0 and any(
-                tok.group().casefold() in _STATE_BODIES for tok in tokens[i + size :]
+                word in _STATE_BODIES for word in folded[i + size :]
             )
             out.append(span)
             i += size - 1
@@ -242,13 +240,15 @@ def _inner_spans(
     return out
 
 
-def _names_feature(tokens: list[re.Match[str]], i: int, size: int) -> bool:
-    """Whether the words ``tokens[i:i + size]`` are, or are part of, a street's, a river's
-    or another feature's name ("Clinton Street", "Lake Cumberland", "Forest")."""
-    if size == 1 and tokens[i].group().casefold().rstrip(".") in _FEATURES:
+def _names_feature(folded: list[str], i: int, size: int) -> bool:
+    """Whether the words ``folded[i:i + size]`` (case-folded, no final dot) are, or are
+    part of, a street's, a river's or another feature's name ("Clinton Street", "Lake
+    Cumberland", "Forest")."""
+    if size == 1 and folded[i] in _FEATURES:
         return True
-    neighbours = [tokens[j] for j in (i - 1, i + size) if 0 <= j < len(tokens)]
-    return any(tok.group().casefold().rstrip(".") in _FEATURES for tok in neighbours)
+    return (i > 0 and folded[i - 1] in _FEATURES) or (
+        i + size < len(folded) and folded[i + size] in _FEATURES
+    )
 
 
 def make_span(
