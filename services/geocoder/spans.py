@@ -7,6 +7,7 @@ Georgia", "Gainesville Police Department").
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Final
@@ -142,6 +143,8 @@ def _part_spans(
     if cand.label == "NORP":
         # "Canadian" is the people of Canada before it is Canadian, Texas.
         entries = [e for e in entries if e.name_kind == "demonym"] or entries
+        if not entries:
+            entries = region_demonym(norm, gazetteer)
     if entries:
         return [
             make_span(
@@ -153,7 +156,7 @@ def _part_spans(
     if len(tokens) < 2:
         return []
     first, last = tokens[0].group().casefold(), tokens[-1].group().casefold()
-    if first in _DIRECTIONS:
+    if first in _DIRECTIONS or first.replace(".", "") in _DIRECTIONS:
         # "Northeast Georgia", "North Texas": the region is inside the named place.
         rest = part[tokens[1].start() :]
         found = _part_spans(cand, rest, part_start + tokens[1].start(), container, gazetteer)
@@ -177,10 +180,45 @@ def _part_spans(
             ]
     inner = _inner_spans(cand, part, part_start, tokens, gazetteer)
     if cand.label == "PERSON":
-        # A person's name holds no place, but "Alexandria Police" or "Avondale Mayor",
-        # which the small model tags PERSON, does.
-        return [span for span in inner if span.locates_institution]
+        # A person's name holds no place, but "Alexandria Police", "Avondale Mayor" or
+        # "Laurel County Clerk Dean Johnson", which the small model tags PERSON, do.
+        return [span for span in inner if span.locates_institution or _heads_with_county(span)]
     return inner
+
+
+def _heads_with_county(span: Span) -> bool:
+    """A county named in full at the head of a longer name ("Anderson County Sheriff")."""
+    return (
+        span.heads_name
+        and any(e.feature_code == "ADM2" and e.name_kind == "name" for e in span.entries)
+        and " " in span.text
+    )
+
+
+#: How a region's people are named after it: "Ohioans", "Minnesotans", "Texan",
+#: "Dagestani", "Ontarians" (a suffix off, and the region's last letter back).
+_DEMONYM_SUFFIXES: Final = ("ians", "ans", "ns", "ian", "an", "n", "is", "i")
+_DEMONYM_ENDINGS: Final = ("", "o", "a", "s")
+
+
+def region_demonym(norm: str, gazetteer: Gazetteer) -> list[GazetteerEntry]:
+    """The first-level region a NORP name the gazetteer does not know is the people of
+    ("Ohioans" Ohio, "Dagestani" Dagestan), as a demonym of that region; or nothing."""
+    if " " in norm:
+        return []
+    for suffix in _DEMONYM_SUFFIXES:
+        if not norm.endswith(suffix) or len(norm) - len(suffix) < 3:
+            continue
+        stem = norm[: -len(suffix)]
+        for ending in _DEMONYM_ENDINGS:
+            found = [
+                dataclasses.replace(e, name_kind="demonym")
+                for e in gazetteer.lookup_normalized(stem + ending)
+                if e.feature_code == "ADM1" and e.name_kind == "name"
+            ]
+            if found:
+                return found
+    return []
 
 
 def _inner_spans(
@@ -207,7 +245,12 @@ def _inner_spans(
             if norm in _NOT_PLACES:
                 continue
             entries = gazetteer.lookup_normalized(norm)
-            if not entries or _names_feature(folded, i, size):
+            if not entries:
+                continue
+            # "Clinton Street", "Lake Cumberland" are not those towns; "Florida Highway
+            # Patrol" is still Florida's.
+            region = any(_is_region_name(e) for e in entries)
+            if not region and _names_feature(folded, i, size):
                 continue
             if size == 1:
                 # "Canadian Coast Guard": a demonym inside a name is the demonym, not
@@ -238,6 +281,13 @@ def _inner_spans(
             break
         i += 1
     return out
+
+
+def _is_region_name(entry: GazetteerEntry) -> bool:
+    """A country or first-level region under its own name."""
+    return entry.name_kind in ("name", "alias") and (
+        entry.is_country or entry.feature_code == "ADM1"
+    )
 
 
 def _names_feature(folded: list[str], i: int, size: int) -> bool:
