@@ -323,6 +323,11 @@ class Entity(_Model):
 #: place cue ("in Hamdaniya") that the entity stage offers because the gazetteer knows it.
 #: The geocoder takes it as a place found the way its own locative scan finds one.
 GAZETTEER_LABEL = "GAZETTEER"
+#: The label of a candidate no model tagged that opens a sentence, or stands before a
+#: place's people or officials ("Dortmund police said", "Florence banned..."): the
+#: gazetteer knows the name, but a capitalised word there is as often something else, so
+#: the geocoder takes it only with a cue or the article's support.
+GAZETTEER_INITIAL_LABEL = "GAZETTEER_INITIAL"
 
 
 class PlaceCandidate(_Model):
@@ -492,6 +497,15 @@ class PlacesResult(_Model):
     meta: ArticleMeta
     places: list[Place]
     info: StageInfo
+    entities: list[Entity] | None = Field(
+        default=None,
+        description=(
+            "The article's entities with labels that agree with the places: a mention "
+            "resolved as a place is GPE, LOC or FAC, a name judged no place is not, and a "
+            "place mention the entity stage missed is an entity. None when the entity "
+            "stage's list needs no change."
+        ),
+    )
 
 
 class SummarySentence(_Model):

@@ -112,7 +112,15 @@ DRAFT_MEMBERS: dict[str, Callable[[Any], str]] = {Stage.SUMMARIZER: _text}
 #: How a stage's result revises an earlier stage's members: (that stage, its members), or
 #: None when it does not. The entity list comes from the geocoder when its labels had to
 #: agree with the places it resolved (one truth per mention).
-REVISIONS: dict[str, Callable[[Any], tuple[str, str] | None]] = {}
+def _agreed_entities(result: PlacesResult) -> tuple[str, str] | None:
+    if result.entities is None:
+        return None
+    return Stage.ENTITIES, _members(entities=_ENTITIES.dump_json(result.entities))
+
+
+REVISIONS: dict[str, Callable[[Any], tuple[str, str] | None]] = {
+    Stage.GEOCODER: _agreed_entities,
+}
 
 
 def fragment_of(result: StageResult, stage: str, *, event_text: bool = False) -> Fragment:

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator
 from typing import Final
 
-from services.geocoder.index import Gazetteer
+from services.geocoder.index import Gazetteer, GazetteerEntry
 from services.geocoder.names import normalize_name
 from services.geocoder.spans import Span, make_span
 from services.geocoder.tuning import TUNING
@@ -24,6 +24,21 @@ _DATELINE: Final = re.compile(
     r"(?:^|(?<=\s))([A-Z][A-Z'’.-]+(?: [A-Z][A-Z'’.-]+){0,3})"
     r"(,\s*[A-Z][\w.]*(?: [A-Z][\w.]*)?)?\s*(?:\([A-Za-z. ]+\)\s*)?(?:—|–|--?|\x97|:)\s"
 )
+# A legislator's party and home town: "Rep. Jay Roberts (R-Ocilla)", "D-W. Va.".
+_AFFILIATION: Final = re.compile(
+    r"(?<![\w-])(?:R|D|I|DFL)-([A-Z][\w'’]*\.?(?:[ \t][A-Z][\w'’]*\.?){0,2})(?=[,;)]|[ \t]+[-–—])"
+)
+# Counties listed before "counties": "in Geauga and Medina counties".
+_COUNTIES: Final = re.compile(r"[ \t]+counties\b")
+_COUNTY_NAME: Final = r"[A-Z][\w'’.-]*(?:[ \t]+[A-Z][\w'’.-]*)?"
+_COUNTY_LIST: Final = re.compile(
+    r"(?<![\w'’.-])("
+    + _COUNTY_NAME
+    + r"(?:(?:,[ \t]*|,?[ \t]+and[ \t]+)"
+    + _COUNTY_NAME
+    + r"){0,12})$"
+)
+_LIST_SEPARATOR: Final = re.compile(r",[ \t]*|,?[ \t]+and[ \t]+")
 _AFTER_LOCATIVE: Final = re.compile(
     r"\b(?:" + alternation("geo_locative_openers") + ")"
     r"\s+([A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2})\b"
@@ -70,6 +85,71 @@ def with_datelines(
     # what dropping them after each dateline was.
     inside = _Cover([(s.start, s.end) for s in out])
     return [s for s in found if not inside.contains(s.start, s.end)] + out
+
+
+def with_listed_places(
+    candidates: list[PlaceCandidate], found: list[Span], gazetteer: Gazetteer
+) -> list[Span]:
+    """``found`` plus the places of two patterns the model reads poorly, which replace any
+    span they overlap: a legislator's home town ("Rep. Jay Roberts, R-Ocilla") and the
+    counties listed before "counties" ("Harvey, Harper and Kingman counties")."""
+    out: list[Span] = []
+    for cand in _one_per_sentence(candidates):
+        sentence = cand.sentence
+        for match in _AFFILIATION.finditer(sentence):
+            entries = [
+                e
+                for e in gazetteer.lookup_normalized(normalize_name(match.group(1)))
+                if e.name_kind in ("name", "alias", "abbrev")
+            ]
+            if entries:
+                out.append(_scan_span(cand, match.group(1), match.start(1), entries, "affiliation"))
+        for counties in _COUNTIES.finditer(sentence):
+            window = max(0, counties.start() - TUNING.context_chars * 8)
+            listed = _COUNTY_LIST.search(sentence, window, counties.start())
+            if listed is None:
+                continue
+            cursor = listed.start(1)
+            for name in _LIST_SEPARATOR.split(listed.group(1)):
+                start = sentence.index(name, cursor)
+                cursor = start + len(name)
+                norm = normalize_name(f"{name} County")
+                entries = [e for e in gazetteer.lookup_normalized(norm) if e.feature_code == "ADM2"]
+                if entries:
+                    out.append(_scan_span(cand, name, start, entries, "county_list", norm=norm))
+    if not out:
+        return found
+    listed_cover = _Cover([(s.start, s.end) for s in out])
+    return [s for s in found if not listed_cover.overlaps(s.start, s.end)] + out
+
+
+def _scan_span(
+    cand: PlaceCandidate,
+    text: str,
+    rel_start: int,
+    entries: list[GazetteerEntry],
+    origin: str,
+    *,
+    norm: str | None = None,
+) -> Span:
+    span = make_span(
+        cand.model_copy(update={"label": "GPE"}),
+        text=text,
+        start=cand.sentence_start + rel_start,
+        norm=norm or normalize_name(text),
+        entries=entries,
+    )
+    span.origin = origin
+    return span
+
+
+def without_covered_containers(spans: list[Span]) -> list[Span]:
+    """``spans`` less the regions found after a town's comma that the model tagged as a
+    place already (a person's or an organisation's span there is the model's mistake)."""
+    others = _Cover(
+        [(s.start, s.end) for s in spans if s.origin != "container" and s.label in ("GPE", "LOC")]
+    )
+    return [s for s in spans if s.origin != "container" or not others.overlaps(s.start, s.end)]
 
 
 class _Cover:

@@ -11,10 +11,11 @@ from typing import Final
 
 import numpy as np
 
-from services.geocoder.geometry import EARTH_RADIUS_KM
+from services.geocoder.geometry import EARTH_RADIUS_KM, haversine_km
 from services.geocoder.index import Gazetteer, GazetteerEntry
 from services.geocoder.placeness import Group
 from services.geocoder.tuning import TUNING
+from shared.schemas import GAZETTEER_INITIAL_LABEL
 
 # Rows of the distance matrix built at once: bounds memory, changes no result.
 _PROXIMITY_BLOCK: Final = 256
@@ -122,7 +123,13 @@ def _group_weight(group: Group) -> float:
 
 
 def score_groups(groups: list[Group], gazetteer: Gazetteer) -> None:
-    """Score every reading of every group, in rounds, and set each group's choice."""
+    """Score every reading of every group, in rounds, and set each group's choice.
+
+    The places (groups at or above the threshold) are scored in rounds until their
+    choices settle; each doubtful group is then scored once against them, and becomes a
+    place if the article supports its reading (:func:`_promote_supported`). Doubtful
+    groups never vote: a name that may not be a place must not steer the others.
+    """
     t = TUNING
     for group in groups:
         group.prior = reading_priors(group.entries)
@@ -133,49 +140,142 @@ def score_groups(groups: list[Group], gazetteer: Gazetteer) -> None:
                     group.prior[i] += t.container_bonus
         group.scores = list(group.prior)
         group.choice = max(range(len(group.scores)), key=group.scores.__getitem__)
+    placed = [group for group in groups if not group.doubtful]
+    doubtful = [group for group in groups if group.doubtful]
+    votes: list[_Context] = []
     for iteration in range(t.iterations):
-        before = [group.choice for group in groups]
-        votes = [_votes(group) for group in groups]
+        before = [group.choice for group in placed]
+        votes = [_votes(group) for group in placed]
         ctx = _context(votes)
-        near = proximity(groups)
-        for index, group in enumerate(groups):
-            own = votes[index]
-            others = max(ctx.total - own.total, 1e-9)
-            scores = []
-            for i, entry in enumerate(group.entries):
-                score = group.prior[i]
-                cc = entry.country_code
-                if cc:
-                    support = ctx.countries.get(cc, 0.0) - own.countries.get(cc, 0.0)
-                    score += t.country_weight * max(0.0, support) / others
-                    # A neighbour's places are weaker evidence: "Gaza" next to "Israel".
-                    nearby = sum(
-                        ctx.countries.get(n, 0.0) - own.countries.get(n, 0.0)
-                        for n in gazetteer.neighbours(cc)
-                    )
-                    score += t.neighbour_weight * max(0.0, nearby) / others
-                    if entry.admin1:
-                        key = (cc, entry.admin1)
-                        region = ctx.regions.get(key, 0.0) - own.regions.get(key, 0.0)
-                        score += t.region_weight * max(0.0, region) / others
-                    if not entry.is_country:
-                        # A country named anywhere in the article contains its towns.
-                        named = ctx.named_countries.get(cc, 0.0) - own.named_countries.get(cc, 0.0)
-                        score += t.named_country_weight * min(t.named_support_cap, max(0.0, named))
-                    if entry.admin1 and entry.feature_code != "ADM1":
-                        # "Virginia" named anywhere makes "Richmond" the one in Virginia.
-                        named = ctx.named_regions.get(key, 0.0) - own.named_regions.get(key, 0.0)
-                        score += t.named_region_weight * min(t.named_support_cap, max(0.0, named))
-                score += t.proximity_weight * float(near[index][i])
-                scores.append(score)
-            group.scores = scores
-            group.choice = max(range(len(scores)), key=scores.__getitem__)
-        if iteration > 0 and before == [group.choice for group in groups]:
+        near = proximity(placed)
+        for index, group in enumerate(placed):
+            _rescore(group, votes[index], ctx, near[index], gazetteer)
+        if iteration > 0 and before == [group.choice for group in placed]:
             break  # settled: another round would only sharpen the same choices
-    _discount_isolated(groups)
+    if doubtful:
+        ctx = _context(votes or [_votes(group) for group in placed])
+        near = proximity([*placed, *doubtful], givers=len(placed))
+        for index, group in enumerate(doubtful):
+            _rescore(group, _Context(), ctx, near[len(placed) + index], gazetteer)
+        promoted = _promote_supported(placed, doubtful)
+        if promoted:
+            # One more round with them: "State of Ohio", promoted, makes "Dublin" Ohio's.
+            placed.extend(promoted)
+            votes = [_votes(group) for group in placed]
+            ctx = _context(votes)
+            near = proximity(placed)
+            for index, group in enumerate(placed):
+                _rescore(group, votes[index], ctx, near[index], gazetteer)
+    _discount_isolated(placed)
 
 
-def proximity(groups: list[Group]) -> list[np.ndarray]:
+def _rescore(
+    group: Group, own: _Context, ctx: _Context, near: np.ndarray, gazetteer: Gazetteer
+) -> None:
+    """Score each reading of ``group`` from its prior and the other groups' context."""
+    t = TUNING
+    others = max(ctx.total - own.total, 1e-9)
+    # Per country, the other names' votes for it and for its neighbours: the same for
+    # every reading of that country.
+    by_country: dict[str, tuple[float, float]] = {}
+    scores = []
+    for i, entry in enumerate(group.entries):
+        score = group.prior[i]
+        cc = entry.country_code
+        if cc:
+            cached = by_country.get(cc)
+            if cached is None:
+                support = ctx.countries.get(cc, 0.0) - own.countries.get(cc, 0.0)
+                # A neighbour's places are weaker evidence: "Gaza" next to "Israel".
+                nearby = sum(
+                    ctx.countries.get(n, 0.0) - own.countries.get(n, 0.0)
+                    for n in gazetteer.neighbours(cc)
+                )
+                named = ctx.named_countries.get(cc, 0.0) - own.named_countries.get(cc, 0.0)
+                cached = by_country[cc] = (
+                    t.country_weight * max(0.0, support) / others
+                    + t.neighbour_weight * max(0.0, nearby) / others,
+                    # A country named anywhere in the article contains its towns.
+                    t.named_country_weight * min(t.named_support_cap, max(0.0, named)),
+                )
+            score += cached[0]
+            if entry.admin1:
+                key = (cc, entry.admin1)
+                region = ctx.regions.get(key, 0.0) - own.regions.get(key, 0.0)
+                score += t.region_weight * max(0.0, region) / others
+            if not entry.is_country:
+                score += cached[1]
+            if entry.admin1 and entry.feature_code != "ADM1":
+                # "Virginia" named anywhere makes "Richmond" the one in Virginia.
+                named = ctx.named_regions.get(key, 0.0) - own.named_regions.get(key, 0.0)
+                score += t.named_region_weight * min(t.named_support_cap, max(0.0, named))
+        score += t.proximity_weight * float(near[i])
+        scores.append(score)
+    group.scores = scores
+    group.choice = max(range(len(scores)), key=scores.__getitem__)
+
+
+def _promote_supported(placed: list[Group], doubtful: list[Group]) -> list[Group]:
+    """The doubtful groups whose reading the article's places support, made places.
+
+    "Edmonton" tagged ORG in an article that names Alberta and Red Deer; "Bridgeport" in
+    "Bridgeport Superior Court" next to other Connecticut towns. Only a place's own name
+    is promoted, heading the longer name it stands in if any. A country, a region, or a
+    city of ``big_place_population`` needs a place of its country in the article; a
+    town needs one of its first-level region or within ``support_km``, and, tagged as
+    a whole organisation ("Continental" the developer), the size of a sizeable town.
+    """
+    t = TUNING
+    chosen = [group.entries[group.choice] for group in placed]
+    promoted = []
+    for group in doubtful:
+        entry = group.entries[group.choice]
+        region = entry.is_country or entry.feature_code == "ADM1"
+        if not entry.country_code or not (
+            entry.name_kind in ("name", "alias") or (region and entry.name_kind == "alt")
+        ):
+            continue
+        spans = [s for s in group.spans if s.origin != "inner" or s.heads_name]
+        if not spans:
+            continue
+        same_country = [c for c in chosen if c.country_code == entry.country_code]
+        if not same_country:
+            continue
+        broad = (
+            entry.is_country
+            or entry.feature_code in ("ADM1", "ADM2")
+            or entry.population >= t.big_place_population
+        )
+        if not broad:
+            # A company is named after a small town more often than a building is.
+            organisation = any(
+                s.origin == "whole" and s.label in ("ORG", GAZETTEER_INITIAL_LABEL) for s in spans
+            )
+            smallest = t.sizeable_town_population if organisation else t.supported_min_population
+            if entry.population < smallest or not _near_any(entry, same_country):
+                continue
+        group.spans = spans
+        group.placeness = t.place_threshold
+        promoted.append(group)
+    return promoted
+
+
+def _near_any(entry: GazetteerEntry, others: list[GazetteerEntry]) -> bool:
+    """Whether a place of ``others`` lies in ``entry``'s first-level region or near it."""
+    for other in others:
+        if other.geonameid == entry.geonameid or other.is_country:
+            continue
+        if entry.admin1 is not None and other.admin1 == entry.admin1:
+            return True
+        if other.feature_class == "P" and (
+            haversine_km(other.latitude, other.longitude, entry.latitude, entry.longitude)
+            <= TUNING.support_km
+        ):
+            return True
+    return False
+
+
+def proximity(groups: list[Group], givers: int | None = None) -> list[np.ndarray]:
     """For each reading of each group, how close it is to the other groups' readings.
 
     Every plausible reading of the other names counts, weighted by how plausible it is,
@@ -185,7 +285,8 @@ def proximity(groups: list[Group]) -> list[np.ndarray]:
     likeliest readings of each name take part, and the distance matrix is built a block
     of rows at a time, so that a very long article costs time, not memory. Only the first
     ``TUNING.proximity_names`` names (in order of first mention) take part at all: the
-    others get no proximity and give none.
+    others get no proximity and give none. With ``givers``, only the first so many
+    groups give proximity (the doubtful ones after them only receive it).
     """
     owner: list[int] = []
     slots: list[tuple[int, int]] = []
@@ -200,7 +301,8 @@ def proximity(groups: list[Group]) -> list[np.ndarray]:
             if entry.feature_class == "P" or entry.feature_code == "ADM2":
                 owner.append(index)
                 slots.append((index, i))
-                rows.append((entry.latitude, entry.longitude, math.sqrt(probs[i])))
+                gives = givers is None or index < givers
+                rows.append((entry.latitude, entry.longitude, math.sqrt(probs[i]) * gives))
     out = [np.zeros(len(group.entries)) for group in groups]
     if len({*owner}) < 2:
         return out
@@ -258,5 +360,9 @@ def _discount_isolated(groups: list[Group]) -> None:
         if group.containers or not entry.country_code:
             continue
         if chosen_count[entry.country_code] > 1:  # this group and another
+            continue
+        if len(groups) == 1 and not loose:
+            # The article's only place: nothing in it points elsewhere ("Decatur lights
+            # up downtown"), and a name the model tagged no place has no group here.
             continue
         group.placeness *= TUNING.isolated_factor

@@ -7,6 +7,7 @@ Georgia", "Gainesville Police Department").
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Final
@@ -25,10 +26,17 @@ _GENERIC_TAIL: Final = words("place_kinds", "geo_generic_tails_extra")
 _FUNCTION: Final = words("function_words", "geo_function_words_extra")
 _INSTITUTIONS: Final = words("geo_institution_words")
 _INSTITUTION_LOCATIVES: Final = words("geo_institution_locatives")
-_TOKEN: Final = re.compile(r"\w[\w.&]*(?:['’-]\w+)*")
+_FEATURES: Final = words("geo_feature_words")
+_STATE_BODIES: Final = words("geo_state_bodies")
+# Words of a name, its hyphenated compounds apart ("Logan-Rogersville", "Nebraska-Lincoln").
+_PART_TOKEN: Final = re.compile(r"\w[\w.&]*(?:['’]\w+)*")
 _POSSESSIVE: Final = re.compile(r"['’]s?$")
 # Matched at the span's end (``match(sentence, end)``), hence no "^".
 _CONTAINER_AFTER: Final = re.compile(r"\s*,\s*((?:[A-Z][\w'’.-]*)(?:\s+[A-Z][\w'’.-]*){0,3})")
+#: Words no person's name holds: a "person" span with one is a place's office or a
+#: feature ("Alexandria Police", "Avondale Mayor", "Freeborn Lake").
+NOT_PERSON_WORDS: Final = _INSTITUTIONS | _FEATURES | words("geo_place_nouns")
+_COMMA: Final = re.compile(r"\s*,\s*")
 _TRIM_LEAD: Final = re.compile(r"^(?:the|The|THE)\s+")
 _TRIM_TAIL: Final = re.compile(r"(?:['’]s|['’])$")
 
@@ -49,8 +57,15 @@ class Span:
     entries: list[GazetteerEntry] = field(default_factory=list)
     origin: str = "whole"
     locates_institution: bool = False
+    #: A name inside a longer one, at its head ("Bridgeport" in "Bridgeport Superior Court").
+    heads_name: bool = False
+    #: At the head of a state body's name ("Georgian" in "Georgian Foreign Ministry").
+    heads_state_body: bool = False
+    #: For a region or country found after a town and its comma ("Barrie, Ont."): the town.
+    head: Span | None = None
     placeness: float = 0.0
     person_cue: bool = False
+    club_cue: bool = False
 
 
 def candidate_spans(cand: PlaceCandidate, gazetteer: Gazetteer) -> list[Span]:
@@ -78,7 +93,42 @@ def candidate_spans(cand: PlaceCandidate, gazetteer: Gazetteer) -> list[Span]:
             continue
         container = parts[1][0] if len(parts) == 2 and index == 0 else None
         out.extend(_part_spans(cand, part, part_start, container, gazetteer))
+    if len(parts) == 1 and len(out) == 1 and out[0].container_text and out[0].origin == "whole":
+        found = _container_span(cand, out[0], gazetteer)
+        if found is not None:
+            out.append(found)
     return out
+
+
+def _container_span(cand: PlaceCandidate, head: Span, gazetteer: Gazetteer) -> Span | None:
+    """The region or country after a town and its comma, as a mention of its own: the
+    small model tags "Ont." in "Barrie, Ont." a person, or nothing at all."""
+    comma = _COMMA.match(head.after)
+    if comma is None or head.container_text is None:
+        return None
+    words = head.container_text.split()
+    for size in range(len(words), 0, -1):
+        text = " ".join(words[:size])
+        norm = normalize_name(text)
+        entries = [
+            e
+            for e in gazetteer.lookup_normalized(norm)
+            if e.is_country or e.feature_code in ("ADM1", "ADM2")
+        ]
+        if entries and norm not in _NOT_PLACES:
+            start = head.end + comma.end()
+            # The dot of "Ont." is the abbreviation's; a sentence's last dot is not.
+            span = make_span(
+                cand.model_copy(update={"label": "GPE"}),
+                text=text,
+                start=start,
+                norm=norm,
+                entries=entries,
+                origin="container",
+            )
+            span.head = head
+            return span
+    return None
 
 
 def _part_spans(
@@ -93,20 +143,20 @@ def _part_spans(
     if cand.label == "NORP":
         # "Canadian" is the people of Canada before it is Canadian, Texas.
         entries = [e for e in entries if e.name_kind == "demonym"] or entries
+        if not entries:
+            entries = region_demonym(norm, gazetteer)
     if entries:
         return [
             make_span(
                 cand, text=part, start=part_start, norm=norm, entries=entries, container=container
             )
         ]
-    tokens = list(_TOKEN.finditer(part))
-    if len(tokens) == 1 and "-" in part:
-        # "Russian-American": each part is a demonym.
-        tokens = list(re.finditer(r"\w+", part))
+    # "Russian-American", "Logan-Rogersville": each part of a compound may be a place.
+    tokens = list(_PART_TOKEN.finditer(part))
     if len(tokens) < 2:
         return []
     first, last = tokens[0].group().casefold(), tokens[-1].group().casefold()
-    if first in _DIRECTIONS:
+    if first in _DIRECTIONS or first.replace(".", "") in _DIRECTIONS:
         # "Northeast Georgia", "North Texas": the region is inside the named place.
         rest = part[tokens[1].start() :]
         found = _part_spans(cand, rest, part_start + tokens[1].start(), container, gazetteer)
@@ -128,9 +178,47 @@ def _part_spans(
                     container=container,
                 )
             ]
+    inner = _inner_spans(cand, part, part_start, tokens, gazetteer)
     if cand.label == "PERSON":
+        # A person's name holds no place, but "Alexandria Police", "Avondale Mayor" or
+        # "Laurel County Clerk Dean Johnson", which the small model tags PERSON, do.
+        return [span for span in inner if span.locates_institution or _heads_with_county(span)]
+    return inner
+
+
+def _heads_with_county(span: Span) -> bool:
+    """A county named in full at the head of a longer name ("Anderson County Sheriff")."""
+    return (
+        span.heads_name
+        and any(e.feature_code == "ADM2" and e.name_kind == "name" for e in span.entries)
+        and " " in span.text
+    )
+
+
+#: How a region's people are named after it: "Ohioans", "Minnesotans", "Texan",
+#: "Dagestani", "Ontarians" (a suffix off, and the region's last letter back).
+_DEMONYM_SUFFIXES: Final = ("ians", "ans", "ns", "ian", "an", "n", "is", "i")
+_DEMONYM_ENDINGS: Final = ("", "o", "a", "s")
+
+
+def region_demonym(norm: str, gazetteer: Gazetteer) -> list[GazetteerEntry]:
+    """The first-level region a NORP name the gazetteer does not know is the people of
+    ("Ohioans" Ohio, "Dagestani" Dagestan), as a demonym of that region; or nothing."""
+    if " " in norm:
         return []
-    return _inner_spans(cand, part, part_start, tokens, gazetteer)
+    for suffix in _DEMONYM_SUFFIXES:
+        if not norm.endswith(suffix) or len(norm) - len(suffix) < 3:
+            continue
+        stem = norm[: -len(suffix)]
+        for ending in _DEMONYM_ENDINGS:
+            found = [
+                dataclasses.replace(e, name_kind="demonym")
+                for e in gazetteer.lookup_normalized(stem + ending)
+                if e.feature_code == "ADM1" and e.name_kind == "name"
+            ]
+            if found:
+                return found
+    return []
 
 
 def _inner_spans(
@@ -142,6 +230,7 @@ def _inner_spans(
 ) -> list[Span]:
     """Place names inside a longer name: "University of Georgia", "Gainesville Police"."""
     out = []
+    folded = [tok.group().casefold().rstrip(".") for tok in tokens]
     i = 0
     while i < len(tokens):
         for size in range(min(TUNING.inner_name_max_words, len(tokens) - i), 0, -1):
@@ -158,12 +247,20 @@ def _inner_spans(
             entries = gazetteer.lookup_normalized(norm)
             if not entries:
                 continue
-            # "University of Georgia", "Gainesville Police Department": a place name
-            # before an institution's noun or after "of" names where the institution is.
-            locates = (i > 0 and tokens[i - 1].group().casefold() in _INSTITUTION_LOCATIVES) or (
-                i == 0
-                and i + size < len(tokens)
-                and tokens[i + size].group().casefold() in _INSTITUTIONS
+            # "Clinton Street", "Lake Cumberland" are not those towns; "Florida Highway
+            # Patrol" is still Florida's.
+            region = any(_is_region_name(e) for e in entries)
+            if not region and _names_feature(folded, i, size):
+                continue
+            if size == 1:
+                # "Canadian Coast Guard": a demonym inside a name is the demonym, not
+                # Canadian, Texas.
+                entries = [e for e in entries if e.name_kind == "demonym"] or entries
+            # "University of Georgia", "Gainesville Police Department", "Bridgeport
+            # Superior Court": a place name after "of", or heading a name with an
+            # institution's noun, names where the institution is.
+            locates = (i > 0 and folded[i - 1] in _INSTITUTION_LOCATIVES) or (
+                i == 0 and any(word in _INSTITUTIONS for word in folded[i + size : i + size + 2])
             )
             span = make_span(
                 cand,
@@ -174,11 +271,34 @@ def _inner_spans(
                 origin="inner",
             )
             span.locates_institution = locates
+            span.heads_name = i == 0
+            # "the Georgian Foreign Ministry": a demonym heading a state body's name.
+            span.heads_state_body = i == 0 and any(
+                word in _STATE_BODIES for word in folded[i + size :]
+            )
             out.append(span)
             i += size - 1
             break
         i += 1
     return out
+
+
+def _is_region_name(entry: GazetteerEntry) -> bool:
+    """A country or first-level region under its own name."""
+    return entry.name_kind in ("name", "alias") and (
+        entry.is_country or entry.feature_code == "ADM1"
+    )
+
+
+def _names_feature(folded: list[str], i: int, size: int) -> bool:
+    """Whether the words ``folded[i:i + size]`` (case-folded, no final dot) are, or are
+    part of, a street's, a river's or another feature's name ("Clinton Street", "Lake
+    Cumberland", "Forest")."""
+    if size == 1 and folded[i] in _FEATURES:
+        return True
+    return (i > 0 and folded[i - 1] in _FEATURES) or (
+        i + size < len(folded) and folded[i + size] in _FEATURES
+    )
 
 
 def make_span(

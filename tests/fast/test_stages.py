@@ -217,6 +217,30 @@ async def test_entities_feed_the_geocoder_which_places_the_article_in_lyon(
     assert await geocoder.pending() == 0
 
 
+async def test_the_geocoder_says_which_mentions_are_places(
+    entities: MemoryStage, geocoder: MemoryStage, memory: aredis.Redis, fast_settings: Settings
+) -> None:
+    # The small model reads "Rafah" here as a person; whatever it says, the entity list
+    # the geocoder hands on (or the entity stage's, when it needs no change) calls each
+    # resolved place mention a place.
+    text = "Aid trucks entered Rafah on Monday, officials in Gaza said, as talks in Cairo resumed."
+    await entities.feed(_article("g-agree", text))
+    await entities.deliver()
+    assert await geocoder.deliver() == 1
+    keys = _keys(fast_settings)
+    (entities_payload,) = await outputs(memory, keys.entities)
+    (places_payload,) = await outputs(memory, keys.places)
+    places = PlacesResult.model_validate_json(places_payload)
+    found = places.entities
+    if found is None:
+        found = EntitiesResult.model_validate_json(entities_payload).entities
+    label = {m.text: e.label for e in found for m in e.mentions}
+    assert {p.name for p in places.places} >= {"Gaza", "Cairo"}
+    assert any(m.text == "Rafah" for p in places.places for m in p.mentions)
+    assert label["Rafah"] == "GPE"
+    assert label["Gaza"] == "GPE" and label["Cairo"] == "GPE"
+
+
 async def test_geocoder_dead_letters_a_result_that_is_not_one(
     geocoder: MemoryStage, memory: aredis.Redis, fast_settings: Settings
 ) -> None:
@@ -454,3 +478,30 @@ async def test_an_article_goes_from_the_public_stream_to_an_enriched_event(
     assert await dead_letters(memory, fast_settings) == []
     for stage in (ingest, entities, geocoder, summarizer, stories, *aggregator):
         assert await stage.pending() == 0, stage.spec.name
+
+
+async def test_the_event_says_place_wherever_the_geocoder_resolved_one(
+    ingest: MemoryStage,
+    entities: MemoryStage,
+    geocoder: MemoryStage,
+    summarizer: MemoryStage,
+    stories: MemoryStage,
+    aggregator: list[MemoryStage],
+    memory: aredis.Redis,
+    fast_settings: Settings,
+) -> None:
+    # The small model reads "Rafah" as a person: the event follows the geocoder.
+    text = "Aid trucks entered Rafah on Monday, officials in Gaza said, as talks in Cairo resumed."
+    await ingest.feed(json.dumps({"id": "one-truth", "text": text}).encode())
+    on_entities, on_places, on_summaries, on_stories = aggregator
+    for stage in (ingest, entities, geocoder, summarizer, on_entities, on_places, on_summaries):
+        await stage.deliver()
+    for stage in (stories, on_stories):
+        await stage.deliver()
+    (payload,) = await outputs(memory, _keys(fast_settings).enriched)
+    event = EnrichedEvent.model_validate_json(payload)
+    label = {m.text: e.label for e in event.entities for m in e.mentions}
+    placed = {m.text for p in event.places for m in p.mentions}
+    assert "Rafah" in placed and label["Rafah"] == "GPE"
+    assert all(label.get(name) in ("GPE", "LOC", "FAC") for name in placed), label
+    assert not [e for e in event.entities if e.label == "PERSON" and e.name == "Rafah"]
