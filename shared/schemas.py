@@ -549,8 +549,9 @@ class StoryRef(_Model):
         "copy give or take boilerplate), if any: the first article of that text.",
     )
     score: float = Field(
+        allow_inf_nan=False,
         description="How well the article matched: its join score, the near-copy's "
-        "estimated Jaccard, or the best score it missed by when it started a story."
+        "estimated Jaccard, or the best score it missed by when it started a story.",
     )
 
 

@@ -8,6 +8,7 @@ and replaying the articles recorded after it (:mod:`services.stories.owner`).
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -98,7 +99,8 @@ class StoriesState:
             is_new=found.is_new,
             size=found.size,
             duplicate_of=found.duplicate_of,
-            score=found.score,
+            # A veto (two places, nobody in common) scores minus infinity: no JSON number.
+            score=found.score if math.isfinite(found.score) else 0.0,
         )
         evicted = tuple(stories.evicted)
         for story_id in evicted:

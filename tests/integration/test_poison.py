@@ -25,6 +25,9 @@ from services.aggregator.merge import Merger
 from services.geocoder.app import geocoder_stage
 from services.ingest.admit import Admitter, admit_payload
 from services.ingest.app import stream_stage
+from services.stories.app import StoriesStage
+from services.stories.owner import Owner
+from services.stories.state import StoriesState
 from services.summarizer.app import summarizer_stage
 from shared.redis_client import ensure_groups
 from shared.schemas import DeadLetter
@@ -79,8 +82,10 @@ def test_admission_accepts_or_explains_every_payload(payload: bytes) -> None:
     assert article.meta.id
 
 
-def _specs(settings: Settings, client: aredis.Redis) -> list[StageSpec[Any, Any]]:
+async def _specs(settings: Settings, client: aredis.Redis) -> list[StageSpec[Any, Any]]:
     merger = Merger(client, settings)
+    owner = Owner(client, settings)
+    await owner.acquire()  # the stories stage works only while it holds the lease
 
     class _NoGazetteer:
         version = "none"
@@ -92,6 +97,7 @@ def _specs(settings: Settings, client: aredis.Redis) -> list[StageSpec[Any, Any]
         stream_stage(settings, Admitter(client, settings)),
         summarizer_stage(settings),
         geocoder_stage(settings, _NoGazetteer()),  # type: ignore[arg-type]
+        StoriesStage(owner, StoriesState(), settings).spec(),
         *(merge_stage(settings, merger, stream) for stream in AGGREGATOR.reads),
     ]
 
@@ -122,7 +128,7 @@ async def _garbage_through(redis_url: str, index: int, batch: list[bytes]) -> No
     keys = Keys(prefix)
     try:
         await ensure_groups(client, keys)
-        specs = _specs(settings, client)
+        specs = await _specs(settings, client)
         assert len(specs) == STAGE_COUNT
         spec = specs[index]
         fed = {await _xadd(client, spec.stream, payload) for payload in batch}
@@ -161,10 +167,15 @@ async def _run_garbage(redis_url: str, batch: list[bytes]) -> None:
 
 
 #: How many stages :func:`_specs` returns.
-STAGE_COUNT = 6
+STAGE_COUNT = 8
 #: The stream each stage publishes exactly one result to per valid input (the aggregator
 #: merges instead: its results are not one per input).
-ONE_RESULT_EACH = {"ingest": "accepted", "summarizer": "summaries", "geocoder": "places"}
+ONE_RESULT_EACH = {
+    "ingest": "accepted",
+    "summarizer": "summaries",
+    "geocoder": "places",
+    "stories": "assigned",
+}
 
 
 @given(st.lists(payload_bytes, min_size=20, max_size=60))
@@ -197,6 +208,16 @@ def _json(document: object) -> bytes:
 _GOOD_TEXT = "Heavy rain flooded Lyon, France, on Tuesday."
 _META = {"id": "p1", "ingested_at": "2026-01-01T00:00:00Z", "text_chars": len(_GOOD_TEXT)}
 _INFO = {"stage": "x", "status": "ok", "duration_s": 0.1, "service_version": "0"}
+_DRAFT = {
+    "id": "p1",
+    "article": _META,
+    "text": _GOOD_TEXT,
+    "stages": {},
+    "partial": True,
+    "missing_stages": ["stories"],
+    "enriched_at": "2026-01-01T00:00:01Z",
+}
+_STORY = {"id": "st-0123456789abcdef", "is_new": True, "size": 1, "score": 0.0}
 #: 17 MiB of spaces: 17 kB compressed, past the 16 MiB any stage inflates.
 _BOMB = zlib.compress(b" " * (17 * 2**20))
 
@@ -271,6 +292,28 @@ POISON = [
         _json({"meta": _META, "summary": None, "info": {**_INFO, "duration_s": -1}}),
         "info.duration_s: Input should be greater than or equal to 0",
     ),
+    Poison("drafts-good", "drafts", _json(_DRAFT), None),
+    Poison("drafts-empty-object", "drafts", b"{}", "id: Field required"),
+    Poison(
+        "drafts-entities-not-a-list",
+        "drafts",
+        _json({**_DRAFT, "entities": "Lyon"}),
+        "entities: Input should be a valid array",
+    ),
+    Poison("drafts-zip-bomb", "drafts", _BOMB, "inflates beyond 16777216 bytes"),
+    Poison("assigned-good", "assigned", _json({"meta": _META, "story": None, "info": _INFO}), None),
+    Poison(
+        "assigned-score-not-a-number",
+        "assigned",
+        _json({"meta": _META, "story": {**_STORY, "score": "high"}, "info": _INFO}),
+        "story.score: Input should be a valid number",
+    ),
+    Poison(
+        "assigned-size-zero",
+        "assigned",
+        _json({"meta": _META, "story": {**_STORY, "size": 0}, "info": _INFO}),
+        "story.size: Input should be greater than or equal to 1",
+    ),
 ]
 
 
@@ -284,7 +327,7 @@ async def test_named_poison_is_dead_lettered_with_its_reason(
     await ensure_groups(client, keys)
     stream = getattr(keys, case.stream)
     entry_id = await _xadd(client, stream, case.payload)
-    readers = [spec for spec in _specs(limits, client) if spec.stream == stream]
+    readers = [spec for spec in await _specs(limits, client) if spec.stream == stream]
     assert readers, f"no stage reads {stream}"
     for spec in readers:
         assert await _deliver_all(client, StageRunner(spec, client, limits)) == [entry_id]

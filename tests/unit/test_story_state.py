@@ -3,6 +3,7 @@ that restore the very state they saved (services/stories/state.py, snapshot.py).
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from services.stories.cards import card_view
 from services.stories.state import StoriesState
 from services.stories.tuning import Tuning
-from tests.story_fixtures import DAY, STREAM, article
+from tests.story_fixtures import DAY, STORIES, STREAM, article
 
 
 def test_articles_of_one_story_share_it_and_a_second_delivery_gets_the_same() -> None:
@@ -64,3 +65,24 @@ def test_quiet_stories_leave_with_their_cards() -> None:
 def test_an_unreadable_snapshot_is_refused_with_a_reason() -> None:
     with pytest.raises(ValueError, match="unreadable stories snapshot"):
         StoriesState.restore(b"not a snapshot")
+
+
+def test_a_vetoed_join_still_scores_a_json_number() -> None:
+    # The same words in two countries with nobody in common: the join is vetoed (minus
+    # infinity inside), and the article's story says a finite score.
+    state = StoriesState(Tuning(df_buckets=1 << 12))
+    state.assign(article("v1", "fire"))
+    look_alike = (
+        "Fire broke out at a timber warehouse near the port of Sapporo late on Monday. "
+        "Firefighters from four stations fought the blaze through the night before it was "
+        "under control. The owner said nobody was inside, and police opened an inquiry "
+        "into the cause while the city's mayor visited the site in the morning."
+    )
+    _text, _entities, sapporo = STORIES["quake"]
+    other = article("v2", "fire", days=0.1).model_copy(
+        update={"text": look_alike, "places": [sapporo], "entities": []}
+    )
+    ref = state.assign(other).ref
+    assert ref.is_new and ref.duplicate_of is None
+    assert ref.score == ref.score and abs(ref.score) < 1e9
+    assert json.loads(ref.model_dump_json())["score"] is not None
