@@ -94,19 +94,12 @@ def subscribe(
     """Subscribe ``handle(entries, claimed)`` to a group: a reader of new entries and a
     claimer of abandoned ones. FastStream's min_idle_time subscriber only claims
     (XAUTOCLAIM), never reads new entries: each group runs both."""
-    reader = StreamSub(
-        stream,
-        group=group,
-        consumer=settings.consumer_name,
-        batch=True,
-        max_records=settings.batch_size,
-        polling_interval=settings.poll_ms,
+    # Both read the same group as the same consumer, in batches.
+    of_group = functools.partial(
+        StreamSub, stream, group=group, consumer=settings.consumer_name, batch=True
     )
-    claimer = StreamSub(
-        stream,
-        group=group,
-        consumer=settings.consumer_name,
-        batch=True,
+    reader = of_group(max_records=settings.batch_size, polling_interval=settings.poll_ms)
+    claimer = of_group(
         min_idle_time=settings.claim_idle_ms,
         # Nothing younger than claim_idle_ms can be claimed: polling ten times per
         # idle period delays a recovery by at most 10 % and costs little CPU.

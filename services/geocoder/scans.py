@@ -69,16 +69,16 @@ def with_datelines(
             if not entries or norm in _NOT_PLACES:
                 continue
             container = match.group(2)
-            span = make_span(
-                cand.model_copy(update={"label": "GPE"}),
-                text=match.group(1),
-                start=start,
-                norm=norm,
-                entries=entries,
-                container=container.strip(" ,") if container else None,
+            out.append(
+                _scanned(
+                    cand,
+                    match,
+                    norm,
+                    entries,
+                    origin="dateline",
+                    container=container.strip(" ,") if container else None,
+                )
             )
-            span.origin = "dateline"
-            out.append(span)
     # Fragments of a dateline ("ST" and "PAUL" for "ST. PAUL") give way to the whole.
     # Datelines never overlap (one match per stretch of one sentence), so no fragment
     # dropped here could have covered another dateline: dropping them all at the end is
@@ -209,13 +209,31 @@ def after_locatives(candidates: list[PlaceCandidate], gazetteer: Gazetteer) -> l
                 and (e.population >= TUNING.locative_min_population or e.is_admin)
             ]
             if entries:
-                span = make_span(
-                    cand.model_copy(update={"label": "GPE"}),
-                    text=match.group(1),
-                    start=start,
-                    norm=norm,
-                    entries=entries,
-                )
-                span.origin = "locative"
-                out.append(span)
+                out.append(_scanned(cand, match, norm, entries, origin="locative"))
     return out
+
+
+def _scanned(
+    cand: PlaceCandidate,
+    match: re.Match[str],
+    norm: str,
+    entries: list[GazetteerEntry],
+    *,
+    origin: str,
+    container: str | None = None,
+) -> Span:
+    """A GPE span for the name a scan matched (group 1 of ``match`` in ``cand``'s sentence).
+
+    Its context is read as for a whole name (so, unless ``container`` is given, the region
+    or country right after it counts), and only then is it marked with ``origin``.
+    """
+    span = make_span(
+        cand.model_copy(update={"label": "GPE"}),
+        text=match.group(1),
+        start=cand.sentence_start + match.start(1),
+        norm=norm,
+        entries=entries,
+        container=container,
+    )
+    span.origin = origin
+    return span

@@ -23,14 +23,14 @@ who, where and when separate look-alike events that words alone would chain toge
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
 from enum import StrEnum
-from typing import TypeVar
+from typing import TypeVar, Unpack
 
 from services.geocoder.gazetteer import haversine_km
 from services.stories.features import (
+    ArticleParts,
     DocumentFrequencies,
     FocusPlace,
     Frequencies,
@@ -47,7 +47,6 @@ from services.stories.index import (
     story_id_for,
 )
 from services.stories.tuning import DEFAULT_TUNING, Tuning
-from shared.schemas import Entity, Place
 
 # Feature classes of a point-like place (a town, a building, a spot): two different ones
 # far apart are two places; an admin area or a country contains many towns.
@@ -331,25 +330,9 @@ class StoryAssigner:
             tuning,
         )
 
-    def assign(
-        self,
-        article_id: str,
-        text: str,
-        *,
-        title: str | None,
-        published: date | datetime | None,
-        entities: Sequence[Entity],
-        places: Sequence[Place],
-    ) -> Assignment:
-        """Place one article (with its enrichments) in a story."""
+    def assign(self, article_id: str, text: str, **parts: Unpack[ArticleParts]) -> Assignment:
+        """Place one article (with its enrichments, as :class:`ArticleParts`) in a story."""
         features = story_features(
-            article_id,
-            text,
-            title=title,
-            published=published,
-            entities=entities,
-            places=places,
-            frequencies=self.frequencies,
-            tuning=self.tuning,
+            article_id, text, **parts, frequencies=self.frequencies, tuning=self.tuning
         )
         return assign_story(features, self.stories, self.copies, self.tuning)

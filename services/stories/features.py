@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
-from typing import Protocol, TypeVar
+from typing import Protocol, TypedDict, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -286,6 +286,15 @@ def _focus(places: Sequence[Place]) -> FocusPlace | None:
                 place.longitude,
             )
     return None
+
+
+class ArticleParts(TypedDict):
+    """An article's parts beside its id and text that its story features are read from."""
+
+    title: str | None
+    published: date | datetime | None
+    entities: Sequence[Entity]
+    places: Sequence[Place]
 
 
 def story_features(

@@ -29,6 +29,10 @@ def test_bench_reports_every_figure_and_leaves_no_keys(redis_url: str) -> None:
         "throughput_articles_per_s",
         "efficiency",
         "cpu_efficiency",
+        "ideal_parallel_articles_per_s",
+        "efficiency_vs_parallel_bare",
+        "cpu_efficiency_vs_parallel_bare",
+        "bare_parallel_wall_articles_per_s",
         "latency_p50_s",
         "latency_p95_s",
         "latency_p99_s",
@@ -41,6 +45,10 @@ def test_bench_reports_every_figure_and_leaves_no_keys(redis_url: str) -> None:
         assert value > 0, key
     assert isinstance(report["efficiency"], float)
     assert report["efficiency"] < 1.5  # the bare ideal is an upper bound, within noise
+    # One entities worker: the bare run alone is the pipeline's arrangement, not run twice.
+    assert report["bare_parallel_processes"] == 1
+    assert report["bare_parallel_cpu_over_alone"] == 1.0
+    assert report["efficiency_vs_parallel_bare"] == report["efficiency"]
     assert isinstance(report["latency_p50_s"], float)
     assert isinstance(report["latency_p99_s"], float)
     assert report["latency_p50_s"] <= report["latency_p99_s"] < 60

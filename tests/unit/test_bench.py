@@ -4,24 +4,31 @@ from __future__ import annotations
 
 import json
 import math
+import queue
+import time
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from newsflow import bench
 from newsflow.bench import (
     BenchText,
-    _InFlightMemory,
+    describe_report,
     efficiency,
     ideal_rate,
     interleave,
     latency_summary,
     load_texts,
     make_articles,
+    measure_bare_parallel,
     percentile,
     texts_of_file,
 )
-from shared.settings import load_settings
+from newsflow.bench import texts as bench_texts
+from newsflow.bench.bare import STAGES
+from newsflow.bench.watch import InFlightMemory
+from shared.settings import Settings, load_settings
 from shared.streams import Keys
 
 
@@ -118,9 +125,9 @@ def test_load_texts_reads_a_given_folder_and_mixes_its_files(tmp_path: Path) -> 
 def test_load_texts_falls_back_to_the_repository_samples(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bench, "EVAL_DIR", tmp_path / "missing")
+    monkeypatch.setattr(bench_texts, "EVAL_DIR", tmp_path / "missing")
     texts, source = load_texts(None)
-    assert source == bench.SAMPLES_DIR
+    assert source == bench_texts.SAMPLES_DIR
     assert texts
     assert "Mosul" in texts[0].text
 
@@ -165,8 +172,16 @@ def test_describe_report_names_the_headline_figures() -> None:
         "redis_bytes_per_inflight_article": 2600.0,
         "redis_memory_ratio_to_text": 1.25,
         "wire_bytes_per_article": {"text": 2100, "entities": 11000},
+        "bare_parallel_processes": 2,
+        "bare_parallel_cpu_s_per_article": {"entities": 0.04, "total": 0.0425},
+        "bare_parallel_cpu_over_alone": 1.118,
+        "ideal_parallel_articles_per_s": 47.1,
+        "efficiency_vs_parallel_bare": 0.998,
+        "cpu_efficiency_vs_parallel_bare": 0.99,
     }
-    text = bench.describe_report(report)
+    text = describe_report(report)
+    assert "bare side by side (2 processes): 42.5 ms per article (1.118x alone)" in text
+    assert "ideal 47.1/s; pipeline efficiency 1.00 against it" in text
     assert "47.00 articles/s, efficiency 0.89" in text
     assert "p99 0.500s" in text
     assert "entities 240.0" in text
@@ -174,10 +189,63 @@ def test_describe_report_names_the_headline_figures() -> None:
 
 
 def test_inflight_memory_ignores_the_tail_of_the_burst() -> None:
-    probe = _InFlightMemory(client=None, keys=Keys("p"), events=None, ids=[])  # type: ignore[arg-type]
+    probe = InFlightMemory(client=None, keys=Keys("p"), events=None, ids=[])  # type: ignore[arg-type]
     # (dataset bytes, used bytes, articles in flight): 3 kB then 3.5 kB per article while
     # most of the burst is in flight; at the end markers make the few left look costly.
     probe.samples = [(300_000, 320_000, 100), (175_000, 180_000, 50), (60_000, 61_000, 4)]
     assert probe.peak() == 100
     assert probe.bytes_per_article() == 3500.0
     assert probe.bytes_per_article(overheads=True) == 3600.0
+
+
+def _fake_share(
+    index: int,
+    texts: list[BenchText],
+    settings: Settings,
+    barrier: Barrier,
+    results: queue.Queue[Any],
+) -> None:
+    """A side-by-side process without the models: process ``index`` takes ``index + 1`` ms
+    of CPU per text in each stage, 2 ms of wall, and says when it ran."""
+    del settings
+    barrier.wait()
+    started = time.monotonic()
+    figures = {
+        "cpu_s": {stage: 0.001 * (index + 1) * len(texts) for stage in STAGES},
+        "wall_s": {stage: 0.002 * len(texts) for stage in STAGES},
+        "span": {"started": started, "finished": time.monotonic() + 0.5},
+        "count": {"texts": float(len(texts))},
+    }
+    results.put((index, None, figures))
+
+
+def _failing_share(
+    index: int,
+    texts: list[BenchText],
+    settings: Settings,
+    barrier: Barrier,
+    results: queue.Queue[Any],
+) -> None:
+    """Process 1 fails before the barrier (a model that does not load), and says so."""
+    if index == 1:
+        barrier.abort()
+        results.put((index, "OSError: no model", None))
+        return
+    _fake_share(index, texts, settings, barrier, results)
+
+
+def test_side_by_side_processes_share_the_texts_and_their_cpu_is_summed() -> None:
+    texts = [BenchText(f"Story {n}.") for n in range(5)]
+    figures = measure_bare_parallel(texts, load_settings(), 2, runner=_fake_share)
+    # Shares of 3 and 2 texts (every second one): (1 ms x 3 + 2 ms x 2) / 5 texts.
+    assert figures["cpu_s"] == {stage: pytest.approx(0.0014) for stage in STAGES}
+    assert figures["wall_s"] == {stage: pytest.approx(0.002) for stage in STAGES}
+    assert figures["run"]["texts"] == 5
+    # Both ran after the same barrier: the span is the one process' 0.5 s, not two.
+    assert 0.5 <= figures["run"]["seconds"] < 1.0
+
+
+def test_a_side_by_side_process_that_fails_stops_the_measurement() -> None:
+    texts = [BenchText(f"Story {n}.") for n in range(4)]
+    with pytest.raises(RuntimeError, match="no model"):
+        measure_bare_parallel(texts, load_settings(), 2, runner=_failing_share)

@@ -1,0 +1,253 @@
+"""The bare cost: the functions the services call, without Redis, alone and side by side.
+
+Alone (:func:`measure_bare`), one process runs every stage's functions on every text: the
+cost of the language work and nothing else. Side by side (:func:`measure_bare_parallel`),
+as many such processes as ``newsflow up`` starts entities workers each run their share of
+the texts at the same time: what the language work costs when processes share the
+machine's cores and memory bandwidth, as the pipeline's do (two NER processes side by
+side each take more CPU per article than one alone). Neither is an assumption: both are
+measured on the run's own texts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import queue
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from multiprocessing.synchronize import Barrier
+from typing import Any
+
+from newsflow.bench.texts import BenchText, make_article
+from shared import __version__
+from shared.pipeline import PIPELINE
+from shared.schemas import EntitiesResult, PlacesResult, StageInfo, SummaryResult
+from shared.settings import Settings
+from shared.wire import encode, pack
+
+#: The stages whose bare cost is measured, in pipeline order.
+STAGES = tuple(stage.name for stage in PIPELINE.merged)
+#: The streams an article's messages pass through before the merge.
+WIRE_STREAMS = tuple(stream.name for stream in PIPELINE.streams() if not stream.public)
+#: Start-up (models load in every process at once) and per-phase waiting limits.
+STARTUP_TIMEOUT_S = 180.0
+MIN_PHASE_TIMEOUT_S = 120.0
+#: Texts each process runs first, unmeasured, as the pipeline's warm-up articles.
+WARM_UP_TEXTS = 8
+
+#: Per-article figures of a bare run: ``cpu_s`` and ``wall_s`` by stage, ``wire_bytes``
+#: by message (alone only).
+BareFigures = dict[str, dict[str, float]]
+
+
+class _BareStages:
+    """The stages' functions, loaded, and the seconds (and message bytes) they took."""
+
+    def __init__(self, settings: Settings, *, wire: bool) -> None:
+        from services.entities.extract import load_nlp
+        from services.geocoder.gazetteer import Gazetteer, ensure_gazetteer
+
+        self.settings = settings
+        self.nlp = load_nlp()
+        self.gazetteer = Gazetteer.open(ensure_gazetteer(settings.gazetteer_path))
+        self.wire: dict[str, float] | None = (
+            dict.fromkeys(("text", *WIRE_STREAMS), 0.0) if wire else None
+        )
+        self.cpu = dict.fromkeys(STAGES, 0.0)
+        self.wall = dict.fromkeys(STAGES, 0.0)
+        self.count = 0
+
+    def is_place(self, name: str) -> bool:
+        return bool(self.gazetteer.lookup(name))
+
+    def run(self, batch: Sequence[BenchText], *, measured: bool) -> None:
+        """One batch through every stage; its seconds count if ``measured``."""
+        from services.entities.extract import extract_entities
+        from services.geocoder.resolve import resolve_places
+        from services.summarizer.rank import summarize
+
+        clocks = (time.process_time(), time.perf_counter())
+        extractions = extract_entities(
+            self.nlp,
+            [t.text for t in batch],
+            is_place=self.is_place,
+            batch_size=self.settings.batch_size,
+        )
+        clocks = self._add("entities", clocks, measured)
+        places = [resolve_places(e.candidates, self.gazetteer) for e in extractions]
+        clocks = self._add("geocoder", clocks, measured)
+        summaries = [
+            summarize(t.text, title=t.title, max_sentences=self.settings.summary_sentences)
+            for t in batch
+        ]
+        self._add("summarizer", clocks, measured)
+        if not measured:
+            return
+        self.count += len(batch)
+        if self.wire is None:
+            return
+        for item, extraction, found, summary in zip(
+            batch, extractions, places, summaries, strict=True
+        ):
+            article = make_article(item, "bench-wire", self.settings)
+            messages = {
+                "accepted": article,
+                "entities": EntitiesResult.of(
+                    article.meta, extraction.entities, extraction.candidates, _info("entities")
+                ),
+                "places": PlacesResult(meta=article.meta, places=found, info=_info("geocoder")),
+                "summaries": SummaryResult(
+                    meta=article.meta, summary=summary, info=_info("summarizer")
+                ),
+            }
+            self.wire["text"] += len(item.text.encode("utf-8"))
+            for stream, message in messages.items():
+                sent = pack(message) if stream == "accepted" else encode(message)
+                self.wire[stream] += len(sent)
+
+    def run_all(self, texts: Sequence[BenchText]) -> None:
+        """Every text, in batches of ``settings.batch_size`` as the entities worker reads."""
+        size = self.settings.batch_size
+        for start in range(0, len(texts), size):
+            self.run(texts[start : start + size], measured=True)
+
+    def _add(self, stage: str, since: tuple[float, float], measured: bool) -> tuple[float, float]:
+        now = (time.process_time(), time.perf_counter())
+        if measured:
+            self.cpu[stage] += now[0] - since[0]
+            self.wall[stage] += now[1] - since[1]
+        return now
+
+    def close(self) -> None:
+        self.gazetteer.close()
+
+
+def _info(stage: str) -> StageInfo:
+    return StageInfo(stage=stage, status="ok", duration_s=0.0, service_version=__version__)
+
+
+def _per_article(cpu: dict[str, float], wall: dict[str, float], count: int) -> BareFigures:
+    # A stage declared in the pipeline but not run would make the ideal a lie.
+    unmeasured = [stage for stage in STAGES if count and not cpu[stage]]
+    if unmeasured:
+        raise RuntimeError(f"the bare run does not measure {', '.join(unmeasured)}")
+    count = max(1, count)
+    return {
+        "cpu_s": {stage: cpu[stage] / count for stage in STAGES},
+        "wall_s": {stage: wall[stage] / count for stage in STAGES},
+    }
+
+
+def measure_bare(texts: Sequence[BenchText], settings: Settings) -> BareFigures:
+    """CPU and wall seconds per article of each stage's functions, in this process, and the
+    mean size of each stage's message on the wire (as the stages send them: the accepted
+    article compressed, the stage results plain).
+
+    The entity stage runs as its worker runs it: batches of ``settings.batch_size`` through
+    one ``nlp.pipe``, with the gazetteer predicate. A few texts go through first, unmeasured,
+    as the pipeline's warm-up articles do. Messages are encoded outside the timed spans.
+    """
+    stages = _BareStages(settings, wire=True)
+    try:
+        stages.run(texts[:WARM_UP_TEXTS], measured=False)
+        stages.run_all(texts)
+    finally:
+        stages.close()
+    figures = _per_article(stages.cpu, stages.wall, stages.count)
+    assert stages.wire is not None
+    figures["wire_bytes"] = {k: v / max(1, stages.count) for k, v in stages.wire.items()}
+    return figures
+
+
+#: What one side-by-side process is given: its index, its texts, the settings, the
+#: barrier every process waits at before its measured run, and the queue for its report.
+ShareRunner = Callable[[int, list[BenchText], Settings, Barrier, "queue.Queue[Any]"], None]
+
+
+def measure_share(
+    index: int,
+    texts: list[BenchText],
+    settings: Settings,
+    barrier: Barrier,
+    results: queue.Queue[Any],
+) -> None:
+    """One side-by-side process: load, warm up, wait for the others, run its share.
+
+    Reports ``(index, None, figures)`` or ``(index, error, None)``; an error breaks the
+    barrier, so that no other process waits for this one.
+    """
+    try:
+        stages = _BareStages(settings, wire=False)
+        stages.run(texts[:WARM_UP_TEXTS], measured=False)
+        barrier.wait()
+        started = time.monotonic()
+        stages.run_all(texts)
+        figures = {
+            "cpu_s": stages.cpu,
+            "wall_s": stages.wall,
+            "span": {"started": started, "finished": time.monotonic()},
+            "count": {"texts": float(stages.count)},
+        }
+        stages.close()
+        results.put((index, None, figures))
+    except BaseException:
+        barrier.abort()
+        results.put((index, traceback.format_exc(limit=5), None))
+
+
+def measure_bare_parallel(
+    texts: Sequence[BenchText],
+    settings: Settings,
+    processes: int,
+    *,
+    runner: ShareRunner = measure_share,
+) -> BareFigures:
+    """CPU and wall seconds per article of each stage's functions with ``processes`` bare
+    processes side by side, each on its share of ``texts`` (every ``processes``-th), their
+    measured runs started together; plus ``seconds``, from the first start to the last
+    finish. The CPU is summed over the processes and divided by all the texts.
+    """
+    if processes < 1:
+        raise ValueError("run at least one process")
+    # spawn: a fresh interpreter per process, as each service is (no model shared by fork).
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(processes, timeout=STARTUP_TIMEOUT_S)
+    results: Any = context.Queue()
+    shares = [list(texts[n::processes]) for n in range(processes)]
+    children = [
+        context.Process(target=runner, args=(n, shares[n], settings, barrier, results), daemon=True)
+        for n in range(processes)
+    ]
+    for child in children:
+        child.start()
+    reports: dict[int, dict[str, dict[str, float]]] = {}
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S + max(MIN_PHASE_TIMEOUT_S, len(texts))
+    try:
+        while len(reports) < processes:
+            try:
+                index, error, figures = results.get(timeout=1.0)
+            except queue.Empty:
+                gone = [n for n, c in enumerate(children) if not c.is_alive() and n not in reports]
+                if gone or time.monotonic() > deadline:
+                    raise RuntimeError(f"bare processes {gone or 'all'} did not report") from None
+                continue
+            if error is not None:
+                raise RuntimeError(f"bare process {index} failed:\n{error}")
+            reports[index] = figures
+    finally:
+        for child in children:
+            child.join(timeout=10)
+            if child.is_alive():
+                child.terminate()
+        with contextlib.suppress(OSError, ValueError):
+            results.close()
+    cpu = {s: sum(r["cpu_s"][s] for r in reports.values()) for s in STAGES}
+    wall = {s: sum(r["wall_s"][s] for r in reports.values()) for s in STAGES}
+    count = int(sum(r["count"]["texts"] for r in reports.values()))
+    figures = _per_article(cpu, wall, count)
+    started = min(r["span"]["started"] for r in reports.values())
+    finished = max(r["span"]["finished"] for r in reports.values())
+    figures["run"] = {"seconds": finished - started, "texts": float(count)}
+    return figures
