@@ -3,7 +3,7 @@
 One run measures, on real news texts (:mod:`~newsflow.bench.texts`):
 
 1. the bare cost (:mod:`~newsflow.bench.bare`): the functions the services call
-   (entities, geocoder, summarizer) in this process, without Redis: CPU seconds per
+   (entities, geocoder, summarizer, stories) in this process, without Redis: CPU seconds per
    article and stage, and the ideal throughput of the machine's cores, ``cores / sum of
    the per-article CPU seconds of all stages``;
 2. the same functions in as many processes side by side as ``newsflow up`` starts

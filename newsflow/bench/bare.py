@@ -23,8 +23,16 @@ from typing import Any
 from newsflow.bench.texts import BenchText, make_article
 from shared import __version__
 from shared.pipeline import PIPELINE
-from shared.schemas import EntitiesResult, PlacesResult, StageInfo, SummaryResult
+from shared.schemas import (
+    EnrichedEvent,
+    EntitiesResult,
+    PlacesResult,
+    StageInfo,
+    SummaryResult,
+    utc_now,
+)
 from shared.settings import Settings
+from shared.story_schemas import StoryInput, StoryResult
 from shared.wire import encode, pack
 
 #: The stages whose bare cost is measured, in pipeline order.
@@ -48,9 +56,13 @@ class _BareStages:
     def __init__(self, settings: Settings, *, wire: bool) -> None:
         from services.entities.extract import load_nlp
         from services.geocoder.gazetteer import Gazetteer, ensure_gazetteer
+        from services.stories.state import StoriesState
 
         self.settings = settings
         self.nlp = load_nlp()
+        # The stories stage's state grows with the run's articles, as the owner's does.
+        self.stories = StoriesState()
+        self._articles = 0
         self.gazetteer = Gazetteer.open(ensure_gazetteer(settings.gazetteer_path))
         self.wire: dict[str, float] | None = (
             dict.fromkeys(("text", *WIRE_STREAMS), 0.0) if wire else None
@@ -59,13 +71,18 @@ class _BareStages:
         self.wall = dict.fromkeys(STAGES, 0.0)
         self.count = 0
 
+    def _article_id(self) -> str:
+        # A new id for every article: the stories stage gives a known id the story it had.
+        self._articles += 1
+        return f"bench-{self._articles:06d}"
+
     def is_place(self, name: str) -> bool:
         return bool(self.gazetteer.lookup(name))
 
     def run(self, batch: Sequence[BenchText], *, measured: bool) -> None:
         """One batch through every stage; its seconds count if ``measured``."""
         from services.entities.extract import extract_entities
-        from services.geocoder.resolve import resolve_places
+        from services.geocoder.article import geocode
         from services.summarizer.rank import summarize
 
         clocks = (time.process_time(), time.perf_counter())
@@ -76,31 +93,65 @@ class _BareStages:
             batch_size=self.settings.batch_size,
         )
         clocks = self._add("entities", clocks, measured)
-        places = [resolve_places(e.candidates, self.gazetteer) for e in extractions]
+        # The geocoder reads the entity stage's message: built (and timed) as messaging.
+        articles = [make_article(item, self._article_id(), self.settings) for item in batch]
+        results = [
+            EntitiesResult.of(a.meta, e.entities, e.candidates, _info("entities"))
+            for a, e in zip(articles, extractions, strict=True)
+        ]
+        clocks = (time.process_time(), time.perf_counter())
+        geocoded = [geocode(result, self.gazetteer) for result in results]
         clocks = self._add("geocoder", clocks, measured)
         summaries = [
             summarize(t.text, title=t.title, max_sentences=self.settings.summary_sentences)
             for t in batch
         ]
-        self._add("summarizer", clocks, measured)
+        clocks = self._add("summarizer", clocks, measured)
+        inputs = [
+            StoryInput(
+                meta=article.meta,
+                text=article.text,
+                entities=found.entities if found.entities is not None else result.entities,
+                places=found.places,
+            )
+            for article, result, found in zip(articles, results, geocoded, strict=True)
+        ]
+        clocks = (time.process_time(), time.perf_counter())
+        stories = [self.stories.assign(story_input) for story_input in inputs]
+        self._add("stories", clocks, measured)
         if not measured:
             return
         self.count += len(batch)
         if self.wire is None:
             return
-        for item, extraction, found, summary in zip(
-            batch, extractions, places, summaries, strict=True
+        for item, article, result, found, summary, story, story_input in zip(
+            batch, articles, results, geocoded, summaries, stories, inputs, strict=True
         ):
-            article = make_article(item, "bench-wire", self.settings)
             messages = {
                 "accepted": article,
-                "entities": EntitiesResult.of(
-                    article.meta, extraction.entities, extraction.candidates, _info("entities")
+                "entities": result,
+                "places": PlacesResult(
+                    meta=article.meta,
+                    places=found.places,
+                    entities=found.entities,
+                    info=_info("geocoder"),
                 ),
-                "places": PlacesResult(meta=article.meta, places=found, info=_info("geocoder")),
                 "summaries": SummaryResult(
-                    meta=article.meta, summary=summary, info=_info("summarizer")
+                    meta=article.meta, summary=summary, info=_info("summarizer"), text=article.text
                 ),
+                "drafts": EnrichedEvent(
+                    id=article.meta.id,
+                    article=article.meta,
+                    entities=story_input.entities,
+                    places=found.places,
+                    summary=summary,
+                    text=article.text,
+                    stages={},
+                    partial=True,
+                    missing_stages=["stories"],
+                    enriched_at=utc_now(),
+                ),
+                "assigned": StoryResult(meta=article.meta, story=story.ref, info=_info("stories")),
             }
             self.wire["text"] += len(item.text.encode("utf-8"))
             for stream, message in messages.items():

@@ -8,9 +8,8 @@ import time
 
 import redis.asyncio as aredis
 
-from services.geocoder.agree import ArticleShape, agree_entities, title_end
+from services.geocoder.article import geocode as geocode_article
 from services.geocoder.gazetteer import Gazetteer, ensure_gazetteer
-from services.geocoder.resolve import resolve_article
 from shared.metrics import set_build_info
 from shared.pipeline import PIPELINE, Stage
 from shared.schemas import EntitiesResult, PlacesResult, read_entities_result
@@ -37,16 +36,11 @@ def geocoder_stage(
             reason = f"entity stage {result.info.status}: {result.info.error or ''}".rstrip(": ")
             return PlacesResult(meta=result.meta, places=[], info=info("skipped", 0.0, reason))
         started = time.perf_counter()
-        resolution = resolve_article(result.place_candidates(), gazetteer)
-        shape = ArticleShape(
-            length=result.meta.text_chars,
-            title_end=title_end([(s.start, s.text) for s in result.sentences]),
-        )
-        entities = agree_entities(result.entities, resolution.verdicts, shape)
+        found = geocode_article(result, gazetteer)
         return PlacesResult(
             meta=result.meta,
-            places=resolution.places,
-            entities=entities,
+            places=found.places,
+            entities=found.entities,
             info=info("ok", time.perf_counter() - started),
         )
 
