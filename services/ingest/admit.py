@@ -33,12 +33,11 @@ from shared.schemas import (
     Article,
     ArticleIn,
     ArticleMeta,
-    has_visible_character,
-    published_in_utc,
     utc_now,
 )
 from shared.settings import Settings
 from shared.streams import DATA_FIELD, Keys
+from shared.text_checks import has_visible_character, published_in_utc
 from shared.wire import pack
 from shared.worker import InvalidInput, describe_error, field_errors
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from shared.schemas import parse_datetime
+from shared.text_checks import parse_datetime
 
 if TYPE_CHECKING:
     from py3langid.langid import LanguageIdentifier

@@ -16,10 +16,10 @@ from shared.schemas import (
     Article,
     PlacesResult,
     SummaryResult,
-    has_visible_character,
     read_entities_result,
 )
 from shared.settings import load_settings
+from shared.text_checks import has_visible_character
 from shared.worker import describe_error
 from tests.hostile import DOCUMENTS, GOOD_TEXT, HOSTILE, Hostile, ids
 
