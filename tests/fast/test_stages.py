@@ -15,6 +15,7 @@ import redis.asyncio as aredis
 
 from shared.schemas import (
     Article,
+    DeadLetter,
     EnrichedEvent,
     EntitiesResult,
     PlacesResult,
@@ -52,6 +53,19 @@ def _article(article_id: str, text: str = TEXT, **meta_fields: object) -> Articl
 
 def _keys(settings: Settings) -> Keys:
     return Keys(settings.stream_prefix)
+
+
+async def _only_letter(
+    memory: aredis.Redis, settings: Settings, entry_id: str, stage: str
+) -> DeadLetter:
+    """The one dead letter there is: ``entry_id``'s, from ``stage``, for invalid input."""
+    (letter,) = await dead_letters(memory, settings)
+    assert (letter.source_entry_id, letter.stage, letter.error_type) == (
+        entry_id,
+        stage,
+        "invalid_input",
+    )
+    return letter
 
 
 # --- ingest ---------------------------------------------------------------------------
@@ -246,12 +260,7 @@ async def test_geocoder_dead_letters_a_result_that_is_not_one(
 ) -> None:
     ids = await geocoder.feed(b'{"meta": 7}', entities_result("g-ok"))
     await geocoder.deliver()
-    (letter,) = await dead_letters(memory, fast_settings)
-    assert (letter.source_entry_id, letter.stage, letter.error_type) == (
-        ids[0],
-        "geocoder",
-        "invalid_input",
-    )
+    letter = await _only_letter(memory, fast_settings, ids[0], "geocoder")
     assert "meta: Input should be an object" in letter.reason
     (payload,) = await outputs(memory, _keys(fast_settings).places)
     assert PlacesResult.model_validate_json(payload).meta.id == "g-ok"
@@ -374,12 +383,7 @@ async def test_aggregator_dead_letters_a_result_of_the_wrong_kind(
     _on_entities, on_places, _on_summaries, _on_stories = aggregator
     (entry_id,) = await on_places.feed(b'{"meta": {"id": "x"}, "places": "Lyon"}')
     await on_places.deliver()
-    (letter,) = await dead_letters(memory, fast_settings)
-    assert (letter.source_entry_id, letter.stage, letter.error_type) == (
-        entry_id,
-        "aggregator",
-        "invalid_input",
-    )
+    letter = await _only_letter(memory, fast_settings, entry_id, "aggregator")
     assert "places: Input should be a valid array" in letter.reason
     assert await on_places.pending() == 0
 
@@ -424,12 +428,7 @@ async def test_stories_dead_letters_a_draft_that_is_no_event(
 ) -> None:
     (entry_id,) = await stories.feed(b'{"id": "x", "article": 3}')
     await stories.deliver()
-    (letter,) = await dead_letters(memory, fast_settings)
-    assert (letter.source_entry_id, letter.stage, letter.error_type) == (
-        entry_id,
-        "stories",
-        "invalid_input",
-    )
+    letter = await _only_letter(memory, fast_settings, entry_id, "stories")
     assert "article" in letter.reason
     assert await outputs(memory, _keys(fast_settings).assigned) == []
 
