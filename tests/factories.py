@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from services.aggregator.merge import Fragment, StageResult, fragment_of, head_of
 from shared import __version__
 from shared.schemas import (
@@ -10,6 +12,7 @@ from shared.schemas import (
     Entity,
     Mention,
     Place,
+    PlaceCandidate,
     PlacesResult,
     StageInfo,
     StageStatus,
@@ -101,3 +104,26 @@ def enriched_event_json(
         + '},"partial":false,"missing_stages":[],'
         + '"enriched_at":"2026-01-01T00:00:00Z"}'
     ).encode()
+
+
+def place_candidates(text: str, spans: list[tuple[str, str]]) -> list[PlaceCandidate]:
+    """Place candidates for each (span text, label), in text order, with their sentence,
+    as the entity stage sends them: each span is found after the one before it."""
+    sentences = [(m.start(), m.group()) for m in re.finditer(r"[^.!?]+(?:[.!?]+|$)", text)]
+    out = []
+    cursor = 0
+    for span, label in spans:
+        start = text.index(span, cursor)
+        cursor = start + len(span)
+        sent_start, sentence = next((s, t) for s, t in sentences if s <= start < s + len(t))
+        out.append(
+            PlaceCandidate(
+                text=span,
+                start=start,
+                end=start + len(span),
+                label=label,
+                sentence=sentence,
+                sentence_start=sent_start,
+            )
+        )
+    return out

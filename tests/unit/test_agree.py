@@ -20,7 +20,8 @@ from services.geocoder.agree import (
 )
 from services.geocoder.gazetteer import Gazetteer, ensure_gazetteer
 from services.geocoder.resolve import MentionVerdict, resolve_article
-from shared.schemas import GAZETTEER_INITIAL_LABEL, Entity, Mention, PlaceCandidate
+from shared.schemas import GAZETTEER_INITIAL_LABEL, Entity, Mention
+from tests.factories import place_candidates
 
 
 @pytest.fixture(scope="module")
@@ -41,26 +42,7 @@ def entity(text: str, name: str, label: str, *occurrences: int, salience: float 
     return Entity(name=name, label=label, mentions=mentions, count=len(mentions), salience=salience)
 
 
-def candidates(text: str, spans: list[tuple[str, str]]) -> list[PlaceCandidate]:
-    """A candidate per (name, label), in text order, with its sentence."""
-    sentences = [(m.start(), m.group()) for m in re.finditer(r"[^.!?]+(?:[.!?]+|$)", text)]
-    out = []
-    cursor = 0
-    for name, label in spans:
-        start = text.index(name, cursor)
-        cursor = start + len(name)
-        s_start, sentence = next((s, t) for s, t in sentences if s <= start < s + len(t))
-        out.append(
-            PlaceCandidate(
-                text=name,
-                start=start,
-                end=start + len(name),
-                label=label,
-                sentence=sentence,
-                sentence_start=s_start,
-            )
-        )
-    return out
+candidates = place_candidates
 
 
 def shape(text: str) -> ArticleShape:

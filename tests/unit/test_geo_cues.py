@@ -6,14 +6,14 @@ cities tagged ORG or PERSON, names it leaves untagged, and the patterns of local
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 import pytest
 
 from services.geocoder.gazetteer import Gazetteer, ensure_gazetteer
 from services.geocoder.resolve import resolve_article
-from shared.schemas import GAZETTEER_INITIAL_LABEL, Place, PlaceCandidate
+from shared.schemas import GAZETTEER_INITIAL_LABEL, Place
+from tests.factories import place_candidates
 
 
 @pytest.fixture(scope="module")
@@ -23,26 +23,7 @@ def gazetteer() -> Iterator[Gazetteer]:
     opened.close()
 
 
-def candidates(text: str, spans: list[tuple[str, str]]) -> list[PlaceCandidate]:
-    """A candidate per (name, label), in text order, with its sentence."""
-    sentences = [(m.start(), m.group()) for m in re.finditer(r"[^.!?]+(?:[.!?]+|$)", text)]
-    out = []
-    cursor = 0
-    for name, label in spans:
-        start = text.index(name, cursor)
-        cursor = start + len(name)
-        s_start, sentence = next((s, t) for s, t in sentences if s <= start < s + len(t))
-        out.append(
-            PlaceCandidate(
-                text=name,
-                start=start,
-                end=start + len(name),
-                label=label,
-                sentence=sentence,
-                sentence_start=s_start,
-            )
-        )
-    return out
+candidates = place_candidates
 
 
 def places(gazetteer: Gazetteer, text: str, spans: list[tuple[str, str]]) -> list[Place]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from services.geocoder.gazetteer import (
 from services.geocoder.geometry import haversine_km
 from services.geocoder.resolve import resolve_places
 from shared.schemas import Place, PlaceCandidate
+from tests.factories import place_candidates
 
 
 @pytest.fixture(scope="module")
@@ -26,29 +26,7 @@ def gazetteer() -> Iterator[Gazetteer]:
     opened.close()
 
 
-def candidates(text: str, spans: list[tuple[str, str]]) -> list[PlaceCandidate]:
-    """Candidates for each (span text, label), in order, with their sentence.
-
-    A span text given twice means its next occurrence.
-    """
-    sentences = [(m.start(), m.group()) for m in re.finditer(r"[^.!?]+(?:[.!?]+|$)", text)]
-    out = []
-    cursor: dict[str, int] = {}
-    for span, label in spans:
-        start = text.index(span, cursor.get(span, 0))
-        cursor[span] = start + len(span)
-        sent_start, sentence = next((s, t) for s, t in sentences if s <= start < s + len(t))
-        out.append(
-            PlaceCandidate(
-                text=span,
-                start=start,
-                end=start + len(span),
-                label=label,
-                sentence=sentence,
-                sentence_start=sent_start,
-            )
-        )
-    return out
+candidates = place_candidates
 
 
 def by_name(places: list[Place], mention: str) -> Place:
