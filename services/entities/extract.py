@@ -217,7 +217,9 @@ def _in_place(change: Callable[[_Page, list[Span]], None]) -> Rule:
 RULES: tuple[tuple[str, Rule], ...] = (
     ("demonyms", lambda p, s: join_demonyms(p.text, s)),
     ("tables", lambda p, s: overlay(p.text, s, table_spans(p.view, s, countries()))),
-    ("datelines", lambda p, s: overlay(p.text, s, datelines(p.view))),
+    # On the text as written: the re-casing takes a dateline for a shouted line ("CAPE
+    # TOWN 1996-08-31" became "Cape town"), and a dateline is read by its capitals.
+    ("datelines", lambda p, s: overlay(p.text, s, datelines(p.text))),
     ("acronyms", lambda p, s: parenthesised_acronyms(p.view, s)),
     ("initialled", lambda p, s: initialled_people(p.view, s)),
     ("common_words", lambda p, s: drop_common_words(p.view, s)),

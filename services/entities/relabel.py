@@ -50,13 +50,17 @@ def _person_words(text: str, spans: list[Span]) -> set[str]:
 def fix_place_people(text: str, spans: list[Span], is_place: Callable[[str], bool] | None) -> None:
     """Relabel as places the "people" that the article itself shows to be places.
 
-    A country is no person ("Tristan Hoffman (Netherlands)") and no organisation. With a
-    gazetteer, a one-word "person" it knows as a place is one when the article calls it
-    a place elsewhere or a place word comes before it ("the base of Qayyarah", "the
-    Nineveh plain"), unless the article names a person of that name in full ("Barack
-    Obama ... the Obama administration").
+    A country is no person ("Tristan Hoffman (Netherlands)") and no organisation, and
+    the place of the article's dateline ("TAVILDARA 1996-08-30", "MOSUL, Iraq (AFP) -")
+    is no person where the text names it again. With a gazetteer, a one-word "person"
+    it knows as a place is one when the article calls it a place elsewhere or a place
+    word comes before it ("the base of Qayyarah", "the Nineveh plain"), unless the
+    article names a person of that name in full ("Barack Obama ... the Obama
+    administration").
     """
     place_keys = {name_key(text[s.start : s.end]) for s in spans if s.label in {"GPE", "LOC"}}
+    # Layout-fixed places: a dateline's (a person of the same name is rare, a club is not).
+    dateline_keys = {name_key(text[s.start : s.end]) for s in spans if s.locked}
     known = countries()
     people = _person_words(text, spans)
     for span in spans:
@@ -68,10 +72,14 @@ def fix_place_people(text: str, spans: list[Span], is_place: Callable[[str], boo
             span.label = "GPE"  # "the Belarus parliament": a country is a place
         if span.label != "PERSON":
             continue
-        if key in known or (
-            is_place is not None
-            and (key in place_keys or previous_word(text, span.start) in PLACE_CUES)
-            and is_place(surface)
+        if (
+            key in known
+            or key in dateline_keys
+            or (
+                is_place is not None
+                and (key in place_keys or previous_word(text, span.start) in PLACE_CUES)
+                and is_place(surface)
+            )
         ):
             span.label = "GPE"
 
@@ -92,7 +100,7 @@ def short_forms(text: str, spans: list[Span], is_place: Callable[[str], bool] | 
             org_heads.add(tokens[0])
     for span in spans:
         tokens = name_tokens(text[span.start : span.end])
-        if len(tokens) != 1:
+        if len(tokens) != 1 or span.locked:
             continue
         if span.label != "PERSON" and tokens[0] in person_words:
             surface = text[span.start : span.end]

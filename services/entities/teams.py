@@ -8,7 +8,7 @@ from collections.abc import Callable
 from services.entities.names import name_key
 from services.entities.spans import Span
 from services.entities.tuning import TUNING
-from shared.lexicon import alternation
+from shared.lexicon import alternation, words
 
 # Between two teams' names: "Surrey beat Warwickshire", "Nice drew with Guingamp".
 _MATCH_VERBS = "(?:" + alternation("entities_match_verbs") + ")"
@@ -20,8 +20,21 @@ _OPPONENT = re.compile(
 _LIST_JOIN = re.compile(r"[ \t]*(?:,|,?[ \t]+(?:and|&))[ \t]+")
 # After a team's name: "Surrey captain Chris Lewis", "Newcastle team mate", "the Volgograd side".
 _TEAM_ROLE = re.compile(
-    r"(?:['’]s)?[ \t]+(?:" + alternation("entities_team_roles", gap=r"[ \t]") + r")\b"
+    r"(?P<possessive>['’]s)?[ \t]+(?P<role>"
+    + alternation("entities_team_roles", gap=r"[ \t]")
+    + r")\b"
 )
+_GROUP_ROLES = words("entities_team_group_roles")
+
+
+def _is_team_role(text: str, span: Span) -> bool:
+    """Whether a team role follows ``span`` ("Surrey captain"); a person's possessive
+    before a group he has ("Ferguson's side") is no team's."""
+    role = _TEAM_ROLE.match(text, span.end)
+    if role is None:
+        return False
+    owned = role.group("possessive") is not None and role.group("role") in _GROUP_ROLES
+    return not (owned and span.label == "PERSON")
 
 
 def sports_teams(
@@ -44,7 +57,7 @@ def sports_teams(
     """
     ordered = sorted(spans, key=lambda s: s.start)
     starts = {s.start for s in ordered}
-    teams = {i for i, span in enumerate(ordered) if _TEAM_ROLE.match(text, span.end)}
+    teams = {i for i, span in enumerate(ordered) if _is_team_role(text, span)}
     team_keys = {name_key(text[ordered[i].start : ordered[i].end]) for i in teams}
     added: list[Span] = []
     for i, first in enumerate(ordered):

@@ -1,0 +1,169 @@
+"""The entity stage's rules one at a time, on spans written by hand (no model): what each
+changes, and what it must leave alone. Texts are made up for these tests."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from newsflow.arguments import build_parser
+from newsflow.commands.errors import CliError
+from newsflow.commands.tools import cmd_eval
+from services.entities.casing import restore_case
+from services.entities.evaluate import half_of
+from services.entities.extract import RULES, STEP_NAMES, _extract_from_ents
+from services.entities.layout import datelines
+from services.entities.names import initialled_names
+from services.entities.relabel import fix_place_people, short_forms
+from services.entities.spans import Span, model_spans
+from services.entities.teams import sports_teams
+from services.summarizer.evaluate import half_of as summary_half_of
+
+
+def spans_of(text: str, *found: tuple[str, str]) -> list[Span]:
+    """Spans at the first occurrence of each surface (after the previous one)."""
+    out: list[Span] = []
+    at = 0
+    for surface, label in found:
+        start = text.index(surface, at)
+        out.append(Span(start, start + len(surface), label))
+        at = start + len(surface)
+    return out
+
+
+def surfaces(text: str, spans: list[Span]) -> list[tuple[str, str]]:
+    return [(text[s.start : s.end], s.label) for s in spans]
+
+
+@pytest.mark.parametrize("half_of_", [half_of, summary_half_of])
+def test_halves_are_contiguous_disjoint_and_cover_the_file(half_of_: object) -> None:
+    assert callable(half_of_)
+    items = list(range(7))
+    first, second = list(half_of_(items, 1)), list(half_of_(items, 2))
+    assert first == [0, 1, 2, 3] and second == [4, 5, 6]
+    assert list(half_of_(items, None)) == items
+    with pytest.raises(ValueError, match="half must be 1 or 2"):
+        half_of_(items, 3)
+
+
+def test_every_rule_has_a_unique_step_name() -> None:
+    names = [name for name, _ in RULES]
+    assert len(set(STEP_NAMES)) == len(STEP_NAMES) == len(names) + 2
+    assert set(names) <= set(STEP_NAMES)
+
+
+def test_a_skipped_rule_changes_nothing_and_the_trace_sees_the_others() -> None:
+    text = "BONN 1996-08-30\nTalks resumed in Bonn."
+    ents = [(0, 4, "PERSON"), (33, 37, "GPE")]
+    seen: list[str] = []
+    kept = _extract_from_ents(text, text, ents, None, trace=lambda name, *_: seen.append(name))
+    assert seen == [*(name for name, _ in RULES), "aliases"]
+    assert {m.text: e.label for e in kept.entities for m in e.mentions}["BONN"] == "GPE"
+    skipped = _extract_from_ents(text, text, ents, None, skip=frozenset({"datelines"}))
+    labels = {m.text: e.label for e in skipped.entities for m in e.mentions}
+    assert labels["BONN"] == "PERSON"
+
+
+def _eval_args(tmp_path: Path, *argv: str) -> argparse.Namespace:
+    data = tmp_path / "data.txt"
+    data.write_text("", encoding="utf-8")
+    return build_parser().parse_args(["eval", *argv, "--data", str(data)])
+
+
+def test_eval_refuses_half_and_skip_where_they_mean_nothing(tmp_path: Path) -> None:
+    with pytest.raises(CliError, match="--half: eval geo scores the whole file"):
+        cmd_eval(_eval_args(tmp_path, "geo", "--half", "1"))
+    with pytest.raises(CliError, match="--skip: only eval ner"):
+        cmd_eval(_eval_args(tmp_path, "summary", "--skip", "tables"))
+    with pytest.raises(CliError, match="--skip: no step nope; the steps: residue, casing"):
+        cmd_eval(_eval_args(tmp_path, "ner", "--skip", "tables,nope"))
+    with pytest.raises(SystemExit):
+        _eval_args(tmp_path, "ner", "--half", "3")
+
+
+def test_an_unclosed_bracket_splits_a_span_and_its_pieces_do_not_vote() -> None:
+    text = "Frankie Fredericks (Namibia) won. Alan John (A.J.P.) Taylor wrote."
+    ents = [(0, 27, "ORG"), (34, 59, "PERSON")]
+    spans = model_spans(text, ents)
+    assert surfaces(text, spans) == [
+        ("Frankie Fredericks", "ORG"),
+        ("Namibia", "ORG"),
+        ("Alan John (A.J.P.) Taylor", "PERSON"),
+    ]
+    assert [s.from_model for s in spans] == [False, False, True]
+
+
+def test_a_lower_case_word_no_name_holds_splits_other_names() -> None:
+    text = "Real Madrid against Real Union, the Bank of America and Banco di Roma."
+    ents = [(0, 30, "ORG"), (36, 51, "ORG"), (56, 69, "ORG")]
+    assert surfaces(text, model_spans(text, ents)) == [
+        ("Real Madrid", "ORG"),
+        ("Real Union", "ORG"),
+        ("Bank of America", "ORG"),
+        ("Banco di Roma", "ORG"),
+    ]
+
+
+def test_a_place_is_cut_from_a_facility_at_a_comma_but_not_from_a_title() -> None:
+    text = 'They met at Wembley Stadium, London to see "Crouching Tiger, Hidden Dragon".'
+    ents = [(12, 35, "FAC"), (44, 74, "WORK_OF_ART")]
+    assert surfaces(text, model_spans(text, ents)) == [
+        ("Wembley Stadium", "FAC"),
+        ("London", "FAC"),
+        ("Crouching Tiger, Hidden Dragon", "WORK_OF_ART"),
+    ]
+
+
+def test_the_datelines_place_named_again_is_no_person() -> None:
+    text = "TAVILDARA 1996-08-30\nRebels said Tavildara fell. Ivan Petrov agreed."
+    spans = [*datelines(text), *spans_of(text, ("Tavildara", "PERSON"), ("Ivan Petrov", "PERSON"))]
+    fix_place_people(text, spans, None)
+    assert surfaces(text, spans) == [
+        ("TAVILDARA", "GPE"),
+        ("Tavildara", "GPE"),
+        ("Ivan Petrov", "PERSON"),
+    ]
+
+
+def test_a_locked_dateline_keeps_its_label_whatever_a_person_is_called() -> None:
+    text = "WARSAW 1996-08-30\nPrices rose.\n-- Warsaw Newsroom"
+    [place] = datelines(text)
+    spans = [place, *spans_of(text, ("Warsaw Newsroom", "PERSON"))]
+    short_forms(text, spans, None)
+    assert place.label == "GPE" and place.locked
+
+
+def test_a_persons_side_is_his_team_not_him() -> None:
+    text = "Ferguson's side lost. Surrey captain Chris Lewis batted. Surrey's fans sang."
+    spans = spans_of(
+        text,
+        ("Ferguson", "PERSON"),
+        ("Surrey", "PERSON"),
+        ("Chris Lewis", "PERSON"),
+        ("Surrey", "PERSON"),
+    )
+    found = surfaces(text, sports_teams(text, spans, frozenset(), None))
+    assert found == [
+        ("Ferguson", "PERSON"),
+        ("Surrey", "ORG"),
+        ("Chris Lewis", "PERSON"),
+        ("Surrey", "ORG"),
+    ]
+
+
+def test_state_abbreviations_and_compass_points_are_no_initials() -> None:
+    text = "S.C. House members met. W.Va. 61 is shut. A fire in S.E. Paris. D. Gough bowled."
+    assert [m.group() for m in initialled_names(text)] == ["D. Gough"]
+
+
+def test_a_dateline_is_read_as_written_not_as_the_model_saw_it() -> None:
+    # The re-casing takes the dateline for a shouted line ("cape town": the body writes
+    # "town" and never "Cape"); the dateline must still be found, in the text as written.
+    text = "CAPE TOWN 1996-08-31\nThe town council met on Friday."
+    view = restore_case(text)
+    assert view.startswith("cape town")
+    extraction = _extract_from_ents(text, view, [], None)
+    found = {m.text: e.label for e in extraction.entities for m in e.mentions}
+    assert found == {"CAPE TOWN": "GPE"}
