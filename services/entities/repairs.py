@@ -68,6 +68,10 @@ def parenthesised_acronyms(text: str, spans: list[Span]) -> list[Span]:
             end = match.start()
             start = end - len(found.group())
             start = text.index(words[0], start)
+            # "the National Organization on Disability's (NOD)": the possessive is the
+            # sentence's.
+            if text[end - 2 : end] in {"'s", "’s"}:
+                end -= 2
             label = "GPE" if text[start:end].lower() in countries() else "ORG"
             if (start, end) not in taken:
                 added.append(Span(start, end, label))

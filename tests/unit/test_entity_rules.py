@@ -11,9 +11,10 @@ import pytest
 from newsflow.arguments import build_parser
 from newsflow.commands.errors import CliError
 from newsflow.commands.tools import cmd_eval
+from services.entities import audit
 from services.entities.casing import restore_case
 from services.entities.evaluate import half_of
-from services.entities.extract import RULES, STEP_NAMES, _extract_from_ents
+from services.entities.extract import RULES, STEP_NAMES, apply_rules
 from services.entities.layout import datelines
 from services.entities.names import initialled_names
 from services.entities.relabel import fix_place_people, short_forms
@@ -58,10 +59,10 @@ def test_a_skipped_rule_changes_nothing_and_the_trace_sees_the_others() -> None:
     text = "BONN 1996-08-30\nTalks resumed in Bonn."
     ents = [(0, 4, "PERSON"), (33, 37, "GPE")]
     seen: list[str] = []
-    kept = _extract_from_ents(text, text, ents, None, trace=lambda name, *_: seen.append(name))
+    kept = apply_rules(text, text, ents, None, trace=lambda name, *_: seen.append(name))
     assert seen == [*(name for name, _ in RULES), "aliases"]
     assert {m.text: e.label for e in kept.entities for m in e.mentions}["BONN"] == "GPE"
-    skipped = _extract_from_ents(text, text, ents, None, skip=frozenset({"datelines"}))
+    skipped = apply_rules(text, text, ents, None, skip=frozenset({"datelines"}))
     labels = {m.text: e.label for e in skipped.entities for m in e.mentions}
     assert labels["BONN"] == "PERSON"
 
@@ -164,6 +165,33 @@ def test_a_dateline_is_read_as_written_not_as_the_model_saw_it() -> None:
     text = "CAPE TOWN 1996-08-31\nThe town council met on Friday."
     view = restore_case(text)
     assert view.startswith("cape town")
-    extraction = _extract_from_ents(text, view, [], None)
+    extraction = apply_rules(text, view, [], None)
     found = {m.text: e.label for e in extraction.entities for m in e.mentions}
     assert found == {"CAPE TOWN": "GPE"}
+
+
+def test_a_datelines_dash_is_not_part_of_its_place() -> None:
+    text = "LOUISVILLE, KY--(Marketwire) - Shares rose."
+    assert [text[s.start : s.end] for s in datelines(text)] == ["LOUISVILLE", "KY"]
+
+
+def test_the_audit_counts_what_each_rule_changes_in_the_final_mentions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    texts = ["BONN 1996-08-30\nTalks resumed.", "Rain fell on Oslo."]
+    model = [[(0, 4, "PERSON")], [(13, 17, "GPE")]]
+    monkeypatch.setattr(audit, "load_nlp", lambda: None)
+    monkeypatch.setattr(audit, "model_entities", lambda _nlp, _views: model)
+    changes = audit.audit_rules(texts)
+    assert list(changes) == [name for name, _ in RULES]
+    [change] = changes["datelines"]
+    assert (change.article, change.surface, change.without, change.with_rule) == (
+        0,
+        "BONN",
+        "PERSON",
+        "GPE",
+    )
+    assert changes["tables"] == []
+    report = audit.describe(changes, samples=5)
+    assert "datelines: 1 mentions changed in 1 articles" in report
+    assert "'BONN' PERSON->GPE" in report
