@@ -195,3 +195,31 @@ def test_the_audit_counts_what_each_rule_changes_in_the_final_mentions(
     report = audit.describe(changes, samples=5)
     assert "datelines: 1 mentions changed in 1 articles" in report
     assert "'BONN' PERSON->GPE" in report
+
+
+def test_a_datelines_agency_is_no_alias_of_its_place() -> None:
+    text = "Kathmandu, Nepal (CNN)Rescuers in Nepal dug. Islamic State (IS) fighters fled."
+    found = [("Kathmandu", "GPE"), ("Nepal", "GPE"), ("CNN", "ORG"), ("Nepal", "GPE")]
+    found += [("Islamic State", "ORG"), ("IS", "ORG")]
+    ents = [(s.start, s.end, s.label) for s in spans_of(text, *found)]
+    extraction = apply_rules(text, text, ents, None)
+    groups = sorted(sorted(m.text for m in e.mentions) for e in extraction.entities)
+    assert ["CNN"] in groups and ["Nepal", "Nepal"] in groups
+    assert ["IS", "Islamic State"] in groups
+
+
+def test_a_name_after_a_club_word_is_a_club_and_a_national_side_stays_a_place() -> None:
+    text = "He joined serie A club Atalanta, then Mexican outfit Red Sharks and club France."
+    found = [("Atalanta", "GPE"), ("Red Sharks", "PERSON"), ("France", "GPE")]
+    spans = sports_teams(text, spans_of(text, *found), frozenset({"france"}), None)
+    assert surfaces(text, spans) == [("Atalanta", "ORG"), ("Red Sharks", "ORG"), ("France", "GPE")]
+
+
+def test_to_stands_inside_a_name_and_at_splits_two() -> None:
+    text = "National Right to Life met Arsenal at London Colney."
+    ents = [(0, 22, "ORG"), (27, 51, "ORG")]
+    assert surfaces(text, model_spans(text, ents)) == [
+        ("National Right to Life", "ORG"),
+        ("Arsenal", "ORG"),
+        ("London Colney", "ORG"),
+    ]
