@@ -43,7 +43,12 @@ from services.entities.casing import restore_case
 from services.entities.labels import CANDIDATE_LABELS, NAME_LABELS
 from services.entities.layout import datelines, table_spans
 from services.entities.names import countries
-from services.entities.relabel import fix_place_people, named_places, short_forms
+from services.entities.relabel import (
+    fix_place_people,
+    listed_names,
+    named_places,
+    short_forms,
+)
 from services.entities.repairs import drop_common_words, initialled_people, parenthesised_acronyms
 from services.entities.residue import mask_residue
 from services.entities.spans import Span, join_demonyms, model_spans, overlay
@@ -231,6 +236,7 @@ RULES: tuple[tuple[str, Rule], ...] = (
     ("town_of", lambda p, s: named_places(p.view, s)),
     ("place_people", _in_place(lambda p, s: fix_place_people(p.text, s, p.is_place))),
     ("teams", lambda p, s: sports_teams(p.view, s, countries(), p.is_place)),
+    ("lists", _in_place(lambda p, s: listed_names(p.text, s))),
     ("short_forms", _in_place(lambda p, s: short_forms(p.text, s, p.is_place))),
     # One vote, after the names found again: a vote before them too changed no label on
     # CoNLL-2003 dev (either half), CNN/DM, BBC, LGL or TR-News (one mention in 320 CNN

@@ -4,6 +4,7 @@ took for people, and lone words labelled by the full name they shorten."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable
 
 from services.entities.names import PLACE_CUES, countries, name_key, name_tokens, previous_word
@@ -112,3 +113,33 @@ def short_forms(text: str, spans: list[Span], is_place: Callable[[str], bool] | 
                 span.label = "PERSON"
         elif span.label == "PERSON" and tokens[0] in org_heads and tokens[0] not in person_words:
             span.label = "ORG"
+
+
+# Between two names of a list: "Iraq, Syria and Jordan", "Given, Breen, Staunton".
+_LIST_JOIN = re.compile(r"[ \t]*(?:,|,?[ \t]+(?:and|or|&))[ \t]+")
+
+
+def listed_names(text: str, spans: list[Span]) -> None:
+    """Names listed together are of one kind: a list of three names or more whose
+    labels are mostly one ("Given, Breen, Staunton, Houghton, Townsend" of which the
+    model took two for places) gives that label to the others."""
+    ordered = sorted(spans, key=lambda s: s.start)
+    run: list[Span] = []
+    for i, span in enumerate(ordered):
+        run.append(span)
+        following = ordered[i + 1] if i + 1 < len(ordered) else None
+        if following is not None and _LIST_JOIN.fullmatch(text, span.end, following.start):
+            continue
+        if len(run) >= TUNING.list_min_names:
+            votes = Counter(s.label for s in run if not s.locked)
+            if votes:
+                label, count = votes.most_common(1)[0]
+                if count > TUNING.list_majority * len(run):
+                    for member in run:
+                        # A person named in full is the model's surest reading.
+                        full_name = (
+                            member.label == "PERSON" and " " in text[member.start : member.end]
+                        )
+                        if not member.locked and not full_name:
+                            member.label = label
+        run = []

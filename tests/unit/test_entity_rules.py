@@ -17,7 +17,7 @@ from services.entities.evaluate import half_of
 from services.entities.extract import RULES, STEP_NAMES, apply_rules
 from services.entities.layout import datelines
 from services.entities.names import initialled_names
-from services.entities.relabel import fix_place_people, short_forms
+from services.entities.relabel import fix_place_people, listed_names, short_forms
 from services.entities.spans import Span, model_spans
 from services.entities.teams import sports_teams
 from services.summarizer.evaluate import half_of as summary_half_of
@@ -223,3 +223,19 @@ def test_to_stands_inside_a_name_and_at_splits_two() -> None:
         ("Arsenal", "ORG"),
         ("London Colney", "ORG"),
     ]
+
+
+def test_names_listed_together_take_the_lists_majority_label() -> None:
+    text = "Given, Breen, Staunton and Houghton played. Sioux Falls, Oconee and Ian S. Jett met."
+    found = [("Given", "PERSON"), ("Breen", "PERSON"), ("Staunton", "GPE"), ("Houghton", "PERSON")]
+    found += [("Sioux Falls", "GPE"), ("Oconee", "GPE"), ("Ian S. Jett", "PERSON")]
+    spans = spans_of(text, *found)
+    listed_names(text, spans)
+    assert [s.label for s in spans] == ["PERSON"] * 4 + ["GPE", "GPE", "PERSON"]
+
+
+def test_a_list_without_a_majority_keeps_its_labels() -> None:
+    text = "Delta, Iraq and Smith, then Oslo."
+    spans = spans_of(text, ("Delta", "ORG"), ("Iraq", "GPE"), ("Smith", "PERSON"), ("Oslo", "GPE"))
+    listed_names(text, spans)
+    assert [s.label for s in spans] == ["ORG", "GPE", "PERSON", "GPE"]
