@@ -239,3 +239,8 @@ def test_a_list_without_a_majority_keeps_its_labels() -> None:
     spans = spans_of(text, ("Delta", "ORG"), ("Iraq", "GPE"), ("Smith", "PERSON"), ("Oslo", "GPE"))
     listed_names(text, spans)
     assert [s.label for s in spans] == ["ORG", "GPE", "PERSON", "GPE"]
+
+
+def test_a_shouted_acronym_stays_in_capitals() -> None:
+    text = "POLISH NBP REFRAINS FROM REPO.\nThe bank said so."
+    assert restore_case(text).startswith("polish NBP refrains from repo.")
