@@ -49,7 +49,12 @@ from services.entities.relabel import (
     named_places,
     short_forms,
 )
-from services.entities.repairs import drop_common_words, initialled_people, parenthesised_acronyms
+from services.entities.repairs import (
+    drop_common_words,
+    initialled_people,
+    leading_nationalities,
+    parenthesised_acronyms,
+)
 from services.entities.residue import mask_residue
 from services.entities.spans import Span, join_demonyms, model_spans, overlay
 from services.entities.teams import sports_teams
@@ -226,6 +231,7 @@ def _in_place(change: Callable[[_Page, list[Span]], None]) -> Rule:
 #: :mod:`.audit` can leave any of them out, to measure what each does).
 RULES: tuple[tuple[str, Rule], ...] = (
     ("demonyms", lambda p, s: join_demonyms(p.text, s)),
+    ("nationalities", lambda p, s: leading_nationalities(p.text, s)),
     ("tables", lambda p, s: overlay(p.text, s, table_spans(p.view, s, countries()))),
     # On the text as written: the re-casing takes a dateline for a shouted line ("CAPE
     # TOWN 1996-08-31" became "Cape town"), and a dateline is read by its capitals.

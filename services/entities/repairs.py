@@ -10,6 +10,7 @@ import re
 from services.entities.names import (
     WORD,
     countries,
+    demonyms,
     initialled_names,
     initials,
     name_key,
@@ -158,3 +159,18 @@ def drop_common_words(text: str, spans: list[Span]) -> list[Span]:
             span.start = text.index(words[1], span.start + len(words[0]))
         kept.append(span)
     return kept
+
+
+def leading_nationalities(text: str, spans: list[Span]) -> list[Span]:
+    """A nationality in front of a person's name is a group of its own: "Colombian
+    Camilo Villegas" is "Colombian" (NORP) and the person "Camilo Villegas"."""
+    known = demonyms()
+    out: list[Span] = []
+    for span in spans:
+        first, _, rest = text[span.start : span.end].partition(" ")
+        if span.label == "PERSON" and first in known and rest[:1].isupper():
+            end = span.start + len(first)
+            out.append(Span(span.start, end, "NORP", from_model=False))
+            span.start = end + 1
+        out.append(span)
+    return out

@@ -37,8 +37,18 @@ _TITLE = re.compile(
 # Characters that never start or end a name ("“Mosul" from a stray quote, "Iraq," ...).
 _EDGE = "\"'“”‘’«»()[]{}<>,;:!?*|/\\–—-_ \t\r\n"
 _LEADING_JUNK = re.compile(r"(?:the|[\d.,:/+-]+)\s+", re.IGNORECASE)
+# A month before an organisation's or a place's name dates it: "the August National
+# Association of Purchasing Management index", "the September Treasury bond". Not "May",
+# a name too ("May Department Stores").
+_LEADING_MONTH = re.compile(
+    r"(?!may\b)(?:" + alternation("months") + r")\s+(?=[A-Z])", re.IGNORECASE
+)
+_DATED_LABELS = frozenset({"ORG", "GPE", "LOC", "FAC", "NORP"})
 _TRAILING_SCORE = re.compile(r"(?:\s+\d{1,2}-\d{1,2})+$")
-_TRAILING_JUNK = re.compile(r"(?:\s+(?:[\d.,:/+-]+|\d+(?:st|nd|rd|th)|[a-z]+(?:['’][a-z]+)?))+$")
+# ... and a reporting period ("Computer Systems Inc Q2", "Martela H1").
+_TRAILING_JUNK = re.compile(
+    r"(?:\s+(?:[\d.,:/+-]+|\d+(?:st|nd|rd|th)|[QH][1-4]|[a-z]+(?:['’][a-z]+)?))+$"
+)
 # A bracket that does not close inside the span: "Fredericks (Namibia", "World Health
 # Organization (WHO". A closed one may be part of a name ("Alan John Percivale (A.J.P.)
 # Taylor").
@@ -94,6 +104,9 @@ def trim(text: str, start: int, end: int, label: str) -> tuple[int, int]:
         lead = _LEADING_JUNK.match(text, start, end)
         if lead is not None and lead.end() < end:
             start = lead.end()
+        month = _LEADING_MONTH.match(text, start, end) if label in _DATED_LABELS else None
+        if month is not None and month.end() < end:
+            start = month.end()
         # Titles may end in a number or a common word ("Euro 96", "War and Peace"), but
         # not in a score ("Lithuania 2-1").
         trailing = _TRAILING_SCORE if label in TITLE_LIKE_LABELS else _TRAILING_JUNK

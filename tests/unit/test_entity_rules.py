@@ -18,6 +18,7 @@ from services.entities.extract import RULES, STEP_NAMES, apply_rules
 from services.entities.layout import datelines
 from services.entities.names import initialled_names
 from services.entities.relabel import fix_place_people, listed_names, short_forms
+from services.entities.repairs import leading_nationalities
 from services.entities.spans import Span, model_spans
 from services.entities.teams import sports_teams
 from services.summarizer.evaluate import half_of as summary_half_of
@@ -244,3 +245,23 @@ def test_a_list_without_a_majority_keeps_its_labels() -> None:
 def test_a_shouted_acronym_stays_in_capitals() -> None:
     text = "POLISH NBP REFRAINS FROM REPO.\nThe bank said so."
     assert restore_case(text).startswith("polish NBP refrains from repo.")
+
+
+def test_a_nationality_in_front_of_a_person_is_a_group_of_its_own() -> None:
+    text = "Colombian Camilo Villegas won. British Airways flew."
+    spans = spans_of(text, ("Colombian Camilo Villegas", "PERSON"), ("British Airways", "ORG"))
+    assert surfaces(text, leading_nationalities(text, spans)) == [
+        ("Colombian", "NORP"),
+        ("Camilo Villegas", "PERSON"),
+        ("British Airways", "ORG"),
+    ]
+
+
+def test_a_month_in_front_of_a_name_and_a_reporting_period_after_it_are_cut() -> None:
+    text = "The August National Association index rose. Computer Systems Inc Q2 loss. May Corp."
+    ents = [(4, 31, "ORG"), (44, 67, "ORG"), (74, 83, "ORG")]
+    assert surfaces(text, model_spans(text, ents)) == [
+        ("National Association", "ORG"),
+        ("Computer Systems Inc", "ORG"),
+        ("May Corp", "ORG"),  # the last full stop ends the sentence
+    ]
