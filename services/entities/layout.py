@@ -160,10 +160,13 @@ def table_spans(text: str, spans: list[Span], countries: frozenset[str]) -> list
     teams = team_rows > person_rows
     default = "PERSON" if heads["PERSON"] > heads["OTHER"] and not teams else "ORG"
     # Surnames of the people the article names in full, or by initials ("U. Chandana").
+    # Not from a "person" across a score ("Oldham 3 Ipswich"): that is two clubs.
     surnames = {
         tokens[-1]
         for s in spans
-        if s.label == "PERSON" and len(tokens := name_tokens(text[s.start : s.end])) > 1
+        if s.label == "PERSON"
+        and not _HAS_DIGIT.search(text, s.start, s.end)
+        and len(tokens := name_tokens(text[s.start : s.end])) > 1
     }
     surnames.update(m.group("surname").lower() for m in initialled_names(text))
     out: list[Span] = []

@@ -102,7 +102,9 @@ def trim(text: str, start: int, end: int, label: str) -> tuple[int, int]:
         if end - start > 2 and text[end - 2 : end] in {"'s", "’s"}:
             end -= 2
         lead = _LEADING_JUNK.match(text, start, end)
-        if lead is not None and lead.end() < end:
+        # A title's own "The" is part of it ("The Crying Game"), a lower-case one is not.
+        keeps_the = label == "WORK_OF_ART" and text.startswith("The ", start)
+        if lead is not None and lead.end() < end and not keeps_the:
             start = lead.end()
         month = _LEADING_MONTH.match(text, start, end) if label in _DATED_LABELS else None
         if month is not None and month.end() < end:

@@ -15,7 +15,7 @@ from services.entities import audit
 from services.entities.casing import restore_case
 from services.entities.evaluate import half_of
 from services.entities.extract import RULES, STEP_NAMES, apply_rules
-from services.entities.layout import datelines
+from services.entities.layout import datelines, table_spans
 from services.entities.names import initialled_names
 from services.entities.relabel import fix_place_people, listed_names, short_forms
 from services.entities.repairs import leading_nationalities
@@ -265,3 +265,19 @@ def test_a_month_in_front_of_a_name_and_a_reporting_period_after_it_are_cut() ->
         ("Computer Systems Inc", "ORG"),
         ("May Corp", "ORG"),  # the last full stop ends the sentence
     ]
+
+
+def test_a_titles_own_the_stays_and_a_persons_the_goes() -> None:
+    text = 'His film "The Crying Game" and the Smith of the story.'
+    ents = [(10, 25, "WORK_OF_ART"), (31, 40, "PERSON")]
+    assert surfaces(text, model_spans(text, ents)) == [
+        ("The Crying Game", "WORK_OF_ART"),
+        ("Smith", "PERSON"),
+    ]
+
+
+def test_a_person_across_a_score_gives_no_surname_to_a_results_table() -> None:
+    text = "Results:\nNorwich 1 Wolverhampton 0\nOldham 3 Ipswich 3\nPort Vale 2 Oxford 0\n"
+    spans = spans_of(text, ("Oldham 3 Ipswich", "PERSON"))
+    found = dict(surfaces(text, table_spans(text, spans, frozenset())))
+    assert found["Ipswich"] == "ORG" and found["Oldham"] == "ORG"
