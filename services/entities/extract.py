@@ -45,6 +45,7 @@ from services.entities.layout import datelines, table_spans
 from services.entities.names import countries
 from services.entities.relabel import (
     fix_place_people,
+    honoured_people,
     listed_names,
     named_places,
     short_forms,
@@ -243,6 +244,7 @@ RULES: tuple[tuple[str, Rule], ...] = (
     ("place_people", _in_place(lambda p, s: fix_place_people(p.text, s, p.is_place))),
     ("teams", lambda p, s: sports_teams(p.view, s, countries(), p.is_place)),
     ("lists", _in_place(lambda p, s: listed_names(p.text, s))),
+    ("honorifics", _in_place(lambda p, s: honoured_people(p.text, s))),
     ("short_forms", _in_place(lambda p, s: short_forms(p.text, s, p.is_place))),
     # One vote, after the names found again: a vote before them too changed no label on
     # CoNLL-2003 dev (either half), CNN/DM, BBC, LGL or TR-News (one mention in 320 CNN

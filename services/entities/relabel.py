@@ -143,3 +143,23 @@ def listed_names(text: str, spans: list[Span]) -> None:
                         if not member.locked and not full_name:
                             member.label = label
         run = []
+
+
+# "Mr Camus", "Lord Janner": an honorific at the start of the name, or right before it.
+_HONORIFICS = r"(?<![\w.])(?:" + alternation("entities_honorifics") + r")[ \t]+"
+_HONORIFIC = re.compile(_HONORIFICS)
+_HONOURED = re.compile(_HONORIFICS + r"$")
+
+
+def honoured_people(text: str, spans: list[Span]) -> None:
+    """A name right after an honorific ("Mr Camus", "Lord Janner") is a person, whatever
+    the model said; an honorific the model took into the name is cut from it."""
+    for span in spans:
+        if span.locked:
+            continue
+        inside = _HONORIFIC.match(text, span.start, span.end)
+        if inside is not None and inside.end() < span.end:
+            span.start = inside.end()
+            span.label = "PERSON"
+        elif _HONOURED.search(text, max(0, span.start - 8), span.start):
+            span.label = "PERSON"

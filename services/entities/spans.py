@@ -41,9 +41,10 @@ _LEADING_JUNK = re.compile(r"(?:the|[\d.,:/+-]+)\s+", re.IGNORECASE)
 # Association of Purchasing Management index", "the September Treasury bond". Not "May",
 # a name too ("May Department Stores").
 _LEADING_MONTH = re.compile(
-    r"(?!may\b)(?:" + alternation("months") + r")\s+(?=[A-Z])", re.IGNORECASE
+    r"(?i:(?!may\b)(?:" + alternation("months") + r"))\s+(?=[A-Z])(?![A-Z]\.)"
 )
-_DATED_LABELS = frozenset({"ORG", "GPE", "LOC", "FAC", "NORP"})
+_DATED_LABELS = frozenset({"ORG", "GPE", "LOC", "NORP"})
+_QUOTES = "\"'“‘«"
 _TRAILING_SCORE = re.compile(r"(?:\s+\d{1,2}-\d{1,2})+$")
 # ... and a reporting period ("Computer Systems Inc Q2", "Martela H1").
 _TRAILING_JUNK = re.compile(
@@ -102,8 +103,13 @@ def trim(text: str, start: int, end: int, label: str) -> tuple[int, int]:
         if end - start > 2 and text[end - 2 : end] in {"'s", "’s"}:
             end -= 2
         lead = _LEADING_JUNK.match(text, start, end)
-        # A title's own "The" is part of it ("The Crying Game"), a lower-case one is not.
-        keeps_the = label == "WORK_OF_ART" and text.startswith("The ", start)
+        # A quoted title's own "The" is part of it (' "The Crying Game" '); not a lower-case
+        # one, nor one before a name the model took for a title ("The Lib Dems").
+        keeps_the = (
+            label == "WORK_OF_ART"
+            and text.startswith("The ", start)
+            and text[:start].rstrip(" \t")[-1:] in _QUOTES
+        )
         if lead is not None and lead.end() < end and not keeps_the:
             start = lead.end()
         month = _LEADING_MONTH.match(text, start, end) if label in _DATED_LABELS else None

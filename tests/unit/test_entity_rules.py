@@ -17,7 +17,12 @@ from services.entities.evaluate import half_of
 from services.entities.extract import RULES, STEP_NAMES, apply_rules
 from services.entities.layout import datelines, table_spans
 from services.entities.names import initialled_names
-from services.entities.relabel import fix_place_people, listed_names, short_forms
+from services.entities.relabel import (
+    fix_place_people,
+    honoured_people,
+    listed_names,
+    short_forms,
+)
 from services.entities.repairs import leading_nationalities
 from services.entities.spans import Span, model_spans
 from services.entities.teams import sports_teams
@@ -259,20 +264,23 @@ def test_a_nationality_in_front_of_a_person_is_a_group_of_its_own() -> None:
 
 def test_a_month_in_front_of_a_name_and_a_reporting_period_after_it_are_cut() -> None:
     text = "The August National Association index rose. Computer Systems Inc Q2 loss. May Corp."
-    ents = [(4, 31, "ORG"), (44, 67, "ORG"), (74, 83, "ORG")]
+    text += " June E. Nylen Foundation"
+    ents = [(4, 31, "ORG"), (44, 67, "ORG"), (74, 83, "ORG"), (84, 108, "ORG")]
     assert surfaces(text, model_spans(text, ents)) == [
         ("National Association", "ORG"),
         ("Computer Systems Inc", "ORG"),
-        ("May Corp", "ORG"),  # the last full stop ends the sentence
+        ("May Corp", "ORG"),  # the full stop ends the sentence
+        ("June E. Nylen Foundation", "ORG"),
     ]
 
 
-def test_a_titles_own_the_stays_and_a_persons_the_goes() -> None:
-    text = 'His film "The Crying Game" and the Smith of the story.'
-    ents = [(10, 25, "WORK_OF_ART"), (31, 40, "PERSON")]
+def test_a_quoted_titles_own_the_stays_and_other_thes_go() -> None:
+    text = 'His film "The Crying Game" and the Smith of The Lib Dems.'
+    ents = [(10, 25, "WORK_OF_ART"), (31, 40, "PERSON"), (44, 56, "WORK_OF_ART")]
     assert surfaces(text, model_spans(text, ents)) == [
         ("The Crying Game", "WORK_OF_ART"),
         ("Smith", "PERSON"),
+        ("Lib Dems", "WORK_OF_ART"),
     ]
 
 
@@ -281,3 +289,16 @@ def test_a_person_across_a_score_gives_no_surname_to_a_results_table() -> None:
     spans = spans_of(text, ("Oldham 3 Ipswich", "PERSON"))
     found = dict(surfaces(text, table_spans(text, spans, frozenset())))
     assert found["Ipswich"] == "ORG" and found["Oldham"] == "ORG"
+
+
+def test_a_name_after_an_honorific_is_a_person() -> None:
+    text = "Mr Camus spoke. Lord Janner left. Mr. Toshitsune Inc said. Mississippi flooded."
+    found = [("Camus", "NORP"), ("Lord Janner", "ORG"), ("Mr. Toshitsune", "ORG")]
+    spans = spans_of(text, *found, ("Mississippi", "GPE"))
+    honoured_people(text, spans)
+    assert surfaces(text, spans) == [
+        ("Camus", "PERSON"),
+        ("Janner", "PERSON"),
+        ("Toshitsune", "PERSON"),
+        ("Mississippi", "GPE"),
+    ]
