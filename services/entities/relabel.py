@@ -1,5 +1,6 @@
 """Labels repaired with the article's own evidence: places named as such, places the model
-took for people, and lone words labelled by the full name they shorten."""
+took for people, lone words labelled by the full name they shorten, names listed
+together, and names after an honorific."""
 
 from __future__ import annotations
 
