@@ -276,6 +276,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--data", required=True, type=existing_path, help="the evaluation data file or folder"
     )
     evaluate.add_argument("--limit", type=int, help="score only the first so many documents")
+    evaluate.add_argument(
+        "--half",
+        type=int,
+        choices=(1, 2),
+        help="ner, summary: score half 1 (the first ceil(n/2) documents) or half 2 (the rest)",
+    )
+    evaluate.add_argument(
+        "--skip",
+        default="",
+        metavar="STEPS",
+        help="ner: leave out these steps of the stage (comma-separated names, see RULES)",
+    )
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(func=cmd_eval)
 

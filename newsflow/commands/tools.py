@@ -60,10 +60,19 @@ def cmd_schemas(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Score a stage on an evaluation set; the last line of ``--json`` is one JSON object."""
+    if args.half is not None and args.task not in ("ner", "summary"):
+        raise CliError(f"--half: eval {args.task} scores the whole file")
+    if args.skip and args.task != "ner":
+        raise CliError("--skip: only eval ner leaves steps out")
     if args.task == "ner":
         from services.entities.evaluate import evaluate_ner
+        from services.entities.extract import STEP_NAMES
 
-        result = evaluate_ner(args.data, limit=args.limit)
+        skip = frozenset(name.strip() for name in args.skip.split(",") if name.strip())
+        if skip - set(STEP_NAMES):
+            unknown = ", ".join(sorted(skip - set(STEP_NAMES)))
+            raise CliError(f"--skip: no step {unknown}; the steps: {', '.join(STEP_NAMES)}")
+        result = evaluate_ner(args.data, limit=args.limit, half=args.half, skip=skip)
     elif args.task == "geo":
         from services.geocoder.evaluate import evaluate_geo
 
@@ -75,7 +84,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     else:
         from services.summarizer.evaluate import evaluate_summaries
 
-        result = evaluate_summaries(args.data, limit=args.limit)
+        result = evaluate_summaries(args.data, limit=args.limit, half=args.half)
     if args.json:
         print(json.dumps(result))
     else:

@@ -104,6 +104,17 @@ class _Clusters:
             self.parent[max(a, b)] = min(a, b)
 
 
+# A line's opening run of capitalised words: "Kathmandu, Nepal", "WASHINGTON".
+_LINE_HEAD = re.compile(r"[ \t]*(?:[A-Z][\w.'’-]*[ \t]*,?[ \t]*){1,4}")
+
+
+def _opens_its_line(text: str, span: Span) -> bool:
+    """Whether ``span`` ends a run of capitalised words that opens its line (a dateline's
+    place), rather than standing in a sentence ("We are telling Daesh (IS)")."""
+    line_start = text.rfind("\n", 0, span.start) + 1
+    return _LINE_HEAD.fullmatch(text, line_start, span.end) is not None
+
+
 def _cluster(text: str, spans: list[Span]) -> list[list[int]]:
     """Group the spans that name the same thing: same name, surname, acronym, "X (Y)"."""
     clusters = _Clusters(len(spans))
@@ -148,7 +159,8 @@ def _cluster(text: str, spans: list[Span]) -> list[list[int]]:
             clusters.union(i, spelled_out[surface.replace(".", "")])
 
     # "Daesh (IS)", "Islamic State (IS)": a name and its parenthesised acronym. Not
-    # "Jonas Bjorkman (Sweden)" or "Mark Crear (U.S.)": a person's or place's country.
+    # "Jonas Bjorkman (Sweden)" or "Mark Crear (U.S.)": a person's or place's country,
+    # nor "Kathmandu, Nepal (CNN)": a dateline's agency.
     for i in range(len(spans) - 1):
         first, second = spans[i], spans[i + 1]
         between = text[first.end : second.start]
@@ -159,6 +171,8 @@ def _cluster(text: str, spans: list[Span]) -> list[list[int]]:
             continue
         spelled = initials(text[first.start : first.end]) == alias.replace(".", "")
         organisations = second.label not in {"GPE", "LOC", "PERSON"} and first.label != "PERSON"
+        if organisations and first.label in {"GPE", "LOC"} and _opens_its_line(text, first):
+            continue  # "Kathmandu, Nepal (CNN)": a dateline and its agency
         if spelled or organisations:
             clusters.union(i, i + 1)
 

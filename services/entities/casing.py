@@ -11,6 +11,7 @@ from services.entities.tuning import TUNING
 
 # Letters that change length when their case changes ("ß".upper() == "SS"): leave them.
 _SAFE_CASE = re.compile(r"^[^\W\d_]+$")
+_VOWEL = re.compile(r"[aeiouy]")
 
 
 def _is_shouting(line: str) -> bool:
@@ -54,6 +55,10 @@ def _restore_word(word: str, evidence: dict[str, str], table: bool) -> str:
     # does not spell is taken as a common word (headlines repeat their names in the body).
     if table or lower in countries():
         return word[0] + lower[1:]
+    # No English word of three letters or more is spelled without a vowel: "NBP",
+    # "BBC", "KPN" are acronyms ("MR", "DR" are not).
+    if len(word) > TUNING.acronym_min_letters - 1 and not _VOWEL.search(lower):
+        return word
     return lower
 
 

@@ -42,6 +42,9 @@ _LOWER_WORD = re.compile(r"(?<![\w'’.-])[a-z]{2,}\b")
 # "Forfar 3 2 0 1 7 4 6", "3. Plymouth 4 3 1 0 10 6 10": a standings row.
 _STANDINGS_LINE = re.compile(r"^[ \t]*(?:\d+\.?[ \t]+)?[A-Z][^\d\n]*?(?:[ \t]+\d+){4,}")
 _HAS_DIGIT = re.compile(r"\d")
+# "Faroe Islands v Israel.", "Republic of Ireland. August 17 -": a full stop after a word
+# longer than an abbreviation ("St.", "Utd.", "W.") ends the sentence and the name.
+_FULL_STOP = re.compile(r"[^\W\d_]{4}(\.)(?!\w)")
 
 
 def datelines(text: str) -> list[Span]:
@@ -61,7 +64,10 @@ def datelines(text: str) -> list[Span]:
             out.append(Span(byline.start(1), byline.end(1), "PERSON"))
         for group in ("city", "region"):
             if match.group(group):
-                out.append(Span(match.start(group), match.end(group), "GPE", locked=True))
+                # "LOUISVILLE, KY--(Marketwire)": the dash is the dateline's, not the name's.
+                name = match.group(group).rstrip("-")
+                start = match.start(group)
+                out.append(Span(start, start + len(name), "GPE", locked=True))
     return out
 
 
@@ -134,6 +140,9 @@ def table_spans(text: str, spans: list[Span], countries: frozenset[str]) -> list
             counted = match.start()
             start, end = row_start + match.start(), row_start + match.end()
             start, end = trim(text, start, end, "ORG")
+            stop = _FULL_STOP.search(text, start, end)
+            if stop is not None:
+                start, end = trim(text, start, stop.start(1), "ORG")
             surface = text[start:end]
             if len(surface) < TUNING.table_name_min_chars or surface.lower() in STOP_WORDS:
                 continue
@@ -151,10 +160,13 @@ def table_spans(text: str, spans: list[Span], countries: frozenset[str]) -> list
     teams = team_rows > person_rows
     default = "PERSON" if heads["PERSON"] > heads["OTHER"] and not teams else "ORG"
     # Surnames of the people the article names in full, or by initials ("U. Chandana").
+    # Not from a "person" across a score ("Oldham 3 Ipswich"): that is two clubs.
     surnames = {
         tokens[-1]
         for s in spans
-        if s.label == "PERSON" and len(tokens := name_tokens(text[s.start : s.end])) > 1
+        if s.label == "PERSON"
+        and not _HAS_DIGIT.search(text, s.start, s.end)
+        and len(tokens := name_tokens(text[s.start : s.end])) > 1
     }
     surnames.update(m.group("surname").lower() for m in initialled_names(text))
     out: list[Span] = []

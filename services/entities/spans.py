@@ -37,10 +37,27 @@ _TITLE = re.compile(
 # Characters that never start or end a name ("“Mosul" from a stray quote, "Iraq," ...).
 _EDGE = "\"'“”‘’«»()[]{}<>,;:!?*|/\\–—-_ \t\r\n"
 _LEADING_JUNK = re.compile(r"(?:the|[\d.,:/+-]+)\s+", re.IGNORECASE)
+# A month before an organisation's or a place's name dates it: "the August National
+# Association of Purchasing Management index", "the September Treasury bond". Not "May",
+# a name too ("May Department Stores").
+_LEADING_MONTH = re.compile(
+    r"(?i:(?!may\b)(?:" + alternation("months") + r"))\s+(?=[A-Z])(?![A-Z]\.)"
+)
+_DATED_LABELS = frozenset({"ORG", "GPE", "LOC", "NORP"})
+_QUOTES = "\"'“‘«"
 _TRAILING_SCORE = re.compile(r"(?:\s+\d{1,2}-\d{1,2})+$")
-_TRAILING_JUNK = re.compile(r"(?:\s+(?:[\d.,:/+-]+|\d+(?:st|nd|rd|th)|[a-z]+(?:['’][a-z]+)?))+$")
-_NAME_BREAK = re.compile(r"\n|[ \t]+(?:-{1,2}|–|—)[ \t]+|,[ \t]*")
-_LINE_BREAK = re.compile(r"\n")
+# ... and a reporting period ("Computer Systems Inc Q2", "Martela H1").
+_TRAILING_JUNK = re.compile(
+    r"(?:\s+(?:[\d.,:/+-]+|\d+(?:st|nd|rd|th)|[QH][1-4]|[a-z]+(?:['’][a-z]+)?))+$"
+)
+# A bracket that does not close inside the span: "Fredericks (Namibia", "World Health
+# Organization (WHO". A closed one may be part of a name ("Alan John Percivale (A.J.P.)
+# Taylor").
+_OPEN = r"[ \t]*\([ \t]*(?![^()\n]*\))"
+_OPEN_BRACKET = re.compile(_OPEN)
+_NAME_BREAK = re.compile(r"\n|[ \t]+(?:-{1,2}|–|—)[ \t]+|,[ \t]*|" + _OPEN)
+_LINE_BREAK = re.compile(r"\n|" + _OPEN)
+_COMMA_BREAK = re.compile(r"\n|,[ \t]*|" + _OPEN)
 # Inside a person's span, a lower-case word other than a name particle ("Ludwig van
 # Beethoven", "Kengo wa Dondo") joins two names: "Laurent Cabannes and Laurent Benezech",
 # "Yorkshire at Headingley".
@@ -51,6 +68,21 @@ _PERSON_JOIN = re.compile(
     )
     + r")\b)[a-z]+)[ \t]+"
 )
+
+# Inside another name's span, a lower-case word that no name holds ("of", "de", "al")
+# joins two names: "Real Madrid against Real Union", "Yorkshire at Headingley".
+_NAME_JOIN = re.compile(
+    r"[ \t]+(?!(?:"
+    + alternation(
+        "function_words",
+        "entities_long_name_words_extra",
+        "entities_listed_name_particles",
+        "entities_name_particles_extra",
+        "arabic_articles",
+    )
+    + r")\b)[a-z]+[ \t]+"
+)
+_JOINED_LABELS = frozenset({"ORG", "GPE", "LOC", "NORP", "FAC"})
 
 
 def trim(text: str, start: int, end: int, label: str) -> tuple[int, int]:
@@ -71,8 +103,18 @@ def trim(text: str, start: int, end: int, label: str) -> tuple[int, int]:
         if end - start > 2 and text[end - 2 : end] in {"'s", "’s"}:
             end -= 2
         lead = _LEADING_JUNK.match(text, start, end)
-        if lead is not None and lead.end() < end:
+        # A quoted title's own "The" is part of it (' "The Crying Game" '); not a lower-case
+        # one, nor one before a name the model took for a title ("The Lib Dems").
+        keeps_the = (
+            label == "WORK_OF_ART"
+            and text.startswith("The ", start)
+            and text[:start].rstrip(" \t")[-1:] in _QUOTES
+        )
+        if lead is not None and lead.end() < end and not keeps_the:
             start = lead.end()
+        month = _LEADING_MONTH.match(text, start, end) if label in _DATED_LABELS else None
+        if month is not None and month.end() < end:
+            start = month.end()
         # Titles may end in a number or a common word ("Euro 96", "War and Peace"), but
         # not in a score ("Lithuania 2-1").
         trailing = _TRAILING_SCORE if label in TITLE_LIKE_LABELS else _TRAILING_JUNK
@@ -96,19 +138,29 @@ def model_spans(text: str, ents: Sequence[tuple[int, int, str]]) -> list[Span]:
         # A name never runs across a line break, a spaced dash or a comma ("RUGBY UNION -
         # SOUTH AFRICA", "Mercantile, Commerce"), nor a person's across "and" ("Laurent
         # Cabannes and Laurent Benezech"): such a span is two names, or a name and junk.
-        breaks = _NAME_BREAK if label not in TITLE_LIKE_LABELS else _LINE_BREAK
+        breaks = (
+            _NAME_BREAK
+            if label not in TITLE_LIKE_LABELS
+            else _LINE_BREAK
+            if label == "WORK_OF_ART"
+            else _COMMA_BREAK
+        )
         bounds = [raw_start]
         for gap in breaks.finditer(text, raw_start, raw_end):
             bounds.extend((gap.start(), gap.end()))
-        if label == "PERSON":
-            for gap in _PERSON_JOIN.finditer(text, raw_start, raw_end):
+        joins = _PERSON_JOIN if label == "PERSON" else _NAME_JOIN
+        if label == "PERSON" or label in _JOINED_LABELS:
+            for gap in joins.finditer(text, raw_start, raw_end):
                 bounds.extend((gap.start(), gap.end()))
         bounds = [raw_start, *sorted(bounds[1:]), raw_end]
+        # Cut at a bracket, "Stephy Mavididi (Arsenal" is a player and his club: the
+        # model's one label for both says nothing of either, so the pieces do not vote.
+        whole = _OPEN_BRACKET.search(text, raw_start, raw_end) is None
         for piece_start, piece_end in zip(bounds[::2], bounds[1::2], strict=True):
             start, end = trim(text, piece_start, piece_end, label)
             end = _sentence_stop(text, start, end)
             if end > start and any(c.isupper() for c in text[start:end]):
-                spans.append(Span(start, end, label))
+                spans.append(Span(start, end, label, from_model=whole))
     return spans
 
 

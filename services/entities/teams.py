@@ -8,7 +8,7 @@ from collections.abc import Callable
 from services.entities.names import name_key
 from services.entities.spans import Span
 from services.entities.tuning import TUNING
-from shared.lexicon import alternation
+from shared.lexicon import alternation, words
 
 # Between two teams' names: "Surrey beat Warwickshire", "Nice drew with Guingamp".
 _MATCH_VERBS = "(?:" + alternation("entities_match_verbs") + ")"
@@ -20,8 +20,23 @@ _OPPONENT = re.compile(
 _LIST_JOIN = re.compile(r"[ \t]*(?:,|,?[ \t]+(?:and|&))[ \t]+")
 # After a team's name: "Surrey captain Chris Lewis", "Newcastle team mate", "the Volgograd side".
 _TEAM_ROLE = re.compile(
-    r"(?:['’]s)?[ \t]+(?:" + alternation("entities_team_roles", gap=r"[ \t]") + r")\b"
+    r"(?P<possessive>['’]s)?[ \t]+(?P<role>"
+    + alternation("entities_team_roles", gap=r"[ \t]")
+    + r")\b"
 )
+_GROUP_ROLES = words("entities_team_group_roles")
+# "serie A club Atalanta": a club word right before the name.
+_CLUB_BEFORE = re.compile(r"(?<![\w-])(?:" + alternation("entities_club_words") + r")[ \t]+$")
+
+
+def _is_team_role(text: str, span: Span) -> bool:
+    """Whether a team role follows ``span`` ("Surrey captain"); a person's possessive
+    before a group he has ("Ferguson's side") is no team's."""
+    role = _TEAM_ROLE.match(text, span.end)
+    if role is None:
+        return False
+    owned = role.group("possessive") is not None and role.group("role") in _GROUP_ROLES
+    return not (owned and span.label == "PERSON")
 
 
 def sports_teams(
@@ -33,8 +48,9 @@ def sports_teams(
     """Clubs named after their town are organisations ("Surrey beat Warwickshire").
 
     Teams are the names on either side of a result verb, names before a team role
-    ("Surrey captain"), and names listed with a team ("Essex, Derbyshire and Surrey").
-    A national side keeps its country's label. A one-word "person" becomes a club only
+    ("Surrey captain"), names after a club word ("serie A club Atalanta": a club even
+    if the model took it for a person), and names listed with a team ("Essex, Derbyshire
+    and Surrey"). A national side keeps its country's label. A one-word "person" becomes a club only
     if the gazetteer (when there is one) knows it as a place: "Tyson beat Holyfield" is
     two people; without a gazetteer, :func:`~services.entities.repairs.short_forms`
     gives back to people the surnames of those the article names in full ("Barack Obama
@@ -44,7 +60,13 @@ def sports_teams(
     """
     ordered = sorted(spans, key=lambda s: s.start)
     starts = {s.start for s in ordered}
-    teams = {i for i, span in enumerate(ordered) if _TEAM_ROLE.match(text, span.end)}
+    teams = {i for i, span in enumerate(ordered) if _is_team_role(text, span)}
+    clubs = {
+        id(span)
+        for span in ordered
+        if _CLUB_BEFORE.search(text, max(0, span.start - 20), span.start)
+    }
+    teams.update(i for i, span in enumerate(ordered) if id(span) in clubs)
     team_keys = {name_key(text[ordered[i].start : ordered[i].end]) for i in teams}
     added: list[Span] = []
     for i, first in enumerate(ordered):
@@ -82,8 +104,10 @@ def sports_teams(
             continue
         if name_key(surface) in countries:
             span.label = "GPE"
-        elif span.label == "PERSON" and (
-            len(surface.split()) > 1 or (is_place is not None and not is_place(surface))
+        elif (
+            span.label == "PERSON"
+            and id(span) not in clubs
+            and (len(surface.split()) > 1 or (is_place is not None and not is_place(surface)))
         ):
             continue  # "Jonas Bjorkman beat ...", "Tyson beat ...": players
         else:

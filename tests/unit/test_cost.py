@@ -30,8 +30,8 @@ from services.entities.extract import (
     BATCH_CHARS,
     CHUNK_CHARS,
     _chunks,
-    _extract_from_ents,
     _model_batches,
+    apply_rules,
     extract_entities,
     load_nlp,
 )
@@ -233,7 +233,7 @@ def test_entity_repairs_are_linear(build: Callable[[int], str], pattern: str, la
     def work(size: int) -> Callable[[], object]:
         text = build(size)
         ents = _ents(text, pattern, label)
-        return lambda: _extract_from_ents(text, text, ents, _is_place)
+        return lambda: apply_rules(text, text, ents, _is_place)
 
     assert_linear(work, 16_000)
 
@@ -242,14 +242,14 @@ def test_entity_repairs_are_linear_under_a_shouted_title() -> None:
     def work(size: int) -> Callable[[], object]:
         text = "BREAKING NEWS FROM PARIS\n" + _repeat("the mayor of Paris said ", size)
         ents = _ents(text, r"Paris", "GPE")
-        return lambda: _extract_from_ents(text, text, ents, _is_place)
+        return lambda: apply_rules(text, text, ents, _is_place)
 
     assert_linear(work, 8_000)
 
 
 def test_candidates_of_a_sentence_share_its_text() -> None:
     text = _repeat("Paris, London, Berlin, ", 20_000)
-    extraction = _extract_from_ents(text, text, _ents(text, r"[A-Z]\w+", "GPE"), _is_place)
+    extraction = apply_rules(text, text, _ents(text, r"[A-Z]\w+", "GPE"), _is_place)
     assert len(extraction.candidates) > 2_000
     assert len({id(c.sentence) for c in extraction.candidates}) == 1
 

@@ -193,3 +193,20 @@ def test_evaluate_summaries_scores_a_jsonl_file(tmp_path: Path) -> None:
     only_first = evaluate_summaries(str(data), limit=1, max_sentences=3)
     assert only_first["articles"] == 1
     assert only_first["rouge1"] == 1.0
+
+
+def test_evaluate_summaries_scores_each_half_against_lead3(tmp_path: Path) -> None:
+    lead = ARTICLE.split("\n")[1]
+    data = tmp_path / "eval.jsonl"
+    records = [
+        {"id": "a", "text": ARTICLE, "reference": summarize(ARTICLE).text},
+        {"id": "b", "text": ARTICLE, "reference": summarize(ARTICLE).text},
+        {"id": "c", "text": ARTICLE, "reference": lead},
+    ]
+    data.write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
+    first, second = (evaluate_summaries(str(data), half=half) for half in (1, 2))
+    assert (first["articles"], second["articles"]) == (2, 1)
+    assert first["rouge1"] == 1.0  # both references are the summariser's own
+    lead3 = first["lead3"]
+    assert isinstance(lead3, dict)
+    assert first["margin_rouge1"] == round(1.0 - lead3["rouge1"], 4)
