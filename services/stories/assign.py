@@ -158,8 +158,10 @@ def score_story(
     features: StoryFeatures, story: StoryState, tuning: Tuning = DEFAULT_TUNING
 ) -> Score:
     """How strongly the article belongs to ``story`` (higher: more); see the module doc."""
-    terms_norm, entities_norm, places_norm = story.norms
-    words = cosine(features.terms, story.terms, terms_norm)
+    _, entities_norm, places_norm = story.norms
+    # ``story.terms`` sums its articles' unit vectors: the dot over the size is the mean
+    # cosine to them, which falls as a story drifts where the centroid's cosine would not.
+    words = _dot(features.terms, story.terms) / story.size if story.size else 0.0
     entities = cosine(features.entities, story.entities, entities_norm)
     # Exemplars are kept normalised and truncated: the dot product is a lower bound of the
     # cosine with the article, enough to rank.
@@ -167,19 +169,17 @@ def score_story(
     near_entities = max((_dot(features.entities, e) for _, e in story.recent), default=0.0)
     places = cosine(features.places, story.places, places_norm)
     relation = focus_relation(features.focus, story, tuning)
+    who = max(entities, near_entities)
     total = (
         tuning.words_weight * words
         + tuning.exemplar_weight * near_words
-        + tuning.entities_weight * max(entities, near_entities)
+        + tuning.entities_weight * who
         + tuning.places_weight * places
     )
-    if relation is FocusRelation.SAME:
-        total += tuning.focus_same_bonus
-    elif relation is FocusRelation.OTHER_COUNTRY:
+    if relation is FocusRelation.OTHER_COUNTRY:
         total -= tuning.focus_country_penalty
     elif relation is FocusRelation.OTHER_TOWN:
         total -= tuning.focus_town_penalty
-    who = max(entities, near_entities)
     shares_who = who >= tuning.shared_evidence
     if (
         not shares_who
@@ -192,10 +192,27 @@ def score_story(
     conflict = relation in {FocusRelation.OTHER_COUNTRY, FocusRelation.OTHER_TOWN}
     if conflict and not shares_who and tuning.conflict_veto:
         total = -math.inf
+    if years_apart(features.year, story, tuning):
+        total -= tuning.year_penalty
     gap = gap_days(features.day, story)
-    if gap is not None and gap > tuning.time_free_days:
-        total -= tuning.time_penalty_per_doubling * math.log2(gap / tuning.time_free_days)
+    if gap is not None:
+        if shares_who:
+            total += tuning.time_close_bonus * closeness(gap, tuning)
+        if gap > tuning.time_free_days:
+            total -= tuning.time_penalty_per_doubling * math.log2(gap / tuning.time_free_days)
     return Score(total, words, entities, places, relation, gap)
+
+
+def closeness(gap: float, tuning: Tuning = DEFAULT_TUNING) -> float:
+    """1 for the same day, falling with the log of the gap to 0 at ``time_bonus_days``."""
+    return max(0.0, 1.0 - math.log2(1.0 + gap) / math.log2(1.0 + tuning.time_bonus_days))
+
+
+def years_apart(year: int | None, story: StoryState, tuning: Tuning = DEFAULT_TUNING) -> bool:
+    """Whether the article's year is ``year_apart`` or more from every year of the story."""
+    if year is None or not story.years:
+        return False
+    return min(abs(year - other) for other in story.years) >= tuning.year_apart
 
 
 def retrieval_keys(features: StoryFeatures, tuning: Tuning = DEFAULT_TUNING) -> dict[str, float]:
@@ -234,6 +251,11 @@ def absorb(story: StoryState, features: StoryFeatures, tuning: Tuning = DEFAULT_
             rarest = min(story.foci, key=lambda p: story.foci[p])
             del story.foci[rarest]
             del story.focus_places[rarest]
+    if features.year is not None:
+        story.years[features.year] = story.years.get(features.year, 0) + 1
+        if len(story.years) > _MAX_FOCI:
+            # The rarest goes, the oldest of those: a story's present outweighs its past.
+            del story.years[min(story.years, key=lambda y: (story.years[y], y))]
     story.recent.append(
         (
             _top(features.terms, tuning.exemplar_terms),

@@ -245,16 +245,19 @@ def ablation_tunings(base: Tuning = DEFAULT_TUNING) -> dict[str, Tuning]:
     """The signals added one at a time: words, + entities, + places, + time.
 
     "+places" brings the rules that need who and where together (no one and nowhere in
-    common: a penalty; two places and no one in common: no join).
+    common: a penalty; two places and no one in common: no join); "+time" the days between
+    article and story (the bonus when close, the penalty when far, the window) and the
+    years apart.
     """
     words = dataclasses.replace(
         base,
         entities_weight=0.0,
         places_weight=0.0,
-        focus_same_bonus=0.0,
         focus_country_penalty=0.0,
         focus_town_penalty=0.0,
         time_penalty_per_doubling=0.0,
+        time_close_bonus=0.0,
+        year_penalty=0.0,
         window_days=1e9,
         unsupported_penalty=0.0,
         conflict_veto=False,
@@ -266,7 +269,6 @@ def ablation_tunings(base: Tuning = DEFAULT_TUNING) -> dict[str, Tuning]:
     places = dataclasses.replace(
         entities,
         places_weight=base.places_weight,
-        focus_same_bonus=base.focus_same_bonus,
         focus_country_penalty=base.focus_country_penalty,
         focus_town_penalty=base.focus_town_penalty,
         unsupported_penalty=base.unsupported_penalty,

@@ -49,23 +49,19 @@ _NEWS_TEXT = (
 _NEWS_WORDS = frozenset(_NEWS_TEXT.split())
 _STOP = frozenset(STOP_WORDS) | _NEWS_WORDS
 _DIGITS = re.compile(r"^[\d.,']+$")
+# A year as news writes it: four digits from 1800 to 2099 standing alone.
+_YEAR = re.compile(r"(?<![\d.,])\b(1[89]\d\d|20\d\d)\b(?![.,]?\d)")
 # Entity labels that say who or what an event involves; places are read from the geocoder,
-# dates and quantities are not entities here.
-_ENTITY_GROUPS = {
-    "PERSON": "per",
-    "ORG": "org",
-    "NORP": "grp",
-    "EVENT": "evt",
-    "FAC": "fac",
-    "PRODUCT": "obj",
-    "WORK_OF_ART": "obj",
-    "LAW": "obj",
-    "GPE": "loc",
-    "LOC": "loc",
-}
+# dates and quantities are not entities here. The label only admits a name: the key is the
+# name alone, as a small model labels one name two ways ("Crimea" an ORG here, a GPE there;
+# "Police Scotland" a LOC), and a name is the same someone whatever its label.
+_IDENTIFYING_LABELS = frozenset(
+    {"PERSON", "ORG", "NORP", "EVENT", "FAC", "PRODUCT", "WORK_OF_ART", "LAW", "GPE", "LOC"}
+)
 # An odd 64-bit multiplier (from splitmix64) to combine a shingle's word hashes.
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _EPOCH = date(1970, 1, 1)
+
 _Key = TypeVar("_Key", str, int)
 
 
@@ -90,11 +86,14 @@ class StoryFeatures:
     day: float | None
     #: Content-word stem -> tf-idf weight, L2-normalised, the top ``Tuning.article_terms``.
     terms: dict[str, float]
-    #: ``group:name`` -> salience x rarity, L2-normalised.
+    #: ``n:name`` -> salience x rarity, L2-normalised.
     entities: dict[str, float]
     #: GeoNames id -> confidence x rarity (focus doubled), L2-normalised.
     places: dict[int, float]
     focus: FocusPlace | None
+    #: The year it is about: its publication year, or for an undated article the year its
+    #: text names most (at least ``Tuning.year_mentions`` times); None if neither.
+    year: int | None = None
     #: MinHash of the text's word shingles; None for a text too short to shingle.
     signature: Signature | None = field(default=None, compare=False)
 
@@ -193,12 +192,11 @@ def term_counts(body: Sequence[str], title: str | None, title_weight: float) -> 
 
 
 def entity_key(entity: Entity) -> str | None:
-    """``group:normalised name`` of an entity, None for labels that do not identify."""
-    group = _ENTITY_GROUPS.get(entity.label)
-    name = normalize_name(entity.name)
-    if group is None or len(name) < 2:
+    """``n:normalised name`` of an entity, None for labels that do not identify."""
+    if entity.label not in _IDENTIFYING_LABELS:
         return None
-    return f"{group}:{name}"
+    name = normalize_name(entity.name)
+    return f"n:{name}" if len(name) >= 2 else None
 
 
 def place_key(geonameid: int) -> str:
@@ -274,6 +272,21 @@ def jaccard_estimate(first: Signature, second: Signature) -> float:
     return float(np.mean(first == second))
 
 
+def text_year(text: str, mentions: int) -> int | None:
+    """The year ``text`` names most, if at least ``mentions`` times (ties: the latest)."""
+    counts = Counter(_YEAR.findall(text))
+    if not counts:
+        return None
+    year, times = max(counts.items(), key=lambda item: (item[1], item[0]))
+    return int(year) if times >= mentions else None
+
+
+def _year(published: date | datetime | None, text: str, mentions: int) -> int | None:
+    if published is not None:
+        return published.year
+    return text_year(text, mentions)
+
+
 def _focus(places: Sequence[Place]) -> FocusPlace | None:
     for place in places:
         if place.focus:
@@ -341,5 +354,6 @@ def story_features(
         entities=ents,
         places=where,
         focus=_focus(places),
+        year=_year(published, text, tuning.year_mentions),
         signature=minhash(body, tuning),
     )
