@@ -11,13 +11,16 @@ For an article's :class:`~services.stories.features.StoryFeatures`:
 3. the story's state takes the article in (bounded top-k sums), and the index and the
    copy index learn it.
 
-A score adds evidence of one event and takes away evidence of two. For: the words'
-cosine to the story centroid and to the nearest of its latest articles, the salient
-entities' and the places' cosines, the same focus. Against: foci in different countries
-or far-apart towns, sharing no one (people, organisations) or no one and nowhere, and the
-log of the days between the article and the story. Two places with no one in common
-cannot join at all, and a story quiet for ``window_days`` is out of reach, and evicted:
-who, where and when separate look-alike events that words alone would chain together.
+A score is a fixed linear combination of similarities (as Miranda et al. 2018 score a
+story) with rules for evidence of two events. For: the words' mean cosine to the story's
+articles and their best cosine to one of its latest articles, the salient entities' and
+the places' cosines, and, when someone is shared, a date close to the story's. Against:
+foci in different countries or far-apart towns, sharing no one (people, organisations)
+or no one and nowhere, the log of the days between the article and the story, and a year
+two or more from every year of the story (an undated article's year is the one its text
+names). Two places with no one in common cannot join at all, and a story quiet for
+``window_days`` is out of reach, and evicted: who, where and when separate look-alike
+events that words alone would chain together.
 """
 
 from __future__ import annotations
@@ -80,6 +83,10 @@ class FocusRelation(StrEnum):
     UNKNOWN = "unknown"
 
 
+# The relations from closest to farthest, as declared.
+_CLOSENESS = {relation: rank for rank, relation in enumerate(FocusRelation)}
+
+
 @dataclass(frozen=True, slots=True)
 class Score:
     """One candidate's score and its parts (for tests, tuning and the ablation)."""
@@ -119,11 +126,12 @@ def focus_relation(
     if focus is None or not story.focus_places:
         return FocusRelation.UNKNOWN
     best = FocusRelation.OTHER_COUNTRY
-    order = list(FocusRelation)
     for other in story.focus_places.values():
         relation = _relation(focus, other, tuning)
-        if order.index(relation) < order.index(best):
+        if _CLOSENESS[relation] < _CLOSENESS[best]:
             best = relation
+            if relation is FocusRelation.SAME:
+                break
     return best
 
 

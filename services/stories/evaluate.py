@@ -32,6 +32,7 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import math
 import random
 import time
 from collections import Counter
@@ -141,9 +142,12 @@ def prefill(assigner: StoryAssigner, stories: int, texts: list[str], seed: int =
     cumulative = list(itertools.accumulate(counts[term] for term in vocabulary))
     rng = random.Random(seed)  # noqa: S311 (a benchmark's fixture, not a secret)
     for number in range(stories):
-        terms = {t: rng.random() for t in rng.choices(vocabulary, cum_weights=cumulative, k=40)}
-        entities = {f"per:p{rng.randrange(stories)}": 1.0 for _ in range(4)}
-        places = {rng.randrange(1, 2 * stories): 1.0 for _ in range(3)}
+        drawn = {t: rng.random() for t in rng.choices(vocabulary, cum_weights=cumulative, k=40)}
+        # Unit vectors, as an article's are: a story of one article scores as a real one.
+        norm = math.sqrt(sum(w * w for w in drawn.values()))
+        terms = {t: w / norm for t, w in drawn.items()}
+        entities = {f"n:p{rng.randrange(stories)}": 0.5 for _ in range(4)}
+        places = {rng.randrange(1, 2 * stories): 1 / math.sqrt(3) for _ in range(3)}
         story = StoryState(
             id=f"synthetic-{number}",
             first_article=f"synthetic-{number}",
@@ -291,17 +295,26 @@ def main(argv: list[str] | None = None) -> None:
         help="join thresholds to try, comma-separated (each variant at each)",
     )
     parser.add_argument(
+        "--sweep",
+        action="append",
+        default=[],
+        help="NAME=V1,V2,...: each value of one tuning weight in turn, the others as set",
+    )
+    parser.add_argument(
         "--window-stories", type=int, default=0, help="synthetic live stories, to time the cost"
     )
     args = parser.parse_args(argv)
     tuning = DEFAULT_TUNING
     for item in args.set:
         name, value = item.split("=", 1)
-        kind = type(getattr(tuning, name))
-        tuning = dataclasses.replace(tuning, **{name: kind(value)})
+        tuning = _with(tuning, name, value)
     records = list(read_jsonl(args.data, args.limit))
     enrichments, enrich_s = cached_enrich([r["text"] for r in records], args.cache)
     variants = ablation_tunings(tuning) if args.ablation else {"tuned": tuning}
+    for item in args.sweep:
+        name, values = item.split("=", 1)
+        for value in values.split(","):
+            variants[f"{name}={value}"] = _with(tuning, name, value)
     for name, variant in variants.items():
         for threshold in args.thresholds or [variant.join_threshold]:
             _print_score(
@@ -313,6 +326,13 @@ def main(argv: list[str] | None = None) -> None:
                 path=args.data,
                 window_stories=args.window_stories,
             )
+
+
+def _with(tuning: Tuning, name: str, value: str) -> Tuning:
+    """``tuning`` with one field set from its text (``true``/``false`` for a switch)."""
+    kind = type(getattr(tuning, name))
+    parsed: Any = value.lower() in {"1", "true", "yes"} if kind is bool else kind(value)
+    return dataclasses.replace(tuning, **{name: parsed})
 
 
 def _print_score(

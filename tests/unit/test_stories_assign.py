@@ -20,6 +20,7 @@ from services.stories.features import (
 from services.stories.index import MemoryStoryIndex, StoryState
 from services.stories.tuning import DEFAULT_TUNING
 from shared.schemas import Entity, Mention, Place
+from shared.text import tokenize_words
 
 DAY = date(2026, 3, 2)
 
@@ -416,7 +417,10 @@ def test_an_undated_text_about_another_year_is_kept_from_a_dated_story() -> None
 
 
 def test_text_year_needs_repeated_mentions_and_ignores_counts() -> None:
-    assert text_year("In 2012 the vote; 2,000 people; 2012 again, and 1998.", 2) == 2012
-    assert text_year("About 2000 troops, 1998 once.", 2) is None
-    assert text_year("2001 and 2003, then 2001 and 2003.", 2) == 2003  # a tie: the latest
-    assert text_year("No year here, only 12,2012 and 2012.5.", 1) is None
+    def year(text: str, mentions: int = 2) -> int | None:
+        return text_year(tokenize_words(text), mentions)
+
+    assert year("In 2012 the vote; 2,000 people; 2012 again, and 1998.") == 2012
+    assert year("About 2000 troops, 1998 once.") is None
+    assert year("2001 and 2003, then 2001 and 2003.") == 2003  # a tie: the latest
+    assert year("Room 4821, 0042 and 1700 are not years.", 1) is None
