@@ -18,11 +18,12 @@ the texts and the code and data versions of the two stages, so tuning runs are c
 
 Run: ``newsflow eval stories --data FILE`` or, with a cache and the signal ablation,
 ``python -m services.stories.evaluate FILE --cache /tmp/stories-cache --ablation``.
-Measured with it on dev.jsonl (default tuning, 2 shared cores): BCubed P 0.812 R 0.732
-F1 0.770, pairwise F1 0.559, ARI 0.556, NMI 0.918, 325 stories predicted for 215;
-1.7 ms CPU an article in the stories stage, 1.6 to 2.5 ms with ``--window-stories
-100000``. Words alone reach F1 0.789 at their best threshold (0.35): see
-``docs/CHOICES.md`` for why the who/where/when rules stay.
+Measured with it on dev.jsonl (default tuning, 2 shared cores): BCubed P 0.816 R 0.806
+F1 0.811, pairwise F1 0.665, ARI 0.663, NMI 0.936, 261 stories predicted for 215;
+1.5 ms CPU an article in the stories stage, 1.5 to 1.9 ms with ``--window-stories
+100000``. Words alone reach F1 0.793 (``--ablation``); ``--sweep NAME=V1,V2`` moves
+one weight at a time: see ``docs/CHOICES.md`` for the figures and why the who/where/when
+rules stay.
 """
 
 from __future__ import annotations
