@@ -11,13 +11,16 @@ For an article's :class:`~services.stories.features.StoryFeatures`:
 3. the story's state takes the article in (bounded top-k sums), and the index and the
    copy index learn it.
 
-A score adds evidence of one event and takes away evidence of two. For: the words'
-cosine to the story centroid and to the nearest of its latest articles, the salient
-entities' and the places' cosines, the same focus. Against: foci in different countries
-or far-apart towns, sharing no one (people, organisations) or no one and nowhere, and the
-log of the days between the article and the story. Two places with no one in common
-cannot join at all, and a story quiet for ``window_days`` is out of reach, and evicted:
-who, where and when separate look-alike events that words alone would chain together.
+A score is a fixed linear combination of similarities (as Miranda et al. 2018 score a
+story) with rules for evidence of two events. For: the words' mean cosine to the story's
+articles and their best cosine to one of its latest articles, the salient entities' and
+the places' cosines, and, when someone is shared, a date close to the story's. Against:
+foci in different countries or far-apart towns, sharing no one (people, organisations)
+or no one and nowhere, the log of the days between the article and the story, and a year
+two or more from every year of the story (an undated article's year is the one its text
+names). Two places with no one in common cannot join at all, and a story quiet for
+``window_days`` is out of reach, and evicted: who, where and when separate look-alike
+events that words alone would chain together.
 """
 
 from __future__ import annotations
@@ -79,6 +82,10 @@ class FocusRelation(StrEnum):
     UNKNOWN = "unknown"
 
 
+# The relations from closest to farthest, as declared.
+_CLOSENESS = {relation: rank for rank, relation in enumerate(FocusRelation)}
+
+
 @dataclass(frozen=True, slots=True)
 class Score:
     """One candidate's score and its parts (for tests, tuning and the ablation)."""
@@ -118,11 +125,12 @@ def focus_relation(
     if focus is None or not story.focus_places:
         return FocusRelation.UNKNOWN
     best = FocusRelation.OTHER_COUNTRY
-    order = list(FocusRelation)
     for other in story.focus_places.values():
         relation = _relation(focus, other, tuning)
-        if order.index(relation) < order.index(best):
+        if _CLOSENESS[relation] < _CLOSENESS[best]:
             best = relation
+            if relation is FocusRelation.SAME:
+                break
     return best
 
 
@@ -157,8 +165,10 @@ def score_story(
     features: StoryFeatures, story: StoryState, tuning: Tuning = DEFAULT_TUNING
 ) -> Score:
     """How strongly the article belongs to ``story`` (higher: more); see the module doc."""
-    terms_norm, entities_norm, places_norm = story.norms
-    words = cosine(features.terms, story.terms, terms_norm)
+    _, entities_norm, places_norm = story.norms
+    # ``story.terms`` sums its articles' unit vectors: the dot over the size is the mean
+    # cosine to them, which falls as a story drifts where the centroid's cosine would not.
+    words = _dot(features.terms, story.terms) / story.size if story.size else 0.0
     entities = cosine(features.entities, story.entities, entities_norm)
     # Exemplars are kept normalised and truncated: the dot product is a lower bound of the
     # cosine with the article, enough to rank.
@@ -166,19 +176,17 @@ def score_story(
     near_entities = max((_dot(features.entities, e) for _, e in story.recent), default=0.0)
     places = cosine(features.places, story.places, places_norm)
     relation = focus_relation(features.focus, story, tuning)
+    who = max(entities, near_entities)
     total = (
         tuning.words_weight * words
         + tuning.exemplar_weight * near_words
-        + tuning.entities_weight * max(entities, near_entities)
+        + tuning.entities_weight * who
         + tuning.places_weight * places
     )
-    if relation is FocusRelation.SAME:
-        total += tuning.focus_same_bonus
-    elif relation is FocusRelation.OTHER_COUNTRY:
+    if relation is FocusRelation.OTHER_COUNTRY:
         total -= tuning.focus_country_penalty
     elif relation is FocusRelation.OTHER_TOWN:
         total -= tuning.focus_town_penalty
-    who = max(entities, near_entities)
     shares_who = who >= tuning.shared_evidence
     if (
         not shares_who
@@ -191,10 +199,27 @@ def score_story(
     conflict = relation in {FocusRelation.OTHER_COUNTRY, FocusRelation.OTHER_TOWN}
     if conflict and not shares_who and tuning.conflict_veto:
         total = -math.inf
+    if years_apart(features.year, story, tuning):
+        total -= tuning.year_penalty
     gap = gap_days(features.day, story)
-    if gap is not None and gap > tuning.time_free_days:
-        total -= tuning.time_penalty_per_doubling * math.log2(gap / tuning.time_free_days)
+    if gap is not None:
+        if shares_who:
+            total += tuning.time_close_bonus * closeness(gap, tuning)
+        if gap > tuning.time_free_days:
+            total -= tuning.time_penalty_per_doubling * math.log2(gap / tuning.time_free_days)
     return Score(total, words, entities, places, relation, gap)
+
+
+def closeness(gap: float, tuning: Tuning = DEFAULT_TUNING) -> float:
+    """1 for the same day, falling with the log of the gap to 0 at ``time_bonus_days``."""
+    return max(0.0, 1.0 - math.log2(1.0 + gap) / math.log2(1.0 + tuning.time_bonus_days))
+
+
+def years_apart(year: int | None, story: StoryState, tuning: Tuning = DEFAULT_TUNING) -> bool:
+    """Whether the article's year is ``year_apart`` or more from every year of the story."""
+    if year is None or not story.years:
+        return False
+    return min(abs(year - other) for other in story.years) >= tuning.year_apart
 
 
 def retrieval_keys(features: StoryFeatures, tuning: Tuning = DEFAULT_TUNING) -> dict[str, float]:
@@ -233,6 +258,11 @@ def absorb(story: StoryState, features: StoryFeatures, tuning: Tuning = DEFAULT_
             rarest = min(story.foci, key=lambda p: story.foci[p])
             del story.foci[rarest]
             del story.focus_places[rarest]
+    if features.year is not None:
+        story.years[features.year] = story.years.get(features.year, 0) + 1
+        if len(story.years) > _MAX_FOCI:
+            # The rarest goes, the oldest of those: a story's present outweighs its past.
+            del story.years[min(story.years, key=lambda y: (story.years[y], y))]
     story.recent.append(
         (
             _top(features.terms, tuning.exemplar_terms),

@@ -47,6 +47,9 @@ class StoryState:
     #: The places its articles are about, with how many articles each.
     foci: dict[int, int] = field(default_factory=dict)
     focus_places: dict[int, FocusPlace] = field(default_factory=dict)
+    #: The years its articles are about (publication year, or named in an undated text),
+    #: with how many articles each.
+    years: dict[int, int] = field(default_factory=dict)
     #: The latest articles' own vectors (terms, entities), a few heaviest weights each: a
     #: story told from several angles is close to one of its articles, not to its mean.
     recent: list[tuple[dict[str, float], dict[str, float]]] = field(default_factory=list)
@@ -59,6 +62,7 @@ class StoryState:
         data["places"] = {str(k): v for k, v in self.places.items()}
         data["foci"] = {str(k): v for k, v in self.foci.items()}
         data["focus_places"] = {str(k): asdict(v) for k, v in self.focus_places.items()}
+        data["years"] = {str(k): v for k, v in self.years.items()}
         return data
 
     @classmethod
@@ -75,6 +79,8 @@ class StoryState:
             places={int(k): float(v) for k, v in data["places"].items()},
             foci={int(k): int(v) for k, v in data["foci"].items()},
             focus_places={int(k): FocusPlace(**v) for k, v in data["focus_places"].items()},
+            # A snapshot written before years were kept has none.
+            years={int(k): int(v) for k, v in data.get("years", {}).items()},
             recent=[(dict(t), dict(e)) for t, e in data["recent"]],
             norms=tuple(data["norms"]),
         )
