@@ -111,7 +111,15 @@ def test_a_paused_aggregator_makes_nothing_partial_and_a_paused_stage_is_complet
 ) -> None:
     # Down after 6 s: a busy entities worker beats between batches, and on a loaded machine
     # a batch of NER can take a few seconds (its loop is busy, not down).
-    env = {**DEFAULTS, "NEWSFLOW_MERGE_DEADLINE_S": "2", "NEWSFLOW_STAGE_DOWN_AFTER_S": "6"}
+    # Claims after 1.5 s (the harness's): a process stopped for longer than the Redis
+    # client's 5 s socket timeout loses the read it had in flight, and its entries come
+    # back to it only by a claim; after the default 30 s, the test would wait for that.
+    env = {
+        **DEFAULTS,
+        "NEWSFLOW_MERGE_DEADLINE_S": "2",
+        "NEWSFLOW_STAGE_DOWN_AFTER_S": "6",
+        "NEWSFLOW_CLAIM_IDLE_MS": "1500",
+    }
     pipeline = Pipeline(redis_url, prefix, tmp_path / "state", extra_env=env)
     keys = Keys(prefix)
     try:

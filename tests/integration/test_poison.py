@@ -155,7 +155,9 @@ async def _garbage_through(redis_url: str, index: int, batch: list[bytes]) -> No
             else:
                 assert produced + len(dead) == len(fed), spec.name
     finally:
-        keys_left = [k async for k in client.scan_iter(match=f"{prefix}:*")]
+        # COUNT 1000: the server may hold many other keys, and SCAN's default reads ten
+        # per round trip.
+        keys_left = [k async for k in client.scan_iter(match=f"{prefix}:*", count=1000)]
         if keys_left:
             await client.delete(*keys_left)
         await client.aclose()
