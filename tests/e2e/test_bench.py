@@ -54,7 +54,7 @@ def test_bench_reports_every_figure_and_leaves_no_keys(redis_url: str) -> None:
     assert report["latency_p50_s"] <= report["latency_p99_s"] < 60
     rss = report["rss_mb"]
     assert isinstance(rss, dict)
-    assert set(rss) == {"ingest", "entities", "geocoder", "summarizer", "aggregator"}
+    assert set(rss) == {"ingest", "entities", "geocoder", "summarizer", "stories", "aggregator"}
     assert all(20 < mb < 2000 for mb in rss.values())
     assert report["partial_events"] == 0
     assert report["dead_letters"] == 0
