@@ -17,6 +17,7 @@ import queue
 import time
 import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from multiprocessing.synchronize import Barrier
 from typing import Any
 
@@ -212,40 +213,52 @@ def measure_bare(texts: Sequence[BenchText], settings: Settings) -> BareFigures:
     return figures
 
 
-#: What one side-by-side process is given: its index, its texts, the settings, the
-#: barrier every process waits at before its measured run, and the queue for its report.
-ShareRunner = Callable[[int, list[BenchText], Settings, Barrier, "queue.Queue[Any]"], None]
+@dataclass(frozen=True)
+class Share:
+    """What one side-by-side process is given, and how it reports back."""
 
+    index: int
+    texts: list[BenchText]
+    settings: Settings
+    #: Every process waits here, loaded and warmed up, before its measured run.
+    barrier: Barrier
+    #: Takes one ``(index, error, figures)`` per process.
+    results: Any
 
-def measure_share(
-    index: int,
-    texts: list[BenchText],
-    settings: Settings,
-    barrier: Barrier,
-    results: queue.Queue[Any],
-) -> None:
-    """One side-by-side process: load, warm up, wait for the others, run its share.
-
-    Reports ``(index, None, figures)`` or ``(index, error, None)``; an error breaks the
-    barrier, so that no other process waits for this one.
-    """
-    try:
-        stages = _BareStages(settings, wire=False)
-        stages.run(texts[:WARM_UP_TEXTS], measured=False)
-        barrier.wait()
-        started = time.monotonic()
-        stages.run_all(texts)
+    def report(
+        self, cpu: dict[str, float], wall: dict[str, float], started: float, count: int
+    ) -> None:
+        """The seconds by stage of ``count`` texts, measured from ``started`` until now."""
         figures = {
-            "cpu_s": stages.cpu,
-            "wall_s": stages.wall,
+            "cpu_s": cpu,
+            "wall_s": wall,
             "span": {"started": started, "finished": time.monotonic()},
-            "count": {"texts": float(stages.count)},
+            "count": {"texts": float(count)},
         }
+        self.results.put((self.index, None, figures))
+
+    def fail(self, error: str) -> None:
+        """Say why this process measures nothing; no other process waits for it."""
+        self.barrier.abort()
+        self.results.put((self.index, error, None))
+
+
+#: Runs one side-by-side process (:func:`measure_share`, or a stand-in in tests).
+ShareRunner = Callable[[Share], None]
+
+
+def measure_share(share: Share) -> None:
+    """One side-by-side process: load, warm up, wait for the others, run its share."""
+    try:
+        stages = _BareStages(share.settings, wire=False)
+        stages.run(share.texts[:WARM_UP_TEXTS], measured=False)
+        share.barrier.wait()
+        started = time.monotonic()
+        stages.run_all(share.texts)
         stages.close()
-        results.put((index, None, figures))
+        share.report(stages.cpu, stages.wall, started, stages.count)
     except BaseException:
-        barrier.abort()
-        results.put((index, traceback.format_exc(limit=5), None))
+        share.fail(traceback.format_exc(limit=5))
 
 
 def measure_bare_parallel(
@@ -268,7 +281,9 @@ def measure_bare_parallel(
     results: Any = context.Queue()
     shares = [list(texts[n::processes]) for n in range(processes)]
     children = [
-        context.Process(target=runner, args=(n, shares[n], settings, barrier, results), daemon=True)
+        context.Process(
+            target=runner, args=(Share(n, shares[n], settings, barrier, results),), daemon=True
+        )
         for n in range(processes)
     ]
     for child in children:
