@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.pipeline import PIPELINE
 from tests.conftest import LOCKED_PASSWORD, REPO, SAMPLE
 from tests.e2e.harness import newsflow, run_cli, up_command
 from tests.servers import OwnServer
@@ -121,7 +122,10 @@ def test_up_on_a_password_server_never_shows_the_password(
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             logs = sorted((up.state / "logs").glob("*.log"))
-            if len(logs) == 5 and all("running as consumer" in p.read_text() for p in logs):
+            # One process a service (one entities worker here).
+            if len(logs) == len(PIPELINE.names) and all(
+                "running as consumer" in p.read_text() for p in logs
+            ):
                 break
             time.sleep(0.5)
         else:
