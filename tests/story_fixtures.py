@@ -30,19 +30,21 @@ VOTE = (
 )
 
 
-def _place(name: str, geonameid: int, lat: float, lon: float, country: str) -> Place:
+def place(where: tuple[str, int, float, float, str, str], *, focus: bool = True) -> Place:
+    """A resolved town: (name, GeoNames id, latitude, longitude, country, admin1)."""
+    name, geonameid, lat, lon, country, admin1 = where
     return Place(
         name=name,
         geonameid=geonameid,
         latitude=lat,
         longitude=lon,
         country_code=country,
-        admin1="01",
+        admin1=admin1,
         feature_class="P",
-        feature_code="PPLA",
-        population=500_000,
+        feature_code="PPL",
+        population=40_000,
         confidence=0.9,
-        focus=True,
+        focus=focus,
         mentions=[Mention(text=name, start=0, end=len(name))],
     )
 
@@ -57,9 +59,9 @@ def _entity(name: str, label: str, salience: float) -> Entity:
     )
 
 
-LYON = _place("Lyon", 2996944, 45.748, 4.847, "FR")
-SAPPORO = _place("Sapporo", 2128295, 43.064, 141.347, "JP")
-OTTAWA = _place("Ottawa", 6094817, 45.411, -75.698, "CA")
+LYON = place(("Lyon", 2996944, 45.748, 4.847, "FR", "84"))
+SAPPORO = place(("Sapporo", 2128295, 43.064, 141.347, "JP", "12"))
+OTTAWA = place(("Ottawa", 6094817, 45.411, -75.698, "CA", "08"))
 STORIES = {
     "fire": (FIRE, [_entity("Textiles Morel", "ORG", 0.8)], LYON),
     "quake": (QUAKE, [_entity("JR Hokkaido", "ORG", 0.6)], SAPPORO),

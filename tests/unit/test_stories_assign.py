@@ -21,6 +21,7 @@ from services.stories.index import MemoryStoryIndex, StoryState
 from services.stories.tuning import DEFAULT_TUNING
 from shared.schemas import Entity, Mention, Place
 from shared.text import tokenize_words
+from tests.story_fixtures import place
 
 DAY = date(2026, 3, 2)
 
@@ -37,24 +38,6 @@ def person(name: str, salience: float = 0.6, label: str = "PERSON") -> Entity:
         mentions=[Mention(text=name, start=0, end=len(name))],
         count=2,
         salience=salience,
-    )
-
-
-def place(where: tuple[str, int, float, float, str, str], *, focus: bool = True) -> Place:
-    name, geonameid, lat, lon, country, admin1 = where
-    return Place(
-        name=name,
-        geonameid=geonameid,
-        latitude=lat,
-        longitude=lon,
-        country_code=country,
-        admin1=admin1,
-        feature_class="P",
-        feature_code="PPL",
-        population=40_000,
-        confidence=0.9,
-        focus=focus,
-        mentions=[Mention(text=name, start=0, end=len(name))],
     )
 
 
