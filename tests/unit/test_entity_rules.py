@@ -13,7 +13,6 @@ from newsflow.commands.errors import CliError
 from newsflow.commands.tools import cmd_eval
 from services.entities import audit
 from services.entities.casing import restore_case
-from services.entities.evaluate import half_of
 from services.entities.extract import RULES, STEP_NAMES, apply_rules
 from services.entities.layout import datelines, table_spans
 from services.entities.names import initialled_names
@@ -26,7 +25,7 @@ from services.entities.relabel import (
 from services.entities.repairs import leading_nationalities
 from services.entities.spans import Span, model_spans
 from services.entities.teams import sports_teams
-from services.summarizer.evaluate import half_of as summary_half_of
+from shared.jsonl import half_of
 
 
 def spans_of(text: str, *found: tuple[str, str]) -> list[Span]:
@@ -44,15 +43,14 @@ def surfaces(text: str, spans: list[Span]) -> list[tuple[str, str]]:
     return [(text[s.start : s.end], s.label) for s in spans]
 
 
-@pytest.mark.parametrize("half_of_", [half_of, summary_half_of])
-def test_halves_are_contiguous_disjoint_and_cover_the_file(half_of_: object) -> None:
-    assert callable(half_of_)
+def test_halves_are_contiguous_disjoint_and_cover_the_file() -> None:
+    # One function for the NER and summary evaluations (shared/jsonl.py).
     items = list(range(7))
-    first, second = list(half_of_(items, 1)), list(half_of_(items, 2))
+    first, second = list(half_of(items, 1)), list(half_of(items, 2))
     assert first == [0, 1, 2, 3] and second == [4, 5, 6]
-    assert list(half_of_(items, None)) == items
+    assert list(half_of(items, None)) == items
     with pytest.raises(ValueError, match="half must be 1 or 2"):
-        half_of_(items, 3)
+        half_of(items, 3)
 
 
 def test_every_rule_has_a_unique_step_name() -> None:
