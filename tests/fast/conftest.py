@@ -95,3 +95,28 @@ async def aggregator(memory: aredis.Redis, fast_settings: Settings) -> list[Memo
     """The aggregator's stages: on the entities, places, summaries and assigned streams."""
     stages = await aggregator_app.build_service(fast_settings).make_specs(memory)
     return [MemoryStage(spec, memory, fast_settings) for spec in stages.specs]
+
+
+@pytest.fixture
+def flow(
+    ingest: MemoryStage,
+    entities: MemoryStage,
+    geocoder: MemoryStage,
+    summarizer: MemoryStage,
+    stories: MemoryStage,
+    aggregator: list[MemoryStage],
+) -> list[MemoryStage]:
+    """Every stage in the order the pipeline feeds them, the aggregator once per input:
+    the stories stage reads the draft the merge of the first three sends."""
+    on_entities, on_places, on_summaries, on_stories = aggregator
+    return [
+        ingest,
+        entities,
+        geocoder,
+        summarizer,
+        on_entities,
+        on_places,
+        on_summaries,
+        stories,
+        on_stories,
+    ]

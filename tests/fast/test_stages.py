@@ -436,24 +436,18 @@ async def test_stories_dead_letters_a_draft_that_is_no_event(
 # --- the whole flow -------------------------------------------------------------------
 
 
+async def _through(flow: list[MemoryStage], article: dict[str, str]) -> None:
+    """One raw article through every stage in turn: each reads its own group, once."""
+    await flow[0].feed(json.dumps(article).encode())
+    for stage in flow:
+        assert await stage.deliver() == 1, stage.spec.name
+
+
 async def test_an_article_goes_from_the_public_stream_to_an_enriched_event(
-    ingest: MemoryStage,
-    entities: MemoryStage,
-    geocoder: MemoryStage,
-    summarizer: MemoryStage,
-    stories: MemoryStage,
-    aggregator: list[MemoryStage],
-    memory: aredis.Redis,
-    fast_settings: Settings,
+    flow: list[MemoryStage], memory: aredis.Redis, fast_settings: Settings
 ) -> None:
     started = utc_now()
-    await ingest.feed(json.dumps({"id": "flow-1", "title": "Floods", "text": TEXT}).encode())
-    # Each stage in the order the pipeline feeds them: every one reads its own group.
-    on_entities, on_places, on_summaries, on_stories = aggregator
-    for stage in (ingest, entities, geocoder, summarizer, on_entities, on_places, on_summaries):
-        assert await stage.deliver() == 1, stage.spec.name
-    for stage in (stories, on_stories):
-        assert await stage.deliver() == 1, stage.spec.name
+    await _through(flow, {"id": "flow-1", "title": "Floods", "text": TEXT})
 
     (payload,) = await outputs(memory, _keys(fast_settings).enriched)
     event = EnrichedEvent.model_validate_json(payload)
@@ -475,28 +469,16 @@ async def test_an_article_goes_from_the_public_stream_to_an_enriched_event(
     assert update.story.label == "Floods" and update.story.articles == 1
     assert update.story.focus is not None and update.story.focus.name == "Lyon"
     assert await dead_letters(memory, fast_settings) == []
-    for stage in (ingest, entities, geocoder, summarizer, stories, *aggregator):
+    for stage in flow:
         assert await stage.pending() == 0, stage.spec.name
 
 
 async def test_the_event_says_place_wherever_the_geocoder_resolved_one(
-    ingest: MemoryStage,
-    entities: MemoryStage,
-    geocoder: MemoryStage,
-    summarizer: MemoryStage,
-    stories: MemoryStage,
-    aggregator: list[MemoryStage],
-    memory: aredis.Redis,
-    fast_settings: Settings,
+    flow: list[MemoryStage], memory: aredis.Redis, fast_settings: Settings
 ) -> None:
     # The small model reads "Rafah" as a person: the event follows the geocoder.
     text = "Aid trucks entered Rafah on Monday, officials in Gaza said, as talks in Cairo resumed."
-    await ingest.feed(json.dumps({"id": "one-truth", "text": text}).encode())
-    on_entities, on_places, on_summaries, on_stories = aggregator
-    for stage in (ingest, entities, geocoder, summarizer, on_entities, on_places, on_summaries):
-        await stage.deliver()
-    for stage in (stories, on_stories):
-        await stage.deliver()
+    await _through(flow, {"id": "one-truth", "text": text})
     (payload,) = await outputs(memory, _keys(fast_settings).enriched)
     event = EnrichedEvent.model_validate_json(payload)
     label = {m.text: e.label for e in event.entities for m in e.mentions}
