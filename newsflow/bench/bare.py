@@ -77,9 +77,6 @@ class _BareStages:
         self._articles += 1
         return f"bench-{self._articles:06d}"
 
-    def is_place(self, name: str) -> bool:
-        return bool(self.gazetteer.lookup(name))
-
     def run(self, batch: Sequence[BenchText], *, measured: bool) -> None:
         """One batch through every stage; its seconds count if ``measured``."""
         from services.entities.extract import extract_entities
@@ -90,7 +87,7 @@ class _BareStages:
         extractions = extract_entities(
             self.nlp,
             [t.text for t in batch],
-            is_place=self.is_place,
+            is_place=self.gazetteer.knows,
             batch_size=self.settings.batch_size,
         )
         clocks = self._add("entities", clocks, measured)

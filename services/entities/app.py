@@ -45,7 +45,7 @@ def entities_stage(
     gazetteer_version = gazetteer.version if gazetteer else None
 
     def is_place(name: str) -> bool:
-        return gazetteer is not None and bool(gazetteer.lookup(name))
+        return gazetteer is not None and gazetteer.knows(name)
 
     info = functools.partial(stage_info, STAGE.name, model=model, gazetteer=gazetteer_version)
 

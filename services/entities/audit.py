@@ -106,10 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Imported here: the audit without a gazetteer needs no index on disk.
         from services.geocoder.gazetteer import Gazetteer, ensure_gazetteer
 
-        gazetteer = Gazetteer.open(ensure_gazetteer())
-
-        def is_place(name: str) -> bool:
-            return bool(gazetteer.lookup(name))
+        is_place = Gazetteer.open(ensure_gazetteer()).knows
 
     for path in args.data:
         texts = [str(record["text"]) for record in read_jsonl(path, args.limit)]

@@ -185,10 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Imported here: the scores without a gazetteer need no index on disk.
         from services.geocoder.gazetteer import Gazetteer, ensure_gazetteer
 
-        gazetteer = Gazetteer.open(ensure_gazetteer())
-
-        def is_place(name: str) -> bool:
-            return bool(gazetteer.lookup(name))
+        is_place = Gazetteer.open(ensure_gazetteer()).knows
 
     result = evaluate_ner(
         args.path,

@@ -79,11 +79,8 @@ def evaluate_geo(
     gazetteer = Gazetteer.open(ensure_gazetteer(gazetteer_path))
     articles = list(read_jsonl(path, limit))
 
-    def is_place(name: str) -> bool:
-        return bool(gazetteer.lookup(name))
-
     started = time.perf_counter()
-    extractions = extract_entities(nlp, [a["text"] for a in articles], is_place=is_place)
+    extractions = extract_entities(nlp, [a["text"] for a in articles], is_place=gazetteer.knows)
     recognise_s = time.perf_counter() - started
     all_candidates = [extraction.candidates for extraction in extractions]
 

@@ -117,6 +117,10 @@ class Gazetteer:
         """Release the index file."""
         self._db.close()
 
+    def knows(self, name: str) -> bool:
+        """Whether some place has this name: the entity stage's ``is_place``."""
+        return bool(self.lookup(name))
+
     def lookup(self, name: str) -> list[GazetteerEntry]:
         """Every entry whose name, alternate name or alias matches ``name``, most populous first."""
         return self.lookup_normalized(normalize_name(name))

@@ -71,10 +71,7 @@ def enrich(texts: list[str]) -> list[Enrichment]:
     nlp = load_nlp()
     gazetteer = Gazetteer.open(ensure_gazetteer())
 
-    def is_place(name: str) -> bool:
-        return bool(gazetteer.lookup(name))
-
-    extractions = extract_entities(nlp, texts, is_place=is_place)
+    extractions = extract_entities(nlp, texts, is_place=gazetteer.knows)
     return [Enrichment(e.entities, resolve_places(e.candidates, gazetteer)) for e in extractions]
 
 
