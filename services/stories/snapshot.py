@@ -9,8 +9,8 @@ uninterrupted run makes: ``tests/unit/test_story_snapshot.py`` checks that.
 
 JSON and not pickle: the snapshot is read back from Redis, and unpickling what a Redis
 writer put there would run their code. The data holds the stories' dataclasses as they
-are: ``pydantic_core.to_json`` writes them ten times faster than ``asdict`` and
-``json.dumps`` (3 s instead of 25 s for 20,000 stories on this machine, under load).
+are: ``pydantic_core.to_json`` writes them much faster than ``asdict`` and
+``json.dumps`` do (timed once by hand, not by a command of the repository).
 """
 
 from __future__ import annotations
