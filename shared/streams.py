@@ -25,6 +25,11 @@ from shared.pipeline import (
     StreamDef,
 )
 
+#: The stories stage's own keys: ``lease`` (its owner's token), ``log`` (a stream of the
+#: inputs assigned since the snapshot), ``snapshot`` (the whole state, compressed),
+#: ``cards`` (hash: story id -> card) and ``live`` (sorted set: story id by last seen).
+STORY_STATE = ("lease", "log", "snapshot", "cards", "live")
+
 
 @dataclass(frozen=True)
 class Keys:
@@ -82,9 +87,12 @@ class Keys:
         return self.stream(STORIES)
 
     def story_state(self, name: str) -> str:
-        """A key of the stories stage's own state: ``lease``, ``log``, ``snapshot``,
-        ``cards`` (hash: story id -> card) and ``live`` (sorted set by last seen)."""
+        """A key of the stories stage's own state (one of :data:`STORY_STATE`)."""
         return f"{self.prefix}:stories:{name}"
+
+    def story_state_keys(self) -> tuple[str, ...]:
+        """Every key of the stories stage's own state."""
+        return tuple(self.story_state(name) for name in STORY_STATE)
 
     @property
     def dead(self) -> str:

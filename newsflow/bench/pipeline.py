@@ -171,6 +171,10 @@ async def measure_pipeline(
             "redis_bytes_per_inflight_article": per_inflight,
             "text_bytes_mean": mean_text,
             "redis_memory_ratio_to_text": per_inflight / mean_text,
+            # The stories stage's state, apart: it grows with the articles seen (the log
+            # until the next snapshot, a card per live story), not with those in flight.
+            "redis_story_state_peak_mb": round(memory.story_state_peak / 2**20, 2),
+            "redis_story_log_entries_at_peak": memory.story_log_entries,
             "partial_events": sum(1 for s in events.seen.values() if s.partial),
             "dead_letters": int(await client.xlen(keys.dead)),
             "restarts": pipeline.restarts,

@@ -154,7 +154,9 @@ def describe_report(report: Mapping[str, Any]) -> str:
         f"{report['latency_phase_machine_idle_cores']:.2f})",
         "RSS (MB): " + ", ".join(f"{k} {v}" for k, v in report["rss_mb"].items()),
         f"Redis per in-flight article: {report['redis_bytes_per_inflight_article']:.0f} bytes "
-        f"({report['redis_memory_ratio_to_text']:.2f}x the mean text)",
+        f"({report['redis_memory_ratio_to_text']:.2f}x the mean text); story state at most "
+        f"{report['redis_story_state_peak_mb']} MB ({report['redis_story_log_entries_at_peak']} "
+        "inputs logged since the snapshot)",
         "message bytes per article: "
         + ", ".join(f"{k} {v}" for k, v in report["wire_bytes_per_article"].items()),
     ]

@@ -166,7 +166,13 @@ def idle_seconds(before: Any, after: Any) -> float:
 
 @dataclass
 class InFlightMemory:
-    """Redis memory held for articles in flight, sampled while a burst goes through."""
+    """Redis memory held for articles in flight, sampled while a burst goes through.
+
+    The output streams (enriched events, story updates, dead letters) are retained by
+    length, whatever is in flight, and the stories stage's own state (its log since the
+    last snapshot, the snapshot, the live stories' cards) grows with the articles it has
+    seen: both are left out of the working bytes, and the story state is sampled apart.
+    """
 
     client: aredis.Redis
     keys: Keys
@@ -178,12 +184,19 @@ class InFlightMemory:
     total_before: int = 0
     #: (dataset bytes held for work, all used bytes held for work, articles in flight)
     samples: list[tuple[int, int, int]] = field(default_factory=list)
+    #: The largest the story state grew, and how many articles its log held then.
+    story_state_peak: int = 0
+    story_log_entries: int = 0
+
+    async def _key_bytes(self, keys: Iterable[str]) -> int:
+        total = 0
+        for key in keys:
+            total += int(await self.client.memory_usage(key, samples=0) or 0)
+        return total
 
     async def _output_bytes(self) -> int:
-        total = 0
-        for stream in (self.keys.enriched, self.keys.dead):
-            total += int(await self.client.memory_usage(stream, samples=0) or 0)
-        return total
+        outputs = (self.keys.enriched, self.keys.stories, self.keys.dead)
+        return await self._key_bytes((*outputs, *self.keys.story_state_keys()))
 
     async def _added(self) -> int:
         try:
@@ -210,6 +223,10 @@ class InFlightMemory:
             total = int(info["used_memory"]) - self.total_before - output
             if in_flight > 0:
                 self.samples.append((working, total, in_flight))
+            state = await self._key_bytes(self.keys.story_state_keys())
+            if state > self.story_state_peak:
+                self.story_state_peak = state
+                self.story_log_entries = int(await self.client.xlen(self.keys.story_state("log")))
             await asyncio.sleep(SAMPLE_INTERVAL_S)
 
     def bytes_per_article(self, *, overheads: bool = False) -> float:

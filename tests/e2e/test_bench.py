@@ -58,6 +58,9 @@ def test_bench_reports_every_figure_and_leaves_no_keys(redis_url: str) -> None:
     assert all(20 < mb < 2000 for mb in rss.values())
     assert report["partial_events"] == 0
     assert report["dead_letters"] == 0
+    # Every article of the run passed through the stories stage, which logged its input.
+    assert report["redis_story_state_peak_mb"] > 0
+    assert report["redis_story_log_entries_at_peak"] > 0
     assert report["restarts"] == 0
     json.dumps(report)  # the --json line is one JSON object
 

@@ -13,7 +13,9 @@ from services.stories.app import StoriesStage
 from services.stories.owner import LeaseLost, Owner
 from services.stories.state import StoriesState
 from shared.settings import Settings
-from shared.streams import Keys
+from shared.story_schemas import StoryInput
+from shared.streams import DATA_FIELD, Keys
+from shared.wire import unpack
 from tests.helpers import as_text, wait_until
 from tests.story_fixtures import STREAM, draft
 
@@ -70,6 +72,12 @@ async def test_a_snapshot_in_the_background_then_the_log_after_it_load_the_same_
             # The log the snapshot covers is gone.
             assert await client.xlen(owner.log_key) == 0
     assert stage.saved_seq == 4 and await client.xlen(owner.log_key) == len(STREAM) - 4
+    # The log records what assignment reads, without the mentions the drafts carried.
+    assert all(e.mentions for item in STREAM for e in item.entities)
+    for _, fields in await client.xrange(owner.log_key):
+        logged = StoryInput.model_validate_json(unpack(fields[DATA_FIELD]))
+        assert logged.entities and not any(e.mentions for e in logged.entities)
+        assert not any(p.mentions for p in logged.places)
     loaded = await owner.load()
     assert loaded.seq == stage.state.seq == len(STREAM)
     assert loaded.snapshot() == stage.state.snapshot()

@@ -168,6 +168,8 @@ def test_describe_report_names_the_headline_figures() -> None:
         "rss_mb": {"entities": 240.0},
         "redis_bytes_per_inflight_article": 2600.0,
         "redis_memory_ratio_to_text": 1.25,
+        "redis_story_state_peak_mb": 1.5,
+        "redis_story_log_entries_at_peak": 700,
         "wire_bytes_per_article": {"text": 2100, "entities": 11000},
         "bare_parallel_processes": 2,
         "bare_parallel_cpu_s_per_article": {"entities": 0.04, "total": 0.0425},
@@ -183,6 +185,7 @@ def test_describe_report_names_the_headline_figures() -> None:
     assert "p99 0.500s" in text
     assert "entities 240.0" in text
     assert "1.25x the mean text" in text
+    assert "story state at most 1.5 MB (700 inputs logged since the snapshot)" in text
 
 
 def test_inflight_memory_ignores_the_tail_of_the_burst() -> None:
