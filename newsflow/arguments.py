@@ -304,6 +304,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="use this server (own prefix) instead of a fresh embedded one",
     )
     bench.add_argument("--workers", type=int, help="entities processes (default: one per core)")
+    bench.add_argument(
+        "--stories-window",
+        type=int,
+        metavar="N",
+        help="instead: the stories stage alone, its window filled with N stories, on "
+        "--articles news articles (no Redis)",
+    )
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.set_defaults(func=cmd_bench)
     return parser

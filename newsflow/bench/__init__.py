@@ -19,8 +19,10 @@ One run measures, on real news texts (:mod:`~newsflow.bench.texts`):
 5. resident memory of every service process (the largest per service), and Redis memory
    per article in flight, against the mean text size (:mod:`~newsflow.bench.watch`):
    sampled through the throughput phase, Redis' dataset memory above what it held before,
-   less the growth of the output streams (events kept for subscribers, not work in
-   flight), over the articles admitted but not yet enriched; the largest such ratio while
+   less the growth of the output streams (events and story updates kept for
+   subscribers, not work in flight) and of the stories stage's own state (reported apart:
+   it grows with the articles seen, not with those in flight), over the articles admitted
+   but not yet enriched; the largest such ratio while
    at least half the burst is in flight. The services run with replay retention off, so
    that accepted articles count while in flight only; what retention costs is reported
    apart, as the accepted entry's size (``wire_bytes_per_article``).

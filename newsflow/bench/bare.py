@@ -94,7 +94,7 @@ class _BareStages:
         # The geocoder reads the entity stage's message: built (and timed) as messaging.
         articles = [make_article(item, self._article_id(), self.settings) for item in batch]
         results = [
-            EntitiesResult.of(a.meta, e.entities, e.candidates, _info("entities"))
+            EntitiesResult.of(a.meta, e.entities, e.candidates, bench_stage_info("entities"))
             for a, e in zip(articles, extractions, strict=True)
         ]
         clocks = (time.process_time(), time.perf_counter())
@@ -132,10 +132,13 @@ class _BareStages:
                     meta=article.meta,
                     places=found.places,
                     entities=found.entities,
-                    info=_info("geocoder"),
+                    info=bench_stage_info("geocoder"),
                 ),
                 "summaries": SummaryResult(
-                    meta=article.meta, summary=summary, info=_info("summarizer"), text=article.text
+                    meta=article.meta,
+                    summary=summary,
+                    info=bench_stage_info("summarizer"),
+                    text=article.text,
                 ),
                 "drafts": EnrichedEvent(
                     id=article.meta.id,
@@ -149,7 +152,9 @@ class _BareStages:
                     missing_stages=["stories"],
                     enriched_at=utc_now(),
                 ),
-                "assigned": StoryResult(meta=article.meta, story=story.ref, info=_info("stories")),
+                "assigned": StoryResult(
+                    meta=article.meta, story=story.ref, info=bench_stage_info("stories")
+                ),
             }
             self.wire["text"] += len(item.text.encode("utf-8"))
             for stream, message in messages.items():
@@ -173,7 +178,8 @@ class _BareStages:
         self.gazetteer.close()
 
 
-def _info(stage: str) -> StageInfo:
+def bench_stage_info(stage: str) -> StageInfo:
+    """A stage's info on a message the bench builds (no service made it)."""
     return StageInfo(stage=stage, status="ok", duration_s=0.0, service_version=__version__)
 
 

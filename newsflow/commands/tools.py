@@ -100,6 +100,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     # Progress goes to stderr, so that stdout holds only the report.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if args.stories_window:
+        from newsflow.bench.stories import describe_story_window, measure_story_window
+        from newsflow.bench.texts import load_texts
+        from shared.settings import load_settings
+
+        texts, _ = load_texts(Path(args.data) if args.data else None)
+        window = measure_story_window(texts, args.stories_window, args.articles, load_settings())
+        print(json.dumps(window) if args.json else describe_story_window(window))
+        return 0
     report = run_bench(
         args.articles,
         data=Path(args.data) if args.data else None,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import operator
-from collections import OrderedDict, defaultdict, deque
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
@@ -155,7 +155,10 @@ class MemoryStoryIndex:
 
     def __init__(self, window_days: float, capacity: int, posting_limit: int) -> None:
         self._stories: dict[str, StoryState] = {}
-        self._postings: dict[str, deque[str]] = {}
+        # Lists, not deques with a maxlen: a deque takes a 64-slot block (over 500 bytes)
+        # even for the one story most keys (a name, a town) ever have; with 100,000
+        # stories live that was a fifth of the state.
+        self._postings: dict[str, list[str]] = {}
         self._posting_limit = posting_limit
         self._expiry = _Expiry(window_days, capacity)
         self._evicted_since_sweep = 0
@@ -196,10 +199,13 @@ class MemoryStoryIndex:
         for key in keys:
             posting = self._postings.get(key)
             if posting is None:
-                posting = self._postings[key] = deque(maxlen=self._posting_limit)
-            elif story.id in posting:
+                self._postings[key] = [story.id]
+                continue
+            if story.id in posting:
                 posting.remove(story.id)
             posting.append(story.id)
+            if len(posting) > self._posting_limit:
+                del posting[0]  # the least recently updated story, as a full deque drops
 
     def expire(self, day: float | None) -> list[str]:
         """Advance the clock to ``day`` (if later) and evict quiet stories; their ids."""
@@ -213,9 +219,7 @@ class MemoryStoryIndex:
 
     def _sweep(self) -> None:
         for key in list(self._postings):
-            live = deque(
-                (s for s in self._postings[key] if s in self._stories), maxlen=self._posting_limit
-            )
+            live = [s for s in self._postings[key] if s in self._stories]
             if live:
                 self._postings[key] = live
             else:

@@ -16,7 +16,7 @@ are: ``pydantic_core.to_json`` writes them much faster than ``asdict`` and
 from __future__ import annotations
 
 import base64
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -88,7 +88,8 @@ def _dump_stories(index: MemoryStoryIndex) -> dict[str, Any]:
 def _load_stories(data: dict[str, Any], index: MemoryStoryIndex) -> None:
     index._stories = {s["id"]: StoryState.from_json(s) for s in data["stories"]}
     limit = index._posting_limit
-    index._postings = {key: deque(ids, maxlen=limit) for key, ids in data["postings"].items()}
+    # The newest ``limit`` of each, as put() keeps them.
+    index._postings = {key: list(ids)[-limit:] for key, ids in data["postings"].items()}
     _load_expiry(data["expiry"], index._expiry)
     index._evicted_since_sweep = int(data["evicted_since_sweep"])
 

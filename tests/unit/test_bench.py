@@ -233,3 +233,20 @@ def test_a_side_by_side_process_that_fails_stops_the_measurement() -> None:
     texts = [BenchText(f"Story {n}.") for n in range(4)]
     with pytest.raises(RuntimeError, match="no model"):
         measure_bare_parallel(texts, load_settings(), 2, runner=_failing_share)
+
+
+def test_the_story_window_bench_fills_the_window_and_reads_its_snapshot_back() -> None:
+    from newsflow.bench.stories import describe_story_window, measure_story_window
+
+    texts, _ = bench_texts.load_texts(bench_texts.SAMPLES_DIR)
+    report = measure_story_window(texts, window=40, articles=2, settings=load_settings())
+    # Every filler starts a story of its own (names and places of its own), so the window
+    # is filled by exactly as many.
+    assert report["stories_live"] == report["filler_articles"] == 40
+    # The snapshot holds every story, the measured articles' own included.
+    assert report["restored_stories"] > 40
+    assert report["articles"] == 1  # the repository has one sample text
+    assert report["assign_cpu_s_per_article"] > 0
+    assert report["assign_cpu_s_per_article_empty"] > 0
+    assert report["snapshot_mb"] >= 0 and report["snapshot_read_s"] > 0
+    assert "stories live: 40 (40 filler articles" in describe_story_window(report)
