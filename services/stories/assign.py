@@ -107,6 +107,10 @@ def cosine(first: Mapping[_K, float], second: Mapping[_K, float], norm: float) -
 
 def _dot(first: Mapping[_K, float], second: Mapping[_K, float]) -> float:
     # The key intersection runs in C; only the few shared keys are multiplied in Python.
+    # It builds a set of its left side's keys: the smaller side, then (a story's terms
+    # are twice an article's).
+    if len(first) > len(second):
+        first, second = second, first
     return sum(first[k] * second[k] for k in first.keys() & second.keys())
 
 
