@@ -21,8 +21,9 @@ Run: ``newsflow eval stories --data FILE`` or, with a cache and the signal ablat
 Measured with ``newsflow eval stories --data dev.jsonl --json`` (default tuning, 2 shared
 cores, busy): BCubed P 0.831 R 0.798 F1 0.814, pairwise F1 0.671, ARI 0.669, NMI 0.938,
 269 stories predicted for 215 (0.807, 0.658 and 264 before 120 article terms and a title
-weight of 4). The stage's CPU an article is about 15% above that of 60 terms, run back to
-back on the same cores (1.69 ms was measured with 60 on quieter cores). Words alone reached
+weight of 4). The stage's CPU an article is about 5% above that of 60 terms (best of 3
+runs, four runs of each alternating on the same busy cores: ratios 1.01 to 1.18; 1.69 ms
+was measured with 60 on quieter cores). Words alone reached
 F1 0.793 with 60 terms (``--ablation``); ``--sweep NAME=V1,V2`` moves one weight at a time:
 see ``docs/CHOICES.md`` for the figures and why the who/where/when rules stay.
 """
