@@ -18,12 +18,14 @@ the texts and the code and data versions of the two stages, so tuning runs are c
 
 Run: ``newsflow eval stories --data FILE`` or, with a cache and the signal ablation,
 ``python -m services.stories.evaluate FILE --cache /tmp/stories-cache --ablation``.
-Measured with it on dev.jsonl (default tuning, 2 shared cores): BCubed P 0.816 R 0.806
-F1 0.811, pairwise F1 0.665, ARI 0.663, NMI 0.936, 261 stories predicted for 215;
-1.5 ms CPU an article in the stories stage, 1.5 to 1.9 ms with ``--window-stories
-100000``. Words alone reach F1 0.793 (``--ablation``); ``--sweep NAME=V1,V2`` moves
-one weight at a time: see ``docs/CHOICES.md`` for the figures and why the who/where/when
-rules stay.
+Measured with ``newsflow eval stories --data dev.jsonl --json`` (default tuning, 2 shared
+cores, busy): BCubed P 0.831 R 0.798 F1 0.814, pairwise F1 0.671, ARI 0.669, NMI 0.938,
+269 stories predicted for 215 (0.807, 0.658 and 264 before 120 article terms and a title
+weight of 4). The stage's CPU an article is about 5% above that of 60 terms (best of 3
+runs, four runs of each alternating on the same busy cores: ratios 1.01 to 1.18; 1.69 ms
+was measured with 60 on quieter cores). Words alone reached
+F1 0.793 with 60 terms (``--ablation``); ``--sweep NAME=V1,V2`` moves one weight at a time:
+see ``docs/CHOICES.md`` for the figures and why the who/where/when rules stay.
 """
 
 from __future__ import annotations

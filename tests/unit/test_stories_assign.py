@@ -407,3 +407,18 @@ def test_text_year_needs_repeated_mentions_and_ignores_counts() -> None:
     assert year("About 2000 troops, 1998 once.") is None
     assert year("2001 and 2003, then 2001 and 2003.") == 2003  # a tie: the latest
     assert year("Room 4821, 0042 and 1700 are not years.", 1) is None
+
+
+def test_a_headline_outweighs_the_body_words() -> None:
+    features = story_features(
+        "titled",
+        "The committee met again. The committee discussed the harbour plan.",
+        title="Harbour plan approved",
+        published=DAY,
+        entities=[],
+        places=[],
+        frequencies=DocumentFrequencies(),
+    )
+    # "harbour" is in the title once and the body once, "committee" in the body twice:
+    # the headline word weighs more, as a headline names the event.
+    assert features.terms["harbour"] > features.terms["committee"]
