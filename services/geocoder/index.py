@@ -14,7 +14,7 @@ from services.geocoder.names import KINDS, NameKind, normalize_name
 #: (see :mod:`services.geocoder.geonames_import`).
 IMPORTED_PREFIX: Final = "geonames-dump"
 #: Bumped when the index layout or the way it is derived changes.
-INDEX_FORMAT: Final = 4
+INDEX_FORMAT: Final = 5
 #: The index's tables. ``names.kind`` is the position of the :data:`NameKind` in ``KINDS``.
 INDEX_SCHEMA: Final = """
 PRAGMA journal_mode = OFF;
