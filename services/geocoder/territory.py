@@ -24,7 +24,6 @@ from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from scipy.spatial import cKDTree
 
 K = TypeVar("K", bound=Hashable)
 FloatArray = npt.NDArray[np.float64]
@@ -112,6 +111,9 @@ def territory_centres(
     outline (:func:`outline_edges`). Regions with fewer than ``tuning.min_cells`` cells
     are left out: the caller keeps its own point for them.
     """
+    # Imported here: only the build needs scipy, and the services import this package.
+    from scipy.spatial import cKDTree
+
     listed = list(towns)
     lat, lon = grid_inside(edges, tuning.step_deg)
     if not listed or len(lat) == 0:
