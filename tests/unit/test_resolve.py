@@ -96,6 +96,32 @@ def test_city_state_pattern_beats_population(gazetteer: Gazetteer) -> None:
         assert km(alexandria, 31.31, -92.45) < 50
 
 
+def test_a_country_then_a_country_is_a_list_not_a_town_and_its_country(
+    gazetteer: Gazetteer,
+) -> None:
+    # "US", not "U.S.": the fixture's sentence splitter ends a sentence at each dot.
+    text = (
+        "US prosecutors in New York and Washington asked about his deals in Russia, US "
+        "officials said. The United States may charge him."
+    )
+    spans = [
+        ("US", "GPE"),
+        ("New York", "GPE"),
+        ("Washington", "GPE"),
+        ("Russia", "GPE"),
+        ("US", "GPE"),
+        ("United States", "GPE"),
+    ]
+    russia = by_name(resolve_places(candidates(text, spans), gazetteer), "Russia")
+    assert (russia.country_code, russia.feature_code) == ("RU", "PCLI")
+
+
+def test_a_town_named_after_a_country_keeps_its_region(gazetteer: Gazetteer) -> None:
+    text = "The mill in Lebanon, Pa., closed on Friday."
+    lebanon = by_name(resolve_places(candidates(text, [("Lebanon", "GPE")]), gazetteer), "Lebanon")
+    assert (lebanon.country_code, lebanon.admin1) == ("US", "Pennsylvania")
+
+
 def test_ap_state_abbreviation(gazetteer: Gazetteer) -> None:
     text = "The council of Gainesville, Ga., approved the budget."
     places = resolve_places(candidates(text, [("Gainesville", "GPE")]), gazetteer)
