@@ -72,6 +72,7 @@ from services.geocoder.names import normalize_name
 from services.geocoder.placeness import Group, group_spans
 from services.geocoder.scans import (
     after_locatives,
+    before_offices,
     with_datelines,
     with_listed_places,
     without_covered_containers,
@@ -131,6 +132,7 @@ def resolve_article(candidates: list[PlaceCandidate], gazetteer: Gazetteer) -> R
     spans = without_covered_containers(with_datelines(candidates, spans, gazetteer))
     spans = with_listed_places(candidates, spans, gazetteer)
     spans.extend(after_locatives(candidates, gazetteer))
+    spans.extend(before_offices(candidates, gazetteer))
     person_words = _person_words(candidates)
     groups = group_spans(spans, gazetteer, person_words)
     if groups:

@@ -44,6 +44,12 @@ _AFTER_LOCATIVE: Final = re.compile(
     r"\s+([A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2})\b"
 )
 
+#: A capitalised name (up to three words) right before an office noun; the name may start
+#: with words that are not the place ("Then Beaconsfield Mayor"), tried from the left.
+_BEFORE_OFFICE: Final = re.compile(
+    r"\b([A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2})\s+(?i:" + alternation("geo_office_nouns") + r")\b"
+)
+
 
 def with_datelines(
     candidates: list[PlaceCandidate], found: list[Span], gazetteer: Gazetteer
@@ -210,6 +216,43 @@ def after_locatives(candidates: list[PlaceCandidate], gazetteer: Gazetteer) -> l
             ]
             if entries:
                 out.append(_scanned(cand, match, norm, entries, origin="locative"))
+    return out
+
+
+def before_offices(candidates: list[PlaceCandidate], gazetteer: Gazetteer) -> list[Span]:
+    """Capitalised names right before "Mayor", "police", "council", "officials"... that
+    the model did not tag, taken as :func:`after_locatives` takes its names."""
+    out: list[Span] = []
+    tagged = _Cover([(c.start, c.end) for c in candidates])
+    for cand in _one_per_sentence(candidates):
+        for match in _BEFORE_OFFICE.finditer(cand.sentence):
+            words = list(re.finditer(r"[A-Z][a-z]+", match.group(1)))
+            for word in words:
+                start = cand.sentence_start + match.start(1) + word.start()
+                end = cand.sentence_start + match.end(1)
+                if tagged.overlaps(start, end):
+                    break
+                norm = normalize_name(match.group(1)[word.start() :])
+                if norm in _NOT_PLACES or norm in _CALENDAR:
+                    continue
+                entries = [
+                    e
+                    for e in gazetteer.lookup_normalized(norm)
+                    if e.name_kind == "name"
+                    and (e.population >= TUNING.locative_min_population or e.is_admin)
+                ]
+                if entries:
+                    text = match.group(1)[word.start() :]
+                    span = make_span(
+                        cand.model_copy(update={"label": "GPE"}),
+                        text=text,
+                        start=start,
+                        norm=norm,
+                        entries=entries,
+                    )
+                    span.origin = "locative"  # found by a scan, read as one
+                    out.append(span)
+                    break
     return out
 
 

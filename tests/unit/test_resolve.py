@@ -349,3 +349,17 @@ def test_odd_candidates_do_not_break_resolution(gazetteer: Gazetteer) -> None:
     places = resolve_places(odd, gazetteer)
     assert [p.name for p in places] == ["Mosul"]
     assert places[0].focus
+
+
+def test_an_untagged_town_before_its_mayor_or_police_is_a_place(gazetteer: Gazetteer) -> None:
+    text = "Gainesville Mayor John Smith said Athens police closed the road."
+    spans = [("John Smith", "PERSON")]
+    places = resolve_places(candidates(text, spans), gazetteer)
+    gainesville = by_name(places, "Gainesville")
+    assert gainesville.country_code == "US"
+    assert by_name(places, "Athens").mentions[0].start == text.index("Athens")
+
+
+def test_no_scan_outside_sentences_with_candidates(gazetteer: Gazetteer) -> None:
+    text = "Gainesville Mayor spoke."
+    assert resolve_places(candidates(text, []), gazetteer) == []
