@@ -73,6 +73,7 @@ from services.geocoder.placeness import Group, group_spans
 from services.geocoder.scans import (
     after_locatives,
     before_offices,
+    listed_neighbours,
     with_datelines,
     with_listed_places,
     without_covered_containers,
@@ -133,6 +134,7 @@ def resolve_article(candidates: list[PlaceCandidate], gazetteer: Gazetteer) -> R
     spans = with_listed_places(candidates, spans, gazetteer)
     spans.extend(after_locatives(candidates, gazetteer))
     spans.extend(before_offices(candidates, gazetteer))
+    spans.extend(listed_neighbours(candidates, gazetteer))
     person_words = _person_words(candidates)
     groups = group_spans(spans, gazetteer, person_words)
     if groups:

@@ -242,17 +242,55 @@ def before_offices(candidates: list[PlaceCandidate], gazetteer: Gazetteer) -> li
                     and (e.population >= TUNING.locative_min_population or e.is_admin)
                 ]
                 if entries:
+                    rel_start = start - cand.sentence_start
                     text = match.group(1)[word.start() :]
-                    span = make_span(
-                        cand.model_copy(update={"label": "GPE"}),
-                        text=text,
-                        start=start,
-                        norm=norm,
-                        entries=entries,
-                    )
-                    span.origin = "locative"  # found by a scan, read as one
-                    out.append(span)
+                    out.append(_scan_span(cand, text, rel_start, entries, "locative"))
                     break
+    return out
+
+
+#: An untagged capitalised name listed right before or after a tagged place, with a comma
+#: or "and"/"or" between them: "Limpopo and Eastern Cape", "Ottawa, Gatineau or Montreal".
+_NAME: Final = r"([A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2})"
+_LIST_GAP: Final = r"(?:\s*,\s*(?:and\s+|or\s+)?|\s+(?:and|or)\s+)"
+_LISTED_BEFORE: Final = re.compile(r"\b" + _NAME + _LIST_GAP + "$")
+_LISTED_AFTER: Final = re.compile(_LIST_GAP + _NAME + r"\b")
+
+
+def listed_neighbours(candidates: list[PlaceCandidate], gazetteer: Gazetteer) -> list[Span]:
+    """Names listed with a place the model tagged, that it did not tag itself, taken as
+    :func:`after_locatives` takes its names."""
+    out: list[Span] = []
+    seen: set[int] = set()
+    tagged = _Cover([(c.start, c.end) for c in candidates])
+    for cand in candidates:
+        if cand.label not in ("GPE", "LOC"):
+            continue
+        rel_start = cand.start - cand.sentence_start
+        rel_end = rel_start + len(cand.text)
+        if not 0 <= rel_start <= rel_end <= len(cand.sentence):
+            continue
+        before = _LISTED_BEFORE.search(cand.sentence, max(0, rel_start - 60), rel_start)
+        after = _LISTED_AFTER.match(cand.sentence, rel_end)
+        for found in (before, after):
+            if found is None:
+                continue
+            start = cand.sentence_start + found.start(1)
+            # Once, though it follows one place and precedes another ("A, X and B").
+            if start in seen or tagged.overlaps(start, start + len(found.group(1))):
+                continue
+            seen.add(start)
+            norm = normalize_name(found.group(1))
+            if norm in _NOT_PLACES or norm in _CALENDAR:
+                continue
+            entries = [
+                e
+                for e in gazetteer.lookup_normalized(norm)
+                if e.name_kind == "name"
+                and (e.population >= TUNING.locative_min_population or e.is_admin)
+            ]
+            if entries:
+                out.append(_scan_span(cand, found.group(1), found.start(1), entries, "locative"))
     return out
 
 

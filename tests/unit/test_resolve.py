@@ -363,3 +363,15 @@ def test_an_untagged_town_before_its_mayor_or_police_is_a_place(gazetteer: Gazet
 def test_no_scan_outside_sentences_with_candidates(gazetteer: Gazetteer) -> None:
     text = "Gainesville Mayor spoke."
     assert resolve_places(candidates(text, []), gazetteer) == []
+
+
+def test_an_untagged_region_listed_with_a_tagged_one_is_a_place(gazetteer: Gazetteer) -> None:
+    text = "Exports from Gauteng and Mpumalanga rose."
+    places = resolve_places(candidates(text, [("Gauteng", "GPE")]), gazetteer)
+    mpumalanga = by_name(places, "Mpumalanga")
+    assert (mpumalanga.country_code, mpumalanga.feature_code) == ("ZA", "ADM1")
+    # Listed once, though it could be reached from two places.
+    text = "Pretoria, Mpumalanga and Durban saw more trucks."
+    spans = [("Pretoria", "GPE"), ("Durban", "GPE")]
+    places = resolve_places(candidates(text, spans), gazetteer)
+    assert len(by_name(places, "Mpumalanga").mentions) == 1
