@@ -133,8 +133,8 @@ def resolve_article(candidates: list[PlaceCandidate], gazetteer: Gazetteer) -> R
     spans = without_covered_containers(with_datelines(candidates, spans, gazetteer))
     spans = with_listed_places(candidates, spans, gazetteer)
     spans.extend(after_locatives(candidates, gazetteer))
-    spans.extend(before_offices(candidates, gazetteer))
-    spans.extend(listed_neighbours(candidates, gazetteer))
+    spans.extend(before_offices(candidates, spans, gazetteer))
+    spans.extend(listed_neighbours(candidates, spans, gazetteer))
     person_words = _person_words(candidates)
     groups = group_spans(spans, gazetteer, person_words)
     if groups:

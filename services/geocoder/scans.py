@@ -219,11 +219,14 @@ def after_locatives(candidates: list[PlaceCandidate], gazetteer: Gazetteer) -> l
     return out
 
 
-def before_offices(candidates: list[PlaceCandidate], gazetteer: Gazetteer) -> list[Span]:
+def before_offices(
+    candidates: list[PlaceCandidate], found: list[Span], gazetteer: Gazetteer
+) -> list[Span]:
     """Capitalised names right before "Mayor", "police", "council", "officials"... that
     the model did not tag, taken as :func:`after_locatives` takes its names."""
     out: list[Span] = []
-    tagged = _Cover([(c.start, c.end) for c in candidates])
+    # Not where the model or an earlier scan found a name ("Medina" of "Medina counties").
+    tagged = _Cover([(c.start, c.end) for c in candidates] + [(f.start, f.end) for f in found])
     for cand in _one_per_sentence(candidates):
         for match in _BEFORE_OFFICE.finditer(cand.sentence):
             words = list(re.finditer(r"[A-Z][a-z]+", match.group(1)))
@@ -257,12 +260,14 @@ _LISTED_BEFORE: Final = re.compile(r"\b" + _NAME + _LIST_GAP + "$")
 _LISTED_AFTER: Final = re.compile(_LIST_GAP + _NAME + r"\b")
 
 
-def listed_neighbours(candidates: list[PlaceCandidate], gazetteer: Gazetteer) -> list[Span]:
+def listed_neighbours(
+    candidates: list[PlaceCandidate], found: list[Span], gazetteer: Gazetteer
+) -> list[Span]:
     """Names listed with a place the model tagged, that it did not tag itself, taken as
     :func:`after_locatives` takes its names."""
     out: list[Span] = []
     seen: set[int] = set()
-    tagged = _Cover([(c.start, c.end) for c in candidates])
+    tagged = _Cover([(c.start, c.end) for c in candidates] + [(f.start, f.end) for f in found])
     for cand in candidates:
         if cand.label not in ("GPE", "LOC"):
             continue
@@ -272,15 +277,15 @@ def listed_neighbours(candidates: list[PlaceCandidate], gazetteer: Gazetteer) ->
             continue
         before = _LISTED_BEFORE.search(cand.sentence, max(0, rel_start - 60), rel_start)
         after = _LISTED_AFTER.match(cand.sentence, rel_end)
-        for found in (before, after):
-            if found is None:
+        for listed in (before, after):
+            if listed is None:
                 continue
-            start = cand.sentence_start + found.start(1)
+            start = cand.sentence_start + listed.start(1)
             # Once, though it follows one place and precedes another ("A, X and B").
-            if start in seen or tagged.overlaps(start, start + len(found.group(1))):
+            if start in seen or tagged.overlaps(start, start + len(listed.group(1))):
                 continue
             seen.add(start)
-            norm = normalize_name(found.group(1))
+            norm = normalize_name(listed.group(1))
             if norm in _NOT_PLACES or norm in _CALENDAR:
                 continue
             entries = [
@@ -290,7 +295,7 @@ def listed_neighbours(candidates: list[PlaceCandidate], gazetteer: Gazetteer) ->
                 and (e.population >= TUNING.locative_min_population or e.is_admin)
             ]
             if entries:
-                out.append(_scan_span(cand, found.group(1), found.start(1), entries, "locative"))
+                out.append(_scan_span(cand, listed.group(1), listed.start(1), entries, "locative"))
     return out
 
 
