@@ -115,7 +115,8 @@ def _mark_capitals(builder: IndexBuilder) -> None:
         builder.add(place._replace(feature_code="PPLC"))
 
 
-def _add_continents(builder: IndexBuilder) -> None:
+def _add_continents(builder: IndexBuilder, aliases: dict[str, Any]) -> None:
+    demonyms: dict[str, list[str]] = aliases.get("continent_demonyms", {})
     for continent in continents():
         gid = continent.geonameid
         builder.add(
@@ -134,6 +135,9 @@ def _add_continents(builder: IndexBuilder) -> None:
         builder.name(continent.name, gid, "name")
         for alt in continent.english_names:
             builder.name(alt, gid, "alt")
+        # "European officials": the continent's people, as "Iraqi" is Iraq's.
+        for demonym in demonyms.get(continent.name, ()):
+            builder.name(demonym, gid, "demonym")
 
 
 def _add_curated_regions(builder: IndexBuilder, aliases: dict[str, Any]) -> None:
@@ -164,6 +168,6 @@ def build_gazetteer(out_path: Path) -> GazetteerInfo:
     _add_countries(builder, aliases)
     add_regions(builder, cities)
     del cities
-    _add_continents(builder)
+    _add_continents(builder, aliases)
     _add_curated_regions(builder, aliases)
     return builder.write(out_path, data_version())

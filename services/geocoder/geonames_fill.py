@@ -158,6 +158,11 @@ def add_curated(
                 )
             )
             writer.name(continent.name, continent.geonameid, "name")
+    demonyms: dict[str, list[str]] = aliases.get("continent_demonyms", {})
+    for continent in continents():
+        # The dump's continents have the same ids: "European officials" is Europe's.
+        for demonym in demonyms.get(continent.name, ()):
+            writer.name(demonym, continent.geonameid, "demonym")
     for curated in curated_regions(aliases):
         writer.place(
             (

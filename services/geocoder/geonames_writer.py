@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any, Final
 
-from services.geocoder.index import INDEX_FORMAT, INDEX_SCHEMA
+from services.geocoder.index import INDEX_FORMAT, INDEX_SCHEMA, write_name_filter
 from services.geocoder.names import NameKind, name_keys
 
 #: Rows of places, and of names, buffered before each write.
@@ -118,6 +118,7 @@ class ImportWriter:
             " GROUP BY norm, geonameid ORDER BY norm, geonameid"
         )
         db.executemany("INSERT INTO neighbours VALUES (?,?)", sorted(neighbours))
+        write_name_filter(db)
         db.executemany(
             "INSERT INTO meta VALUES (?,?)",
             [("version", version), ("format", str(INDEX_FORMAT)), *sorted(meta.items())],

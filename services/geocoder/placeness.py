@@ -369,7 +369,11 @@ def group_spans(spans: list[Span], gazetteer: Gazetteer, person_words: set[str])
         containers = []
         for span in kept:
             if span.container_text:
-                containers.extend(_containers(span.container_text, gazetteer))
+                found = _containers(span.container_text, gazetteer)
+                # A country's name, then a country: a list ("in Russia, U.S. officials
+                # said"), not a town and its country ("Lebanon, Pa." still is).
+                if not (_names_country(span) and all(e.is_country for e in found)):
+                    containers.extend(found)
         # Datelines and untagged names look up fewer readings; take the fullest list.
         entries = max((s.entries for s in members), key=len)
         demonym_only = all(e.name_kind == "demonym" for e in entries)
@@ -384,6 +388,11 @@ def group_spans(spans: list[Span], gazetteer: Gazetteer, person_words: set[str])
             )
         )
     return groups
+
+
+def _names_country(span: Span) -> bool:
+    """Whether one reading of the span is a country under its own name."""
+    return any(e.is_country and e.name_kind == "name" for e in span.entries)
 
 
 def _containers(text: str, gazetteer: Gazetteer) -> list[GazetteerEntry]:

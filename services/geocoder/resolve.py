@@ -72,6 +72,8 @@ from services.geocoder.names import normalize_name
 from services.geocoder.placeness import Group, group_spans
 from services.geocoder.scans import (
     after_locatives,
+    before_offices,
+    listed_neighbours,
     with_datelines,
     with_listed_places,
     without_covered_containers,
@@ -131,6 +133,8 @@ def resolve_article(candidates: list[PlaceCandidate], gazetteer: Gazetteer) -> R
     spans = without_covered_containers(with_datelines(candidates, spans, gazetteer))
     spans = with_listed_places(candidates, spans, gazetteer)
     spans.extend(after_locatives(candidates, gazetteer))
+    spans.extend(before_offices(candidates, spans, gazetteer))
+    spans.extend(listed_neighbours(candidates, spans, gazetteer))
     person_words = _person_words(candidates)
     groups = group_spans(spans, gazetteer, person_words)
     if groups:

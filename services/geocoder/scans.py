@@ -44,6 +44,12 @@ _AFTER_LOCATIVE: Final = re.compile(
     r"\s+([A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2})\b"
 )
 
+#: A capitalised name (up to three words) right before an office noun; the name may start
+#: with words that are not the place ("Then Beaconsfield Mayor"), tried from the left.
+_BEFORE_OFFICE: Final = re.compile(
+    r"\b([A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2})\s+(?i:" + alternation("geo_office_nouns") + r")\b"
+)
+
 
 def with_datelines(
     candidates: list[PlaceCandidate], found: list[Span], gazetteer: Gazetteer
@@ -210,6 +216,86 @@ def after_locatives(candidates: list[PlaceCandidate], gazetteer: Gazetteer) -> l
             ]
             if entries:
                 out.append(_scanned(cand, match, norm, entries, origin="locative"))
+    return out
+
+
+def before_offices(
+    candidates: list[PlaceCandidate], found: list[Span], gazetteer: Gazetteer
+) -> list[Span]:
+    """Capitalised names right before "Mayor", "police", "council", "officials"... that
+    the model did not tag, taken as :func:`after_locatives` takes its names."""
+    out: list[Span] = []
+    # Not where the model or an earlier scan found a name ("Medina" of "Medina counties").
+    tagged = _Cover([(c.start, c.end) for c in candidates] + [(f.start, f.end) for f in found])
+    for cand in _one_per_sentence(candidates):
+        for match in _BEFORE_OFFICE.finditer(cand.sentence):
+            words = list(re.finditer(r"[A-Z][a-z]+", match.group(1)))
+            for word in words:
+                start = cand.sentence_start + match.start(1) + word.start()
+                end = cand.sentence_start + match.end(1)
+                if tagged.overlaps(start, end):
+                    break
+                norm = normalize_name(match.group(1)[word.start() :])
+                if norm in _NOT_PLACES or norm in _CALENDAR:
+                    continue
+                entries = [
+                    e
+                    for e in gazetteer.lookup_normalized(norm)
+                    if e.name_kind == "name"
+                    and (e.population >= TUNING.locative_min_population or e.is_admin)
+                ]
+                if entries:
+                    rel_start = start - cand.sentence_start
+                    text = match.group(1)[word.start() :]
+                    out.append(_scan_span(cand, text, rel_start, entries, "locative"))
+                    break
+    return out
+
+
+#: An untagged capitalised name listed right before or after a tagged place, with a comma
+#: or "and"/"or" between them: "Limpopo and Eastern Cape", "Ottawa, Gatineau or Montreal".
+_NAME: Final = r"([A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2})"
+_LIST_GAP: Final = r"(?:\s*,\s*(?:and\s+|or\s+)?|\s+(?:and|or)\s+)"
+_LISTED_BEFORE: Final = re.compile(r"\b" + _NAME + _LIST_GAP + "$")
+_LISTED_AFTER: Final = re.compile(_LIST_GAP + _NAME + r"\b")
+
+
+def listed_neighbours(
+    candidates: list[PlaceCandidate], found: list[Span], gazetteer: Gazetteer
+) -> list[Span]:
+    """Names listed with a place the model tagged, that it did not tag itself, taken as
+    :func:`after_locatives` takes its names."""
+    out: list[Span] = []
+    seen: set[int] = set()
+    tagged = _Cover([(c.start, c.end) for c in candidates] + [(f.start, f.end) for f in found])
+    for cand in candidates:
+        if cand.label not in ("GPE", "LOC"):
+            continue
+        rel_start = cand.start - cand.sentence_start
+        rel_end = rel_start + len(cand.text)
+        if not 0 <= rel_start <= rel_end <= len(cand.sentence):
+            continue
+        before = _LISTED_BEFORE.search(cand.sentence, max(0, rel_start - 60), rel_start)
+        after = _LISTED_AFTER.match(cand.sentence, rel_end)
+        for listed in (before, after):
+            if listed is None:
+                continue
+            start = cand.sentence_start + listed.start(1)
+            # Once, though it follows one place and precedes another ("A, X and B").
+            if start in seen or tagged.overlaps(start, start + len(listed.group(1))):
+                continue
+            seen.add(start)
+            norm = normalize_name(listed.group(1))
+            if norm in _NOT_PLACES or norm in _CALENDAR:
+                continue
+            entries = [
+                e
+                for e in gazetteer.lookup_normalized(norm)
+                if e.name_kind == "name"
+                and (e.population >= TUNING.locative_min_population or e.is_admin)
+            ]
+            if entries:
+                out.append(_scan_span(cand, listed.group(1), listed.start(1), entries, "locative"))
     return out
 
 

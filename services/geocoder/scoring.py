@@ -176,8 +176,10 @@ def _rescore(
     t = TUNING
     others = max(ctx.total - own.total, 1e-9)
     # Per country, the other names' votes for it and for its neighbours: the same for
-    # every reading of that country.
+    # every reading of that country; per region likewise. Cached, the terms are added in
+    # the same order as computed afresh, so the scores are the same to the last bit.
     by_country: dict[str, tuple[float, float]] = {}
+    by_region: dict[tuple[str, str], tuple[float, float]] = {}
     scores = []
     for i, entry in enumerate(group.entries):
         score = group.prior[i]
@@ -199,16 +201,26 @@ def _rescore(
                     t.named_country_weight * min(t.named_support_cap, max(0.0, named)),
                 )
             score += cached[0]
-            if entry.admin1:
-                key = (cc, entry.admin1)
-                region = ctx.regions.get(key, 0.0) - own.regions.get(key, 0.0)
-                score += t.region_weight * max(0.0, region) / others
-            if not entry.is_country:
+            admin1 = entry.admin1
+            if admin1:
+                key = (cc, admin1)
+                terms = by_region.get(key)
+                if terms is None:
+                    region = ctx.regions.get(key, 0.0) - own.regions.get(key, 0.0)
+                    # "Virginia" named anywhere makes "Richmond" the one in Virginia.
+                    named = ctx.named_regions.get(key, 0.0) - own.named_regions.get(key, 0.0)
+                    terms = by_region[key] = (
+                        t.region_weight * max(0.0, region) / others,
+                        t.named_region_weight * min(t.named_support_cap, max(0.0, named)),
+                    )
+                score += terms[0]
+                code = entry.feature_code
+                if not code.startswith("PCL"):  # not a country (is_country)
+                    score += cached[1]
+                if code != "ADM1":
+                    score += terms[1]
+            elif not entry.feature_code.startswith("PCL"):
                 score += cached[1]
-            if entry.admin1 and entry.feature_code != "ADM1":
-                # "Virginia" named anywhere makes "Richmond" the one in Virginia.
-                named = ctx.named_regions.get(key, 0.0) - own.named_regions.get(key, 0.0)
-                score += t.named_region_weight * min(t.named_support_cap, max(0.0, named))
         score += t.proximity_weight * float(near[i])
         scores.append(score)
     group.scores = scores
@@ -311,7 +323,8 @@ def proximity(groups: list[Group], givers: int | None = None) -> list[np.ndarray
     lon = np.radians(table[:, 1])
     weight = table[:, 2]
     owners = np.asarray(owner)
-    starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+    # np.r_ would do, at several times the cost of the call for these small arrays.
+    starts = np.flatnonzero(np.concatenate(([True], owners[1:] != owners[:-1])))
     own_column = np.searchsorted(starts, np.arange(len(owner)), side="right") - 1
     total = np.empty(len(owner))
     for lo in range(0, len(owner), _PROXIMITY_BLOCK):

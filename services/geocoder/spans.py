@@ -233,12 +233,14 @@ def _inner_spans(
     folded = [tok.group().casefold().rstrip(".") for tok in tokens]
     i = 0
     while i < len(tokens):
+        first = tokens[i].group()
+        if not first[0].isupper() or first.casefold() in _FUNCTION:
+            i += 1  # no name starts here, whatever its length
+            continue
         for size in range(min(TUNING.inner_name_max_words, len(tokens) - i), 0, -1):
             if size == len(tokens):
                 continue
             window = tokens[i : i + size]
-            if not window[0].group()[0].isupper() or window[0].group().casefold() in _FUNCTION:
-                continue
             text = part[window[0].start() : window[-1].end()]
             text = _POSSESSIVE.sub("", text) if size == 1 or "'" in text or "’" in text else text
             norm = normalize_name(text)

@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 from typing import NamedTuple
 
-from services.geocoder.index import INDEX_FORMAT, INDEX_SCHEMA, GazetteerInfo
+from services.geocoder.index import INDEX_FORMAT, INDEX_SCHEMA, GazetteerInfo, write_name_filter
 from services.geocoder.names import NameKind, name_keys
 
 
@@ -81,6 +81,7 @@ class IndexBuilder:
                 ),
             )
             db.executemany("INSERT INTO neighbours VALUES (?,?)", sorted(self.neighbours))
+            write_name_filter(db)
             db.executemany(
                 "INSERT INTO meta VALUES (?,?)",
                 [("version", version), ("format", str(INDEX_FORMAT))],

@@ -142,6 +142,13 @@ def test_continents(gazetteer: Gazetteer) -> None:
     assert europe.feature_class == "L"
 
 
+def test_continent_demonyms(gazetteer: Gazetteer) -> None:
+    european = _first(gazetteer.lookup("Europeans"), feature_code="CONT")
+    assert (european.name, european.name_kind) == ("Europe", "demonym")
+    # Mostly an ethnicity in US news ("Asian-American"): no demonym of the continent.
+    assert not [e for e in gazetteer.lookup("Asian") if e.feature_code == "CONT"]
+
+
 def test_unknown_name(gazetteer: Gazetteer) -> None:
     assert gazetteer.lookup("Xqzzyville") == []
     assert gazetteer.lookup("") == []

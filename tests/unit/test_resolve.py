@@ -96,6 +96,32 @@ def test_city_state_pattern_beats_population(gazetteer: Gazetteer) -> None:
         assert km(alexandria, 31.31, -92.45) < 50
 
 
+def test_a_country_then_a_country_is_a_list_not_a_town_and_its_country(
+    gazetteer: Gazetteer,
+) -> None:
+    # "US", not "U.S.": the fixture's sentence splitter ends a sentence at each dot.
+    text = (
+        "US prosecutors in New York and Washington asked about his deals in Russia, US "
+        "officials said. The United States may charge him."
+    )
+    spans = [
+        ("US", "GPE"),
+        ("New York", "GPE"),
+        ("Washington", "GPE"),
+        ("Russia", "GPE"),
+        ("US", "GPE"),
+        ("United States", "GPE"),
+    ]
+    russia = by_name(resolve_places(candidates(text, spans), gazetteer), "Russia")
+    assert (russia.country_code, russia.feature_code) == ("RU", "PCLI")
+
+
+def test_a_town_named_after_a_country_keeps_its_region(gazetteer: Gazetteer) -> None:
+    text = "The mill in Lebanon, Pa., closed on Friday."
+    lebanon = by_name(resolve_places(candidates(text, [("Lebanon", "GPE")]), gazetteer), "Lebanon")
+    assert (lebanon.country_code, lebanon.admin1) == ("US", "Pennsylvania")
+
+
 def test_ap_state_abbreviation(gazetteer: Gazetteer) -> None:
     text = "The council of Gainesville, Ga., approved the budget."
     places = resolve_places(candidates(text, [("Gainesville", "GPE")]), gazetteer)
@@ -323,3 +349,29 @@ def test_odd_candidates_do_not_break_resolution(gazetteer: Gazetteer) -> None:
     places = resolve_places(odd, gazetteer)
     assert [p.name for p in places] == ["Mosul"]
     assert places[0].focus
+
+
+def test_an_untagged_town_before_its_mayor_or_police_is_a_place(gazetteer: Gazetteer) -> None:
+    text = "Gainesville Mayor John Smith said Athens police closed the road."
+    spans = [("John Smith", "PERSON")]
+    places = resolve_places(candidates(text, spans), gazetteer)
+    gainesville = by_name(places, "Gainesville")
+    assert gainesville.country_code == "US"
+    assert by_name(places, "Athens").mentions[0].start == text.index("Athens")
+
+
+def test_no_scan_outside_sentences_with_candidates(gazetteer: Gazetteer) -> None:
+    text = "Gainesville Mayor spoke."
+    assert resolve_places(candidates(text, []), gazetteer) == []
+
+
+def test_an_untagged_region_listed_with_a_tagged_one_is_a_place(gazetteer: Gazetteer) -> None:
+    text = "Exports from Gauteng and Mpumalanga rose."
+    places = resolve_places(candidates(text, [("Gauteng", "GPE")]), gazetteer)
+    mpumalanga = by_name(places, "Mpumalanga")
+    assert (mpumalanga.country_code, mpumalanga.feature_code) == ("ZA", "ADM1")
+    # Listed once, though it could be reached from two places.
+    text = "Pretoria, Mpumalanga and Durban saw more trucks."
+    spans = [("Pretoria", "GPE"), ("Durban", "GPE")]
+    places = resolve_places(candidates(text, spans), gazetteer)
+    assert len(by_name(places, "Mpumalanga").mentions) == 1
