@@ -74,7 +74,8 @@ async def test_a_snapshot_in_the_background_then_the_log_after_it_load_the_same_
     assert stage.saved_seq == 4 and await client.xlen(owner.log_key) == len(STREAM) - 4
     # The log records what assignment reads, without the mentions the drafts carried.
     assert all(e.mentions for item in STREAM for e in item.entities)
-    for _, fields in await client.xrange(owner.log_key):
+    records: list[tuple[bytes, dict[bytes, bytes]]] = await client.xrange(owner.log_key)  # type: ignore[assignment]
+    for _, fields in records:
         logged = StoryInput.model_validate_json(unpack(fields[DATA_FIELD]))
         assert logged.entities and not any(e.mentions for e in logged.entities)
         assert not any(p.mentions for p in logged.places)
