@@ -280,7 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--half",
         type=int,
         choices=(1, 2),
-        help="ner, summary: score half 1 (the first ceil(n/2) documents) or half 2 (the rest)",
+        help="ner, summary, stories: score half 1 (the first ceil(n/2) documents) or half 2 "
+        "(the rest)",
     )
     evaluate.add_argument(
         "--skip",

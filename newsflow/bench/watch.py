@@ -50,13 +50,31 @@ class EnrichedEvents:
     keys: Keys
     id_prefix: str
     seen: dict[str, _Seen] = field(default_factory=dict)
+    #: Why following stopped, if it did: waiting on then fails at once, with the reason,
+    #: instead of waiting out its timeout for events this no longer reads.
+    error: BaseException | None = None
 
     async def follow(self) -> None:
+        """Until cancelled: record this run's enriched events as they come."""
+        try:
+            await self._follow()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            self.error = exc
+            raise
+
+    async def _follow(self) -> None:
         last = "0-0"
         while True:
-            entries = await read_after(
-                self.client, self.keys.enriched, last, count=1000, block_ms=100
-            )
+            try:
+                entries = await read_after(
+                    self.client, self.keys.enriched, last, count=100, block_ms=100
+                )
+            except (aredis.ConnectionError, aredis.TimeoutError):
+                # A busy machine can starve a read past its socket timeout: read again.
+                await asyncio.sleep(0.2)
+                continue
             observed = time.time()
             for entry_id, fields in entries:
                 last = entry_id.decode()
@@ -80,6 +98,8 @@ class EnrichedEvents:
     async def wait_for(self, ids: Sequence[str], timeout: float, pipeline: ServiceProbe) -> None:
         deadline = time.monotonic() + timeout
         while self.count(ids) < len(ids):
+            if self.error is not None:
+                raise BenchError(f"the bench stopped reading the enriched events: {self.error!r}")
             if time.monotonic() > deadline:
                 raise BenchError(
                     f"{len(ids) - self.count(ids)} of {len(ids)} articles not enriched after "

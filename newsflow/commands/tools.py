@@ -60,7 +60,7 @@ def cmd_schemas(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Score a stage on an evaluation set; the last line of ``--json`` is one JSON object."""
-    if args.half is not None and args.task not in ("ner", "summary"):
+    if args.half is not None and args.task == "geo":
         raise CliError(f"--half: eval {args.task} scores the whole file")
     if args.skip and args.task != "ner":
         raise CliError("--skip: only eval ner leaves steps out")
@@ -80,7 +80,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     elif args.task == "stories":
         from services.stories.evaluate import evaluate_stories
 
-        result = evaluate_stories(args.data, limit=args.limit)
+        result = evaluate_stories(args.data, limit=args.limit, half=args.half)
     else:
         from services.summarizer.evaluate import evaluate_summaries
 

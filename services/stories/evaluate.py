@@ -50,7 +50,7 @@ from services.stories.features import content_terms, place_key
 from services.stories.index import StoryState
 from services.stories.metrics import score_partition
 from services.stories.tuning import DEFAULT_TUNING, Tuning
-from shared.jsonl import read_jsonl
+from shared.jsonl import half_of, read_jsonl
 from shared.schemas import Entity, Place
 
 __all__ = ["ablation_tunings", "evaluate_stories"]
@@ -202,13 +202,17 @@ def evaluate_stories(
     tuning: Tuning = DEFAULT_TUNING,
     cache: Path | None = None,
     window_stories: int = 0,
+    half: int | None = None,
 ) -> dict[str, object]:
     """Score online story assignment on a labelled JSONL stream (see the module doc).
 
     ``window_stories``: synthetic live stories put in the index first, to measure the
     stage's cost with a full window (the quality figures are then not comparable).
+    ``half``: 1 or 2, the first or second half of the stream only, as a stream of its own
+    (the second starts with no stories), so that a rule chosen on one half can be judged
+    on the other.
     """
-    records = list(read_jsonl(path, limit))
+    records = list(half_of(list(read_jsonl(path, limit)), half))
     enrichments, enrich_s = cached_enrich([r["text"] for r in records], cache)
     return _score(
         records, enrichments, tuning, enrich_s=enrich_s, path=path, window_stories=window_stories

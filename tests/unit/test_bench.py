@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import time
 from pathlib import Path
 
 import pytest
+import redis.asyncio
 
 from newsflow.bench import (
     BenchText,
@@ -24,7 +26,7 @@ from newsflow.bench import (
 )
 from newsflow.bench import texts as bench_texts
 from newsflow.bench.bare import STAGES, Share
-from newsflow.bench.watch import InFlightMemory
+from newsflow.bench.watch import BenchError, EnrichedEvents, InFlightMemory
 from shared.settings import load_settings
 from shared.streams import Keys
 
@@ -250,3 +252,33 @@ def test_the_story_window_bench_fills_the_window_and_reads_its_snapshot_back() -
     assert report["assign_cpu_s_per_article_empty"] > 0
     assert report["snapshot_mb"] >= 0 and report["snapshot_read_s"] > 0
     assert "stories live: 40 (40 filler articles" in describe_story_window(report)
+
+
+class _BrokenStream:
+    """A client whose stream reads fail: once as a busy server's timeout, then for good."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    async def xread(self, *_: object, **__: object) -> object:
+        self.reads += 1
+        if self.reads == 1:
+            raise redis.asyncio.TimeoutError("busy")
+        raise ValueError("not a stream reply")
+
+
+def test_waiting_fails_at_once_when_following_the_events_stopped() -> None:
+    async def run() -> tuple[EnrichedEvents, float]:
+        events = EnrichedEvents(_BrokenStream(), Keys("p"), "run")  # type: ignore[arg-type]
+        follower = asyncio.create_task(events.follow())
+        started = time.monotonic()
+        with pytest.raises(BenchError, match="stopped reading the enriched events"):
+            await events.wait_for(["run-1"], timeout=60, pipeline=None)  # type: ignore[arg-type]
+        with pytest.raises(ValueError):
+            await follower
+        return events, time.monotonic() - started
+
+    events, waited = asyncio.run(run())
+    # The timeout was read again, the lasting error was not: no minute-long wait for it.
+    assert events.client.reads == 2  # type: ignore[attr-defined]
+    assert waited < 10
