@@ -206,17 +206,23 @@ def after_locatives(candidates: list[PlaceCandidate], gazetteer: Gazetteer) -> l
             if tagged.overlaps(start, end):
                 continue
             norm = normalize_name(match.group(1))
-            if norm in _NOT_PLACES or norm in _CALENDAR:
-                continue
-            entries = [
-                e
-                for e in gazetteer.lookup_normalized(norm)
-                if e.name_kind == "name"
-                and (e.population >= TUNING.locative_min_population or e.is_admin)
-            ]
+            entries = own_name_places(norm, gazetteer)
             if entries:
                 out.append(_scanned(cand, match, norm, entries, origin="locative"))
     return out
+
+
+def own_name_places(norm: str, gazetteer: Gazetteer) -> list[GazetteerEntry]:
+    """The places a scan may take for a normalised name no model tagged: those known
+    under that very name (not an alias) with ``TUNING.locative_min_population`` people,
+    or regions; none for a word that is not a place or a calendar word."""
+    if norm in _NOT_PLACES or norm in _CALENDAR:
+        return []
+    return [
+        e
+        for e in gazetteer.lookup_normalized(norm)
+        if e.name_kind == "name" and (e.population >= TUNING.locative_min_population or e.is_admin)
+    ]
 
 
 def before_offices(
@@ -235,15 +241,7 @@ def before_offices(
                 end = cand.sentence_start + match.end(1)
                 if tagged.overlaps(start, end):
                     break
-                norm = normalize_name(match.group(1)[word.start() :])
-                if norm in _NOT_PLACES or norm in _CALENDAR:
-                    continue
-                entries = [
-                    e
-                    for e in gazetteer.lookup_normalized(norm)
-                    if e.name_kind == "name"
-                    and (e.population >= TUNING.locative_min_population or e.is_admin)
-                ]
+                entries = own_name_places(normalize_name(match.group(1)[word.start() :]), gazetteer)
                 if entries:
                     rel_start = start - cand.sentence_start
                     text = match.group(1)[word.start() :]
@@ -285,15 +283,7 @@ def listed_neighbours(
             if start in seen or tagged.overlaps(start, start + len(listed.group(1))):
                 continue
             seen.add(start)
-            norm = normalize_name(listed.group(1))
-            if norm in _NOT_PLACES or norm in _CALENDAR:
-                continue
-            entries = [
-                e
-                for e in gazetteer.lookup_normalized(norm)
-                if e.name_kind == "name"
-                and (e.population >= TUNING.locative_min_population or e.is_admin)
-            ]
+            entries = own_name_places(normalize_name(listed.group(1)), gazetteer)
             if entries:
                 out.append(_scan_span(cand, listed.group(1), listed.start(1), entries, "locative"))
     return out
