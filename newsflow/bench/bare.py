@@ -19,12 +19,13 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.synchronize import Barrier
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from newsflow.bench.texts import BenchText, make_article
 from shared import __version__
 from shared.pipeline import PIPELINE
 from shared.schemas import (
+    ArticleMeta,
     EnrichedEvent,
     EntitiesResult,
     PlacesResult,
@@ -35,6 +36,9 @@ from shared.schemas import (
 from shared.settings import Settings
 from shared.story_schemas import StoryInput, StoryResult
 from shared.wire import encode, pack
+
+if TYPE_CHECKING:  # the geocoder loads with the stages, inside the functions that run them
+    from services.geocoder.article import Geocoded
 
 #: The stages whose bare cost is measured, in pipeline order.
 STAGES = tuple(stage.name for stage in PIPELINE.merged)
@@ -106,12 +110,7 @@ class _BareStages:
         ]
         clocks = self._add("summarizer", clocks, measured)
         inputs = [
-            StoryInput(
-                meta=article.meta,
-                text=article.text,
-                entities=found.entities if found.entities is not None else result.entities,
-                places=found.places,
-            )
+            story_input_of(article.meta, article.text, result, found)
             for article, result, found in zip(articles, results, geocoded, strict=True)
         ]
         clocks = (time.process_time(), time.perf_counter())
@@ -176,6 +175,15 @@ class _BareStages:
 
     def close(self) -> None:
         self.gazetteer.close()
+
+
+def story_input_of(
+    meta: ArticleMeta, text: str, result: EntitiesResult, found: Geocoded
+) -> StoryInput:
+    """The stories stage's input for an article, as the merge drafts it: the geocoder's
+    entities where it revised the entity stage's, else the entity stage's own."""
+    entities = found.entities if found.entities is not None else result.entities
+    return StoryInput(meta=meta, text=text, entities=entities, places=found.places)
 
 
 def bench_stage_info(stage: str) -> StageInfo:

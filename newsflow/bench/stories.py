@@ -8,9 +8,8 @@ is compared with the same articles assigned on an empty state, in the same run. 
 snapshot of the full state is written and read back, as a take-over does.
 
 The filler articles are made of the real texts' own words (each distinct word equally
-likely), with
-names and places of their own: each starts a story of its own, as the many small
-stories of a long stream do. They go through the whole state the service keeps (index,
+likely), with names and places of their own: each starts a story of its own, as the many
+small stories of a long stream do. They go through the whole state the service keeps (index,
 near-copy index, cards, recent assignments), so its memory and snapshot are measured too;
 ``newsflow eval stories``' ``--window-stories`` instead puts lighter synthetic stories in
 the index alone, for the retrieval cost on the evaluation stream.
@@ -105,7 +104,7 @@ class Fillers:
 
 def enrich(texts: Sequence[BenchText], settings: Settings) -> list[StoryInput]:
     """The stories stage's input for each text: the entity and geocoder functions' output."""
-    from newsflow.bench.bare import bench_stage_info
+    from newsflow.bench.bare import bench_stage_info, story_input_of
     from services.entities.extract import extract_entities, load_nlp
     from services.geocoder.article import geocode
     from services.geocoder.gazetteer import Gazetteer, ensure_gazetteer
@@ -123,11 +122,7 @@ def enrich(texts: Sequence[BenchText], settings: Settings) -> list[StoryInput]:
             article = make_article(text, f"measured-{n:05d}", settings)
             meta = article.meta.model_copy(update={"published_at": DAY})
             result = EntitiesResult.of(meta, extraction.entities, extraction.candidates, info)
-            found = geocode(result, gazetteer)
-            entities = found.entities if found.entities is not None else result.entities
-            inputs.append(
-                StoryInput(meta=meta, text=article.text, entities=entities, places=found.places)
-            )
+            inputs.append(story_input_of(meta, article.text, result, geocode(result, gazetteer)))
         return inputs
     finally:
         gazetteer.close()

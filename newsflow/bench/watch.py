@@ -52,15 +52,13 @@ class EnrichedEvents:
     seen: dict[str, _Seen] = field(default_factory=dict)
     #: Why following stopped, if it did: waiting on then fails at once, with the reason,
     #: instead of waiting out its timeout for events this no longer reads.
-    error: BaseException | None = None
+    error: Exception | None = None
 
     async def follow(self) -> None:
         """Until cancelled: record this run's enriched events as they come."""
         try:
             await self._follow()
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:
+        except Exception as exc:  # not CancelledError: cancelling is how it ends
             self.error = exc
             raise
 
@@ -215,8 +213,10 @@ class InFlightMemory:
         return total
 
     async def _output_bytes(self) -> int:
-        outputs = (self.keys.enriched, self.keys.stories, self.keys.dead)
-        return await self._key_bytes((*outputs, *self.keys.story_state_keys()))
+        return await self._key_bytes((self.keys.enriched, self.keys.stories, self.keys.dead))
+
+    async def _state_bytes(self) -> int:
+        return await self._key_bytes(self.keys.story_state_keys())
 
     async def _added(self) -> int:
         try:
@@ -230,20 +230,20 @@ class InFlightMemory:
         info: Any = await self.client.info("memory")
         self.used_before = int(info["used_memory_dataset"])
         self.total_before = int(info["used_memory"])
-        self.output_before = await self._output_bytes()
+        self.output_before = await self._output_bytes() + await self._state_bytes()
         self.added_before = await self._added()
 
     async def sample(self) -> None:
         """Until cancelled: (bytes held for work in flight, articles in flight)."""
         while True:
             info: Any = await self.client.info("memory")
-            output = await self._output_bytes() - self.output_before
+            state = await self._state_bytes()
+            output = await self._output_bytes() + state - self.output_before
             in_flight = await self._added() - self.added_before - self.events.count(self.ids)
             working = int(info["used_memory_dataset"]) - self.used_before - output
             total = int(info["used_memory"]) - self.total_before - output
             if in_flight > 0:
                 self.samples.append((working, total, in_flight))
-            state = await self._key_bytes(self.keys.story_state_keys())
             if state > self.story_state_peak:
                 self.story_state_peak = state
                 self.story_log_entries = int(await self.client.xlen(self.keys.story_state("log")))
