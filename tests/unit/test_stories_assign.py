@@ -7,6 +7,7 @@ import json
 import math
 from datetime import date, timedelta
 
+import pydantic_core
 import pytest
 
 from services.stories.assign import Assignment, FocusRelation, StoryAssigner, score_story
@@ -18,6 +19,7 @@ from services.stories.features import (
     text_year,
 )
 from services.stories.index import MemoryStoryIndex, StoryState
+from services.stories.snapshot import dump_assigner, restore_assigner
 from services.stories.tuning import DEFAULT_TUNING
 from shared.schemas import Entity, Mention, Place
 from shared.text import tokenize_words
@@ -189,6 +191,22 @@ def test_the_index_forgets_quiet_stories_and_keeps_a_capacity() -> None:
         index.put(StoryState(f"s{number}", f"a{number}", 1, None, None), ["t:fire"])
     index.expire(None)
     assert len(index) == 2  # undated stories: the capacity decides
+
+
+def test_a_posting_list_keeps_its_latest_stories_and_a_snapshot_keeps_them_too() -> None:
+    index = MemoryStoryIndex(window_days=10.0, capacity=100, posting_limit=3)
+    for number in range(5):
+        index.put(StoryState(f"s{number}", f"a{number}", 1, None, None), ["t:fire"])
+    # s1 is updated again: it is the latest now, and s2 the oldest one kept.
+    index.put(StoryState("s1", "a1", 2, None, None), ["t:fire"])
+    latest = {s.id for s in index.candidates({"t:fire": 1.0}, limit=10)}
+    assert latest == {"s3", "s4", "s1"}
+    assigner = StoryAssigner.in_memory(DEFAULT_TUNING)
+    assigner.stories = index
+    again = StoryAssigner.in_memory(DEFAULT_TUNING)
+    again.stories = MemoryStoryIndex(window_days=10.0, capacity=100, posting_limit=3)
+    restore_assigner(pydantic_core.from_json(pydantic_core.to_json(dump_assigner(assigner))), again)
+    assert {s.id for s in again.stories.candidates({"t:fire": 1.0}, limit=10)} == latest
 
 
 QUAKE = (
