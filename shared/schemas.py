@@ -278,6 +278,13 @@ class EntitiesResult(_Model):
     sentences: list[SentenceText] = Field(default_factory=list)
     candidates: list[CandidateRef] = Field(default_factory=list)
     info: StageInfo
+    text: str | None = Field(
+        default=None,
+        description=(
+            "The article's text, carried on for the stages that read the drafts (stories) "
+            "and for the event when NEWSFLOW_EVENT_TEXT is on."
+        ),
+    )
 
     @classmethod
     def of(
@@ -286,10 +293,18 @@ class EntitiesResult(_Model):
         entities: list[Entity],
         candidates: list[PlaceCandidate],
         info: StageInfo,
+        text: str | None = None,
     ) -> EntitiesResult:
         """The result for ``candidates`` as the entity stage found them."""
         sentences, refs = _compact(candidates)
-        return cls(meta=meta, entities=entities, sentences=sentences, candidates=refs, info=info)
+        return cls(
+            meta=meta,
+            entities=entities,
+            sentences=sentences,
+            candidates=refs,
+            info=info,
+            text=text,
+        )
 
     def place_candidates(self) -> list[PlaceCandidate]:
         """The candidates with their sentences, as the geocoder reads them."""
@@ -426,7 +441,10 @@ class SummaryResult(_Model):
     info: StageInfo
     text: str | None = Field(
         default=None,
-        description="The article's text, carried for the event when NEWSFLOW_EVENT_TEXT is on.",
+        description=(
+            "Not written since the entity stage carries the text (EntitiesResult.text); "
+            "read and ignored, so that an older summarizer's messages still validate."
+        ),
     )
 
 

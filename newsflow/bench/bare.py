@@ -98,7 +98,9 @@ class _BareStages:
         # The geocoder reads the entity stage's message: built (and timed) as messaging.
         articles = [make_article(item, self._article_id(), self.settings) for item in batch]
         results = [
-            EntitiesResult.of(a.meta, e.entities, e.candidates, bench_stage_info("entities"))
+            EntitiesResult.of(
+                a.meta, e.entities, e.candidates, bench_stage_info("entities"), a.text
+            )
             for a, e in zip(articles, extractions, strict=True)
         ]
         clocks = (time.process_time(), time.perf_counter())
@@ -137,7 +139,6 @@ class _BareStages:
                     meta=article.meta,
                     summary=summary,
                     info=bench_stage_info("summarizer"),
-                    text=article.text,
                 ),
                 "drafts": EnrichedEvent(
                     id=article.meta.id,

@@ -171,6 +171,7 @@ async def measure_pipeline(
             "redis_bytes_per_inflight_article": per_inflight,
             "text_bytes_mean": mean_text,
             "redis_memory_ratio_to_text": per_inflight / mean_text,
+            "redis_bytes_per_inflight_article_by_key": memory.breakdown(),
             # The stories stage's state, apart: it grows with the articles seen (the log
             # until the next snapshot, a card per live story), not with those in flight.
             "redis_story_state_peak_mb": round(memory.story_state_peak / 2**20, 2),

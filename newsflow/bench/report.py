@@ -157,6 +157,10 @@ def describe_report(report: Mapping[str, Any]) -> str:
         f"({report['redis_memory_ratio_to_text']:.2f}x the mean text); story state at most "
         f"{report['redis_story_state_peak_mb']} MB ({report['redis_story_log_entries_at_peak']} "
         "inputs logged since the snapshot)",
+        "of which (bytes per in-flight article): "
+        + ", ".join(
+            f"{k} {v}" for k, v in report.get("redis_bytes_per_inflight_article_by_key", {}).items()
+        ),
         "message bytes per article: "
         + ", ".join(f"{k} {v}" for k, v in report["wire_bytes_per_article"].items()),
     ]

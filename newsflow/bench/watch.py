@@ -202,6 +202,10 @@ class InFlightMemory:
     total_before: int = 0
     #: (dataset bytes held for work, all used bytes held for work, articles in flight)
     samples: list[tuple[int, int, int]] = field(default_factory=list)
+    #: Beside each sample: the bytes each work stream held over its size before the burst
+    #: (the rest of the working bytes is merge state and per-article markers).
+    by_stream: list[dict[str, int]] = field(default_factory=list)
+    streams_before: dict[str, int] = field(default_factory=dict)
     #: The largest the story state grew, and how many articles its log held then.
     story_state_peak: int = 0
     story_log_entries: int = 0
@@ -218,6 +222,11 @@ class InFlightMemory:
     async def _state_bytes(self) -> int:
         return await self._key_bytes(self.keys.story_state_keys())
 
+    async def _stream_bytes(self) -> dict[str, int]:
+        """Each work stream's bytes, by stream name (without the key prefix)."""
+        prefix = len(self.keys.prefix) + 1
+        return {stream[prefix:]: await self._key_bytes((stream,)) for stream in self.keys.groups()}
+
     async def _added(self) -> int:
         try:
             info: Any = await self.client.xinfo_stream(self.keys.accepted)
@@ -231,6 +240,7 @@ class InFlightMemory:
         self.used_before = int(info["used_memory_dataset"])
         self.total_before = int(info["used_memory"])
         self.output_before = await self._output_bytes() + await self._state_bytes()
+        self.streams_before = await self._stream_bytes()
         self.added_before = await self._added()
 
     async def sample(self) -> None:
@@ -243,7 +253,11 @@ class InFlightMemory:
             working = int(info["used_memory_dataset"]) - self.used_before - output
             total = int(info["used_memory"]) - self.total_before - output
             if in_flight > 0:
+                streams = await self._stream_bytes()
                 self.samples.append((working, total, in_flight))
+                self.by_stream.append(
+                    {s: b - self.streams_before.get(s, 0) for s, b in streams.items()}
+                )
             if state > self.story_state_peak:
                 self.story_state_peak = state
                 self.story_log_entries = int(await self.client.xlen(self.keys.story_state("log")))
@@ -258,6 +272,20 @@ class InFlightMemory:
         most = self.peak()
         ratios = [(t if overheads else b) / n for b, t, n in self.samples if n * 2 >= most]
         return max(ratios, default=0.0)
+
+    def breakdown(self) -> dict[str, float]:
+        """Where the bytes per in-flight article of :meth:`bytes_per_article` were, in the
+        sample it comes from: each work stream's share, and the rest (merge state, markers
+        and Redis' own per-key overhead) as ``other``."""
+        most = self.peak()
+        chosen = [(b / n, i) for i, (b, _, n) in enumerate(self.samples) if n * 2 >= most]
+        if not chosen or len(self.by_stream) != len(self.samples):
+            return {}
+        _, at = max(chosen)
+        working, _, count = self.samples[at]
+        shares = {s: b / count for s, b in self.by_stream[at].items()}
+        shares["other"] = working / count - sum(shares.values())
+        return {s: round(v) for s, v in shares.items()}
 
     def peak(self) -> int:
         """The most articles in flight at once."""

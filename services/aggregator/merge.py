@@ -89,7 +89,7 @@ def _story(result: StoryResult) -> str:
     return _members(story=_STORY.dump_json(result.story))
 
 
-def _text(result: SummaryResult) -> str:
+def _text(result: EntitiesResult) -> str:
     if result.text is None:
         return ""
     return f'"text":{json.dumps(result.text, ensure_ascii=False)}'
@@ -105,8 +105,8 @@ CONTRIBUTIONS: dict[str, Callable[[Any], str]] = {
 }
 
 #: Members a stage's result gives the drafts only: the stories stage reads the text, which
-#: the event carries only with NEWSFLOW_EVENT_TEXT (the summarizer reads it anyway).
-DRAFT_MEMBERS: dict[str, Callable[[Any], str]] = {Stage.SUMMARIZER: _text}
+#: the event carries only with NEWSFLOW_EVENT_TEXT (the entity stage carries it on).
+DRAFT_MEMBERS: dict[str, Callable[[Any], str]] = {Stage.ENTITIES: _text}
 
 
 #: How a stage's result revises an earlier stage's members: (that stage, its members), or

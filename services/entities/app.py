@@ -22,6 +22,14 @@ from shared.worker import StageSpec, publish_to, stage_info
 #: This service's stage, as the pipeline declares it (streams, group).
 STAGE = PIPELINE[Stage.ENTITIES]
 
+#: The entity stage carries the article's text on with its result: to the drafts when a
+#: stage reads them (stories), and to the event with NEWSFLOW_EVENT_TEXT. Its result is the
+#: last of the early stages to reach the merge (NER is the slow one), so the text waits in
+#: the article's merge state for a few milliseconds, not for the whole NER backlog as it
+#: did when the summarizer, which runs ahead, carried it (bench: Redis memory per article
+#: in flight).
+CARRY_TEXT = bool(PIPELINE.drafted)
+
 #: Languages the entity model reads; an article of unknown language is tried in English.
 MODEL_LANGUAGES = ("en",)
 
@@ -48,6 +56,10 @@ def entities_stage(
         return gazetteer is not None and gazetteer.knows(name)
 
     info = functools.partial(stage_info, STAGE.name, model=model, gazetteer=gazetteer_version)
+    carry = CARRY_TEXT or settings.event_text
+
+    def text_of(article: Article) -> str | None:
+        return article.text if carry else None
 
     def work(articles: list[Article]) -> list[EntitiesResult]:
         readable = [a for a in articles if handles_language(a.meta.language)]
@@ -69,19 +81,28 @@ def entities_stage(
                         entities=[],
                         candidates=[],
                         info=info("skipped", 0.0, reason),
+                        text=text_of(article),
                     )
                 )
             else:
                 results.append(
                     EntitiesResult.of(
-                        article.meta, extraction.entities, extraction.candidates, info("ok", each)
+                        article.meta,
+                        extraction.entities,
+                        extraction.candidates,
+                        info("ok", each),
+                        text_of(article),
                     )
                 )
         return results
 
     def failed(article: Article, reason: str) -> EntitiesResult:
         return EntitiesResult(
-            meta=article.meta, entities=[], candidates=[], info=info("error", 0.0, reason)
+            meta=article.meta,
+            entities=[],
+            candidates=[],
+            info=info("error", 0.0, reason),
+            text=text_of(article),
         )
 
     return StageSpec(

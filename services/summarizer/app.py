@@ -20,10 +20,6 @@ from shared.worker import StageSpec, publish_to, stage_info
 
 #: This service's stage, as the pipeline declares it (streams, group).
 STAGE = PIPELINE[Stage.SUMMARIZER]
-#: The summarizer reads the text anyway, so it carries it on: to the drafts when a stage
-#: reads them (stories), and to the event with NEWSFLOW_EVENT_TEXT.
-CARRY_TEXT = bool(PIPELINE.drafted)
-
 METHOD = "newsflow-rank"
 
 
@@ -42,14 +38,10 @@ def summarizer_stage(settings: Settings) -> StageSpec[Article, SummaryResult]:
             meta=article.meta,
             summary=summary,
             info=info("ok", time.perf_counter() - started),
-            text=article.text if CARRY_TEXT or settings.event_text else None,
         )
 
     def failed(article: Article, reason: str) -> SummaryResult:
-        text = article.text if CARRY_TEXT or settings.event_text else None
-        return SummaryResult(
-            meta=article.meta, summary=None, info=info("error", 0.0, reason), text=text
-        )
+        return SummaryResult(meta=article.meta, summary=None, info=info("error", 0.0, reason))
 
     return StageSpec(
         name=STAGE.name,

@@ -135,6 +135,7 @@ async def test_entities_names_the_places_of_an_article(
         (second, second + 4),
     ]
     assert {c.text for c in result.place_candidates()} >= {"Lyon", "France"}
+    assert result.text == TEXT  # carried on: the stories stage reads the drafts
     assert await entities.pending() == 0
 
 
@@ -293,7 +294,8 @@ async def test_summarizer_summarizes_with_sentences_of_the_text(
     # A one-sentence article is its own summary.
     short_summary = results["s-short"].summary
     assert short_summary is not None and short_summary.text == short
-    assert results["s-1"].text == TEXT  # carried on: the stories stage reads the drafts
+    # The entity stage carries the text to the drafts; the summarizer runs ahead of it.
+    assert results["s-1"].text is None
     assert await summarizer.pending() == 0
 
 

@@ -172,6 +172,7 @@ def test_describe_report_names_the_headline_figures() -> None:
         "redis_memory_ratio_to_text": 1.25,
         "redis_story_state_peak_mb": 1.5,
         "redis_story_log_entries_at_peak": 700,
+        "redis_bytes_per_inflight_article_by_key": {"drafts": 900, "other": 400},
         "wire_bytes_per_article": {"text": 2100, "entities": 11000},
         "bare_parallel_processes": 2,
         "bare_parallel_cpu_s_per_article": {"entities": 0.04, "total": 0.0425},
@@ -188,6 +189,7 @@ def test_describe_report_names_the_headline_figures() -> None:
     assert "entities 240.0" in text
     assert "1.25x the mean text" in text
     assert "story state at most 1.5 MB (700 inputs logged since the snapshot)" in text
+    assert "of which (bytes per in-flight article): drafts 900, other 400" in text
 
 
 def test_inflight_memory_ignores_the_tail_of_the_burst() -> None:
@@ -198,6 +200,20 @@ def test_inflight_memory_ignores_the_tail_of_the_burst() -> None:
     assert probe.peak() == 100
     assert probe.bytes_per_article() == 3500.0
     assert probe.bytes_per_article(overheads=True) == 3600.0
+
+
+def test_inflight_memory_breaks_the_peak_down_by_stream() -> None:
+    probe = InFlightMemory(client=None, keys=Keys("p"), events=None, ids=[])  # type: ignore[arg-type]
+    probe.samples = [(300_000, 320_000, 100), (175_000, 180_000, 50), (60_000, 61_000, 4)]
+    probe.by_stream = [
+        {"accepted": 200_000, "drafts": 50_000},
+        {"accepted": 50_000, "drafts": 100_000},  # the sample the figure comes from
+        {"accepted": 0, "drafts": 0},
+    ]
+    assert probe.breakdown() == {"accepted": 1000, "drafts": 2000, "other": 500}
+    # Samples taken without the streams' sizes: no breakdown rather than a wrong one.
+    probe.by_stream = []
+    assert probe.breakdown() == {}
 
 
 def _fake_share(share: Share) -> None:

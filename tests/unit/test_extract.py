@@ -592,3 +592,28 @@ def test_a_long_running_worker_does_not_grow_the_vocabulary(nlp: Language) -> No
     # The results are plain values that outlive the zone.
     names = {e.name for x in extractions for e in x.entities}
     assert len({n for n in names if "Trelkovy" in n}) >= 10
+
+
+def test_the_entity_stage_carries_the_text_for_the_drafts(nlp: Language) -> None:
+    from services.entities.app import entities_stage
+    from services.summarizer.app import summarizer_stage
+    from shared.pipeline import PIPELINE
+    from shared.schemas import Article
+    from shared.settings import load_settings
+    from tests.factories import meta
+
+    text = "Heavy rain flooded Lyon on Tuesday. Rivers rose."
+    english = Article(meta=meta("en1"), text=text)
+    german = Article(meta=meta("de1").model_copy(update={"language": "de"}), text=text)
+    # The stories stage reads the drafts, which take the text from the entity stage: on
+    # every path, an article the model read, one it cannot read and one it failed on.
+    assert PIPELINE.drafted
+    for settings in (load_settings(), load_settings(event_text=True)):
+        spec = entities_stage(settings, nlp, None)
+        read, skipped = spec.work([english, german])
+        assert read.info.status == "ok" and skipped.info.status == "skipped"
+        assert read.text == text and skipped.text == text
+        assert spec.failed is not None and spec.failed(english, "boom").text == text
+    # The summarizer, which runs ahead of NER, no longer carries it.
+    (summary,) = summarizer_stage(load_settings()).work([english])
+    assert summary.summary is not None and summary.text is None

@@ -87,8 +87,8 @@ def test_head_escapes_ids() -> None:
 
 def test_the_text_goes_to_the_drafts_and_to_the_event_only_when_asked() -> None:
     text = "Lyon, « inondée » mardi. \U0001f30a"
-    summary = summary_result().model_copy(update={"text": text})
-    results: list[StageResult] = [entities_result(), places_result(), summary]
+    entities = entities_result().model_copy(update={"text": text})
+    results: list[StageResult] = [entities, places_result(), summary_result()]
     asked = [fragment_of(r, r.info.stage, event_text=True) for r in results]
     members = [head_of(asked[0].article)] + [f.members for f in asked]
     event = _assemble(members, {f.stage: f.info for f in asked}, [])
@@ -100,7 +100,7 @@ def test_the_text_goes_to_the_drafts_and_to_the_event_only_when_asked() -> None:
         [],
     )
     assert without.text is None
-    assert "text" not in json.loads("{" + plain[2].members + "}")
+    assert "text" not in json.loads("{" + plain[0].members + "}")
     # The drafts get it either way: the stories stage reads the words.
-    assert json.loads("{" + plain[2].draft + "}") == {"text": text}
-    assert asked[2].draft == "" and plain[0].draft == ""
+    assert json.loads("{" + plain[0].draft + "}") == {"text": text}
+    assert asked[0].draft == "" and plain[2].draft == ""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from shared.pipeline import PIPELINE
 from shared.settings import load_settings
 from shared.streams import Keys
 
@@ -45,17 +44,3 @@ def test_every_stream_has_a_distinct_key() -> None:
     ]
     assert len(set(names)) == len(names)
     assert all(name.startswith("p:") for name in names)
-
-
-def test_the_summarizer_carries_the_text_for_the_stages_that_read_the_drafts() -> None:
-    from services.summarizer.app import summarizer_stage
-    from shared.schemas import Article
-    from tests.factories import meta
-
-    article = Article(meta=meta(), text="Heavy rain flooded Lyon on Tuesday. Rivers rose.")
-    (plain,) = summarizer_stage(load_settings()).work([article])
-    (carried,) = summarizer_stage(load_settings(event_text=True)).work([article])
-    # The stories stage reads the drafts, which take the text from the summarizer.
-    assert PIPELINE.drafted
-    assert plain.text == article.text
-    assert carried.text == article.text
