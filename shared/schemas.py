@@ -247,10 +247,12 @@ class StageInfo(_Model):
 
 
 class SentenceText(_Model):
-    """A sentence of the article, once, for the candidates that point at it."""
+    """A sentence of the article, once, for the candidates that point at it: its text, or,
+    in a message that carries the article's text, where it ends in that text."""
 
     start: int = Field(ge=0)
-    text: str
+    text: str = ""
+    end: int | None = Field(default=None, ge=0)
 
 
 class CandidateRef(_Model):
@@ -282,9 +284,21 @@ class EntitiesResult(_Model):
         default=None,
         description=(
             "The article's text, carried on for the stages that read the drafts (stories) "
-            "and for the event when NEWSFLOW_EVENT_TEXT is on."
+            "and for the event when NEWSFLOW_EVENT_TEXT is on. The sentences are then "
+            "spans of it (start and end), not copies."
         ),
     )
+
+    @model_validator(mode="after")
+    def _spans_in_text(self) -> EntitiesResult:
+        length = -1 if self.text is None else len(self.text)
+        for sentence in self.sentences:
+            if sentence.end is not None and not sentence.start <= sentence.end <= length:
+                raise ValueError(
+                    f"sentence span {sentence.start}-{sentence.end} is not in the text "
+                    f"({'none carried' if length < 0 else f'{length} characters'})"
+                )
+        return self
 
     @classmethod
     def of(
@@ -295,8 +309,9 @@ class EntitiesResult(_Model):
         info: StageInfo,
         text: str | None = None,
     ) -> EntitiesResult:
-        """The result for ``candidates`` as the entity stage found them."""
-        sentences, refs = _compact(candidates)
+        """The result for ``candidates`` as the entity stage found them (with ``text``, the
+        sentences as spans of it)."""
+        sentences, refs = _compact(candidates, text)
         return cls(
             meta=meta,
             entities=entities,
@@ -306,8 +321,16 @@ class EntitiesResult(_Model):
             text=text,
         )
 
+    def sentence_texts(self) -> list[tuple[int, str]]:
+        """Each sentence's start and text, whether sent as a copy or as a span."""
+        text = self.text or ""
+        return [
+            (s.start, s.text if s.end is None else text[s.start : s.end]) for s in self.sentences
+        ]
+
     def place_candidates(self) -> list[PlaceCandidate]:
         """The candidates with their sentences, as the geocoder reads them."""
+        sentences = self.sentence_texts()
         # Built from fields this model validated: validating them again would cost more
         # than the geocoder's lookups of small articles.
         return [
@@ -316,8 +339,8 @@ class EntitiesResult(_Model):
                 start=ref.start,
                 end=ref.end,
                 label=ref.label,
-                sentence=self.sentences[ref.sentence].text,
-                sentence_start=self.sentences[ref.sentence].start,
+                sentence=sentences[ref.sentence][1],
+                sentence_start=sentences[ref.sentence][0],
             )
             for ref in self.candidates
         ]
@@ -359,7 +382,9 @@ def read_entities_result(data: str | bytes) -> EntitiesResult:
     return result.upgrade() if isinstance(result, EntitiesResultV1) else result
 
 
-def _compact(candidates: list[PlaceCandidate]) -> tuple[list[SentenceText], list[CandidateRef]]:
+def _compact(
+    candidates: list[PlaceCandidate], text: str | None
+) -> tuple[list[SentenceText], list[CandidateRef]]:
     index: dict[tuple[int, str], int] = {}
     sentences: list[SentenceText] = []
     refs: list[CandidateRef] = []
@@ -367,7 +392,13 @@ def _compact(candidates: list[PlaceCandidate]) -> tuple[list[SentenceText], list
         key = (candidate.sentence_start, candidate.sentence)
         if key not in index:
             index[key] = len(sentences)
-            sentences.append(SentenceText.model_construct(start=key[0], text=key[1]))
+            start, end = key[0], key[0] + len(key[1])
+            # A span where the sentence is the text's own (the model's sentences are);
+            # a copy otherwise, so that the geocoder reads exactly what it was given.
+            if text is not None and text[start:end] == key[1]:
+                sentences.append(SentenceText.model_construct(start=start, text="", end=end))
+            else:
+                sentences.append(SentenceText.model_construct(start=start, text=key[1], end=None))
         # Built from a validated candidate: constructed without validating it again.
         refs.append(
             CandidateRef.model_construct(

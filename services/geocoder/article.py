@@ -24,6 +24,6 @@ def geocode(result: EntitiesResult, gazetteer: Gazetteer) -> Geocoded:
     resolution = resolve_article(result.place_candidates(), gazetteer)
     shape = ArticleShape(
         length=result.meta.text_chars,
-        title_end=title_end([(s.start, s.text) for s in result.sentences]),
+        title_end=title_end(result.sentence_texts()),
     )
     return Geocoded(resolution.places, agree_entities(result.entities, resolution.verdicts, shape))
