@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections import OrderedDict
 from datetime import date, timedelta
 
-import pydantic_core
 import pytest
 
 from services.stories.assign import Assignment, FocusRelation, StoryAssigner, score_story
@@ -19,7 +19,7 @@ from services.stories.features import (
     text_year,
 )
 from services.stories.index import MemoryStoryIndex, StoryState
-from services.stories.snapshot import dump_assigner, restore_assigner
+from services.stories.snapshot import pack_state, unpack_state
 from services.stories.tuning import DEFAULT_TUNING
 from shared.schemas import Entity, Mention, Place
 from shared.text import tokenize_words
@@ -205,7 +205,7 @@ def test_a_posting_list_keeps_its_latest_stories_and_a_snapshot_keeps_them_too()
     assigner.stories = index
     again = StoryAssigner.in_memory(DEFAULT_TUNING)
     again.stories = MemoryStoryIndex(window_days=10.0, capacity=100, posting_limit=3)
-    restore_assigner(pydantic_core.from_json(pydantic_core.to_json(dump_assigner(assigner))), again)
+    unpack_state(pack_state(0, assigner, {}, OrderedDict()), again)
     assert {s.id for s in again.stories.candidates({"t:fire": 1.0}, limit=10)} == latest
 
 
