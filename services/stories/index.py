@@ -14,9 +14,10 @@ from __future__ import annotations
 import hashlib
 import heapq
 import operator
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
+from itertools import repeat
 from typing import Any, Protocol
 
 import numpy as np
@@ -173,12 +174,18 @@ class MemoryStoryIndex:
 
     def candidates(self, keys: Mapping[str, float], limit: int) -> list[StoryState]:
         """Up to ``limit`` live stories sharing the most key weight with ``keys``."""
-        shared: defaultdict[str, float] = defaultdict(float)
+        shared: dict[str, float] = {}
+        get = shared.get
         for key, weight in keys.items():
-            for story_id in self._postings.get(key, ()):
-                shared[story_id] += weight
-        # Postings may name evicted stories until the next sweep: take a few spare.
-        best = heapq.nlargest(2 * limit, shared.items(), key=operator.itemgetter(1))
+            posting = self._postings.get(key)
+            if posting:
+                # shared[story] += weight for each story of the posting, in C: a story is
+                # once in a posting list, so the sums do not depend on each other.
+                sums = map(operator.add, map(get, posting, repeat(0.0)), repeat(weight))
+                shared.update(zip(posting, sums, strict=True))
+        # Postings may name evicted stories until the next sweep: take a few spare. A
+        # stable sort, as heapq.nlargest is documented to equal, ties in first-seen order.
+        best = sorted(shared.items(), key=operator.itemgetter(1), reverse=True)[: 2 * limit]
         out = []
         for story_id, _ in best:
             story = self._stories.get(story_id)
@@ -255,8 +262,9 @@ class CopyIndex(Protocol):
 class _Copy:
     original: str
     story_id: str
+    # Its band keys are not kept (16 bytes objects, a kilobyte an article): eviction,
+    # the one reader, computes them again from the signature.
     signature: Signature
-    bands: tuple[bytes, ...]
 
 
 class MemoryCopyIndex:
@@ -299,14 +307,13 @@ class MemoryCopyIndex:
         """Remember an article's signature (``original``: the article it copies, or itself)."""
         if article_id in self._copies:
             return
-        bands = self._band_keys(np.asarray(sig))
-        self._copies[article_id] = _Copy(original, story_id, sig, bands)
-        for band in bands:
+        self._copies[article_id] = _Copy(original, story_id, sig)
+        for band in self._band_keys(np.asarray(sig)):
             self._buckets.setdefault(band, []).append(article_id)
         self._expiry.touch(article_id, day)
         for gone in self._expiry.advance(day):
             copy = self._copies.pop(gone)
-            for band in copy.bands:
+            for band in self._band_keys(copy.signature):
                 members = self._buckets[band]
                 members.remove(gone)
                 if not members:

@@ -209,9 +209,8 @@ def _read_copies(data: Reader, index: MemoryCopyIndex) -> None:
     columns = zip(articles, data.text("copy.original"), data.text("copy.story"), rows, strict=True)
     for article, original, story_id, row in columns:
         signature = row.copy()
-        bands = index._band_keys(signature)
-        copies[article] = _Copy(original, story_id, signature, bands)
-        for band in bands:
+        copies[article] = _Copy(original, story_id, signature)
+        for band in index._band_keys(signature):
             buckets.setdefault(band, []).append(article)
     index._copies, index._buckets = copies, buckets
     _read_expiry(data, "copy.expiry", index._expiry)

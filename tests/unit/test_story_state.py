@@ -109,8 +109,7 @@ def _contents(state: StoriesState) -> dict[str, Any]:
             list(stories._expiry._order.items()),
         ),
         "copies": [
-            (a, c.original, c.story_id, c.signature.tolist(), c.bands)
-            for a, c in copies._copies.items()
+            (a, c.original, c.story_id, c.signature.tolist()) for a, c in copies._copies.items()
         ],
         "buckets": sorted(copies._buckets.items()),
         "copy_expiry": (copies._expiry._heap, list(copies._expiry._order.items())),
