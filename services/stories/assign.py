@@ -114,7 +114,10 @@ def _dot(first: Mapping[_K, float], second: Mapping[_K, float]) -> float:
     if len(first) > len(second):
         first, second = second, first
     shared = first.keys() & second.keys()
-    return sum(map(operator.mul, map(first.__getitem__, shared), map(second.__getitem__, shared)))
+    total: float = sum(
+        map(operator.mul, map(first.__getitem__, shared), map(second.__getitem__, shared))
+    )
+    return total
 
 
 def _top(weights: Mapping[_K, float], keep: int) -> dict[_K, float]:

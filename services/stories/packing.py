@@ -15,10 +15,12 @@ offset) and the arrays' bytes, each at a multiple of 8.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import struct
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -35,6 +37,19 @@ _DTYPES = frozenset({"<i4", "<i8", "<f4", "<f8", "<u4", "|b1"})
 NONE = -1
 
 Array = npt.NDArray[Any]
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """The cyclic garbage collector off for a bulk build or dump: a restore makes millions
+    of dicts and lists, and each collection they trigger walks all of them again."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class _Table(dict[str, int]):

@@ -206,11 +206,14 @@ def _read_copies(data: Reader, index: MemoryCopyIndex) -> None:
     rows = flat.reshape(len(articles), length) if articles else flat.reshape(0, 0)
     copies: dict[str, _Copy] = {}
     buckets: dict[bytes, list[str]] = {}
-    columns = zip(articles, data.text("copy.original"), data.text("copy.story"), rows, strict=True)
-    for article, original, story_id, row in columns:
-        signature = row.copy()
-        copies[article] = _Copy(original, story_id, signature)
-        for band in index._band_keys(signature):
+    originals, stories = data.text("copy.original"), data.text("copy.story")
+    bands = index.band_keys_of(rows)
+    signatures = rows.copy()  # one writable array the copies' signatures are rows of
+    for n, (article, original, story_id) in enumerate(
+        zip(articles, originals, stories, strict=True)
+    ):
+        copies[article] = _Copy(original, story_id, signatures[n])
+        for band in bands[n]:
             buckets.setdefault(band, []).append(article)
     index._copies, index._buckets = copies, buckets
     _read_expiry(data, "copy.expiry", index._expiry)

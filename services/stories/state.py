@@ -18,6 +18,7 @@ from services.stories.assign import StoryAssigner
 from services.stories.cards import Card, card_add, new_card
 from services.stories.features import DocumentFrequencies
 from services.stories.index import MemoryCopyIndex, MemoryStoryIndex
+from services.stories.packing import paused_gc
 from services.stories.snapshot import pack_state, unpack_state
 from services.stories.tuning import DEFAULT_TUNING, Tuning
 from shared.schemas import StoryRef
@@ -125,14 +126,16 @@ class StoriesState:
 
     def snapshot(self) -> bytes:
         """The whole state, packed (:mod:`services.stories.snapshot`; :meth:`restore`)."""
-        return pack_state(self.seq, self.assigner, self.cards, self.assignments)
+        with paused_gc():
+            return pack_state(self.seq, self.assigner, self.cards, self.assignments)
 
     @classmethod
     def restore(cls, blob: bytes, tuning: Tuning = DEFAULT_TUNING) -> StoriesState:
         """The state a :meth:`snapshot` saved; raises ValueError for anything else."""
         state = cls(tuning)
         try:
-            state.seq, state.cards, state.assignments = unpack_state(blob, state.assigner)
+            with paused_gc():
+                state.seq, state.cards, state.assignments = unpack_state(blob, state.assigner)
         except (ValueError, KeyError, TypeError, struct.error) as exc:
             raise ValueError(f"unreadable stories snapshot: {exc}") from exc
         return state
