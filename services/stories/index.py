@@ -15,7 +15,7 @@ import hashlib
 import heapq
 import operator
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import repeat
 from typing import Any, Protocol
@@ -86,6 +86,36 @@ class StoryState:
             recent=[(dict(t), dict(e)) for t, e in data["recent"]],
             norms=tuple(data["norms"]),
         )
+
+
+#: The stories of an index key, or the articles of an LSH band: most have one member (a
+#: name, a town, a band of one article), kept as the string itself; a list from two on.
+#: A one-element list costs 88 bytes beside the string, and there were about 20 a story.
+Members = str | list[str]
+
+
+def members(entry: Members | None) -> Sequence[str]:
+    """The members of a postings entry (none, one kept as itself, or a list)."""
+    if entry is None:
+        return ()
+    return (entry,) if isinstance(entry, str) else entry
+
+
+def with_member(entry: Members | None, member: str) -> Members:
+    """``entry`` with ``member`` appended (the list is changed in place)."""
+    if entry is None:
+        return member
+    if isinstance(entry, str):
+        return [entry, member]
+    entry.append(member)
+    return entry
+
+
+def packed(items: list[str]) -> Members | None:
+    """The entry of ``items``: None for none, the string for one, else the list."""
+    if not items:
+        return None
+    return items[0] if len(items) == 1 else items
 
 
 class StoryIndex(Protocol):
@@ -159,8 +189,8 @@ class MemoryStoryIndex:
         self._stories: dict[str, StoryState] = {}
         # Lists, not deques with a maxlen: a deque takes a 64-slot block (over 500 bytes)
         # even for the one story most keys (a name, a town) ever have; with 100,000
-        # stories live that was a fifth of the state.
-        self._postings: dict[str, list[str]] = {}
+        # stories live that was a fifth of the state. And that one story as itself.
+        self._postings: dict[str, Members] = {}
         self._posting_limit = posting_limit
         self._expiry = _Expiry(window_days, capacity)
         self._evicted_since_sweep = 0
@@ -178,7 +208,7 @@ class MemoryStoryIndex:
         shared: dict[str, float] = {}
         get = shared.get
         for key, weight in keys.items():
-            posting = self._postings.get(key)
+            posting = members(self._postings.get(key))
             if posting:
                 # shared[story] += weight for each story of the posting, in C: a story is
                 # once in a posting list, so the sums do not depend on each other.
@@ -207,7 +237,12 @@ class MemoryStoryIndex:
         for key in keys:
             posting = self._postings.get(key)
             if posting is None:
-                self._postings[key] = [story.id]
+                self._postings[key] = story.id
+                continue
+            if isinstance(posting, str):
+                if posting != story.id:
+                    kept = [posting, story.id][-self._posting_limit :]
+                    self._postings[key] = kept if len(kept) > 1 else kept[0]
                 continue
             if story.id in posting:
                 posting.remove(story.id)
@@ -227,11 +262,11 @@ class MemoryStoryIndex:
 
     def _sweep(self) -> None:
         for key in list(self._postings):
-            live = [s for s in self._postings[key] if s in self._stories]
-            if live:
-                self._postings[key] = live
-            else:
+            live = packed([s for s in members(self._postings[key]) if s in self._stories])
+            if live is None:
                 del self._postings[key]
+            else:
+                self._postings[key] = live
         self._evicted_since_sweep = 0
 
 
@@ -273,7 +308,7 @@ class MemoryCopyIndex:
 
     def __init__(self, bands: int, window_days: float, capacity: int) -> None:
         self._bands = bands
-        self._buckets: dict[bytes, list[str]] = {}
+        self._buckets: dict[bytes, Members] = {}
         self._copies: dict[str, _Copy] = {}
         self._expiry = _Expiry(window_days, capacity)
 
@@ -302,7 +337,7 @@ class MemoryCopyIndex:
         seen: set[str] = set()
         best: NearCopy | None = None
         for band in self._band_keys(signature):
-            for article_id in self._buckets.get(band, ()):
+            for article_id in members(self._buckets.get(band)):
                 if article_id in seen:
                     continue
                 seen.add(article_id)
@@ -320,12 +355,14 @@ class MemoryCopyIndex:
             return
         self._copies[article_id] = _Copy(original, story_id, sig)
         for band in self._band_keys(np.asarray(sig)):
-            self._buckets.setdefault(band, []).append(article_id)
+            self._buckets[band] = with_member(self._buckets.get(band), article_id)
         self._expiry.touch(article_id, day)
         for gone in self._expiry.advance(day):
             copy = self._copies.pop(gone)
             for band in self._band_keys(copy.signature):
-                members = self._buckets[band]
-                members.remove(gone)
-                if not members:
+                entry = self._buckets[band]
+                if isinstance(entry, str):
                     del self._buckets[band]
+                else:
+                    entry.remove(gone)  # a list has two or more: one is left at least
+                    self._buckets[band] = entry if len(entry) > 1 else entry[0]

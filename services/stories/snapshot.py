@@ -26,11 +26,15 @@ from services.stories.assign import StoryAssigner
 from services.stories.cards import Card
 from services.stories.features import DocumentFrequencies, FocusPlace
 from services.stories.index import (
+    Members,
     MemoryCopyIndex,
     MemoryStoryIndex,
     StoryState,
     _Copy,
     _Expiry,
+    members,
+    packed,
+    with_member,
 )
 from services.stories.packing import Reader, Writer
 from shared.schemas import StoryRef
@@ -107,8 +111,8 @@ def _write_stories(out: Writer, index: MemoryStoryIndex) -> None:
     out.str_dicts("story.recent.entities", [e for s in stories for _, e in s.recent])
     postings = index._postings
     out.text("posting.key", postings)
-    out.array("posting.n", map(len, postings.values()), np.int32)
-    out.text("posting.story", itertools.chain.from_iterable(postings.values()))
+    out.array("posting.n", (len(members(p)) for p in postings.values()), np.int32)
+    out.text("posting.story", itertools.chain.from_iterable(map(members, postings.values())))
     _write_expiry(out, "story.expiry", index._expiry)
     out.scalars["story.evicted_since_sweep"] = index._evicted_since_sweep
 
@@ -171,12 +175,14 @@ def _read_stories(data: Reader, index: MemoryStoryIndex) -> None:
             norms=(norms[3 * n], norms[3 * n + 1], norms[3 * n + 2]),
         )
     index._stories = stories
-    limit, members = index._posting_limit, data.text("posting.story")
-    postings: dict[str, list[str]] = {}
+    limit, posted = index._posting_limit, data.text("posting.story")
+    postings: dict[str, Members] = {}
     spans = data.spans("posting.n")
     for key, (start, end) in zip(data.text("posting.key"), spans, strict=True):
         # The newest ``limit`` of each, as put() keeps them.
-        postings[key] = members[max(start, end - limit) : end]
+        entry = packed(posted[max(start, end - limit) : end])
+        if entry is not None:
+            postings[key] = entry
     index._postings = postings
     _read_expiry(data, "story.expiry", index._expiry)
     index._evicted_since_sweep = int(data.scalars["story.evicted_since_sweep"])
@@ -205,7 +211,7 @@ def _read_copies(data: Reader, index: MemoryCopyIndex) -> None:
         raise ValueError("snapshot signatures of inconsistent lengths")
     rows = flat.reshape(len(articles), length) if articles else flat.reshape(0, 0)
     copies: dict[str, _Copy] = {}
-    buckets: dict[bytes, list[str]] = {}
+    buckets: dict[bytes, Members] = {}
     originals, stories = data.text("copy.original"), data.text("copy.story")
     bands = index.band_keys_of(rows)
     signatures = rows.copy()  # one writable array the copies' signatures are rows of
@@ -214,7 +220,7 @@ def _read_copies(data: Reader, index: MemoryCopyIndex) -> None:
     ):
         copies[article] = _Copy(original, story_id, signatures[n])
         for band in bands[n]:
-            buckets.setdefault(band, []).append(article)
+            buckets[band] = with_member(buckets.get(band), article)
     index._copies, index._buckets = copies, buckets
     _read_expiry(data, "copy.expiry", index._expiry)
 
