@@ -14,12 +14,14 @@ from __future__ import annotations
 import hashlib
 import heapq
 import operator
-from collections import OrderedDict, defaultdict
-from collections.abc import Iterable, Mapping
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from itertools import repeat
 from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from services.stories.features import FocusPlace, Signature, jaccard_estimate
 
@@ -84,6 +86,36 @@ class StoryState:
             recent=[(dict(t), dict(e)) for t, e in data["recent"]],
             norms=tuple(data["norms"]),
         )
+
+
+#: The stories of an index key, or the articles of an LSH band: most have one member (a
+#: name, a town, a band of one article), kept as the string itself; a list from two on.
+#: A one-element list costs 88 bytes beside the string, and there were about 20 a story.
+Members = str | list[str]
+
+
+def members(entry: Members | None) -> Sequence[str]:
+    """The members of a postings entry (none, one kept as itself, or a list)."""
+    if entry is None:
+        return ()
+    return (entry,) if isinstance(entry, str) else entry
+
+
+def with_member(entry: Members | None, member: str) -> Members:
+    """``entry`` with ``member`` appended (the list is changed in place)."""
+    if entry is None:
+        return member
+    if isinstance(entry, str):
+        return [entry, member]
+    entry.append(member)
+    return entry
+
+
+def packed(items: list[str]) -> Members | None:
+    """The entry of ``items``: None for none, the string for one, else the list."""
+    if not items:
+        return None
+    return items[0] if len(items) == 1 else items
 
 
 class StoryIndex(Protocol):
@@ -157,8 +189,8 @@ class MemoryStoryIndex:
         self._stories: dict[str, StoryState] = {}
         # Lists, not deques with a maxlen: a deque takes a 64-slot block (over 500 bytes)
         # even for the one story most keys (a name, a town) ever have; with 100,000
-        # stories live that was a fifth of the state.
-        self._postings: dict[str, list[str]] = {}
+        # stories live that was a fifth of the state. And that one story as itself.
+        self._postings: dict[str, Members] = {}
         self._posting_limit = posting_limit
         self._expiry = _Expiry(window_days, capacity)
         self._evicted_since_sweep = 0
@@ -173,12 +205,18 @@ class MemoryStoryIndex:
 
     def candidates(self, keys: Mapping[str, float], limit: int) -> list[StoryState]:
         """Up to ``limit`` live stories sharing the most key weight with ``keys``."""
-        shared: defaultdict[str, float] = defaultdict(float)
+        shared: dict[str, float] = {}
+        get = shared.get
         for key, weight in keys.items():
-            for story_id in self._postings.get(key, ()):
-                shared[story_id] += weight
-        # Postings may name evicted stories until the next sweep: take a few spare.
-        best = heapq.nlargest(2 * limit, shared.items(), key=operator.itemgetter(1))
+            posting = members(self._postings.get(key))
+            if posting:
+                # shared[story] += weight for each story of the posting, in C: a story is
+                # once in a posting list, so the sums do not depend on each other.
+                sums = map(operator.add, map(get, posting, repeat(0.0)), repeat(weight))
+                shared.update(zip(posting, sums, strict=True))
+        # Postings may name evicted stories until the next sweep: take a few spare. A
+        # stable sort, as heapq.nlargest is documented to equal, ties in first-seen order.
+        best = sorted(shared.items(), key=operator.itemgetter(1), reverse=True)[: 2 * limit]
         out = []
         for story_id, _ in best:
             story = self._stories.get(story_id)
@@ -199,7 +237,12 @@ class MemoryStoryIndex:
         for key in keys:
             posting = self._postings.get(key)
             if posting is None:
-                self._postings[key] = [story.id]
+                self._postings[key] = story.id
+                continue
+            if isinstance(posting, str):
+                if posting != story.id:
+                    kept = [posting, story.id][-self._posting_limit :]
+                    self._postings[key] = kept if len(kept) > 1 else kept[0]
                 continue
             if story.id in posting:
                 posting.remove(story.id)
@@ -219,11 +262,11 @@ class MemoryStoryIndex:
 
     def _sweep(self) -> None:
         for key in list(self._postings):
-            live = [s for s in self._postings[key] if s in self._stories]
-            if live:
-                self._postings[key] = live
-            else:
+            live = packed([s for s in members(self._postings[key]) if s in self._stories])
+            if live is None:
                 del self._postings[key]
+            else:
+                self._postings[key] = live
         self._evicted_since_sweep = 0
 
 
@@ -255,8 +298,9 @@ class CopyIndex(Protocol):
 class _Copy:
     original: str
     story_id: str
+    # Its band keys are not kept (16 bytes objects, a kilobyte an article): eviction,
+    # the one reader, computes them again from the signature.
     signature: Signature
-    bands: tuple[bytes, ...]
 
 
 class MemoryCopyIndex:
@@ -264,26 +308,36 @@ class MemoryCopyIndex:
 
     def __init__(self, bands: int, window_days: float, capacity: int) -> None:
         self._bands = bands
-        self._buckets: dict[bytes, list[str]] = {}
+        self._buckets: dict[bytes, Members] = {}
         self._copies: dict[str, _Copy] = {}
         self._expiry = _Expiry(window_days, capacity)
 
     def __len__(self) -> int:
         return len(self._copies)
 
-    def _band_keys(self, signature: Signature) -> tuple[bytes, ...]:
-        rows = len(signature) // self._bands
-        return tuple(
-            bytes([band]) + signature[band * rows : (band + 1) * rows].tobytes()
-            for band in range(self._bands)
-        )
+    def _band_keys(self, signature: Signature) -> list[bytes]:
+        return self.band_keys_of(signature.reshape(1, -1))[0]
+
+    def band_keys_of(self, signatures: npt.NDArray[np.uint32]) -> list[list[bytes]]:
+        """Each signature's (a row's) LSH band keys: the band's number, then its rows'
+        bytes; built for all rows at once (a snapshot restores 100,000 at a time)."""
+        count, bands = len(signatures), self._bands
+        rows = signatures.shape[1] // bands
+        width = 1 + 4 * rows
+        keys = np.empty((count, bands, width), dtype=np.uint8)
+        keys[:, :, 0] = np.arange(bands, dtype=np.uint8)
+        cut = np.ascontiguousarray(signatures[:, : bands * rows], dtype=np.uint32)
+        keys[:, :, 1:] = cut.view(np.uint8).reshape(count, bands, 4 * rows)
+        flat = keys.tobytes()
+        every = [flat[at : at + width] for at in range(0, len(flat), width)]
+        return [every[n * bands : (n + 1) * bands] for n in range(count)]
 
     def nearest(self, signature: Signature, threshold: float) -> NearCopy | None:
         """The most similar recent article at ``threshold`` or above, if any."""
         seen: set[str] = set()
         best: NearCopy | None = None
         for band in self._band_keys(signature):
-            for article_id in self._buckets.get(band, ()):
+            for article_id in members(self._buckets.get(band)):
                 if article_id in seen:
                     continue
                 seen.add(article_id)
@@ -299,15 +353,16 @@ class MemoryCopyIndex:
         """Remember an article's signature (``original``: the article it copies, or itself)."""
         if article_id in self._copies:
             return
-        bands = self._band_keys(np.asarray(sig))
-        self._copies[article_id] = _Copy(original, story_id, sig, bands)
-        for band in bands:
-            self._buckets.setdefault(band, []).append(article_id)
+        self._copies[article_id] = _Copy(original, story_id, sig)
+        for band in self._band_keys(np.asarray(sig)):
+            self._buckets[band] = with_member(self._buckets.get(band), article_id)
         self._expiry.touch(article_id, day)
         for gone in self._expiry.advance(day):
             copy = self._copies.pop(gone)
-            for band in copy.bands:
-                members = self._buckets[band]
-                members.remove(gone)
-                if not members:
+            for band in self._band_keys(copy.signature):
+                entry = self._buckets[band]
+                if isinstance(entry, str):
                     del self._buckets[band]
+                else:
+                    entry.remove(gone)  # a list has two or more: one is left at least
+                    self._buckets[band] = entry if len(entry) > 1 else entry[0]

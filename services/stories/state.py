@@ -9,19 +9,17 @@ and replaying the articles recorded after it (:mod:`services.stories.owner`).
 from __future__ import annotations
 
 import math
-import zlib
+import struct
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
-
-import pydantic_core
 
 from services.stories.assign import StoryAssigner
 from services.stories.cards import Card, card_add, new_card
 from services.stories.features import DocumentFrequencies
 from services.stories.index import MemoryCopyIndex, MemoryStoryIndex
-from services.stories.snapshot import dump_assigner, restore_assigner
+from services.stories.packing import paused_gc
+from services.stories.snapshot import pack_state, unpack_state
 from services.stories.tuning import DEFAULT_TUNING, Tuning
 from shared.schemas import StoryRef
 from shared.story_schemas import StoryInput
@@ -127,27 +125,17 @@ class StoriesState:
     # ------------------------------------------------------------------ snapshots
 
     def snapshot(self) -> bytes:
-        """The whole state, compressed JSON (:meth:`restore` reads it)."""
-        data: dict[str, Any] = {
-            "seq": self.seq,
-            "assigner": dump_assigner(self.assigner),
-            "cards": list(self.cards.values()),
-            "assignments": list(self.assignments.items()),
-        }
-        return zlib.compress(pydantic_core.to_json(data), 1)
+        """The whole state, packed (:mod:`services.stories.snapshot`; :meth:`restore`)."""
+        with paused_gc():
+            return pack_state(self.seq, self.assigner, self.cards, self.assignments)
 
     @classmethod
     def restore(cls, blob: bytes, tuning: Tuning = DEFAULT_TUNING) -> StoriesState:
         """The state a :meth:`snapshot` saved; raises ValueError for anything else."""
-        try:
-            data = pydantic_core.from_json(zlib.decompress(blob))
-        except (zlib.error, ValueError) as exc:
-            raise ValueError(f"unreadable stories snapshot: {exc}") from exc
         state = cls(tuning)
-        restore_assigner(data["assigner"], state.assigner)
-        state.cards = {c["id"]: Card.from_json(c) for c in data["cards"]}
-        state.assignments = OrderedDict(
-            (article, StoryRef.model_validate(ref)) for article, ref in data["assignments"]
-        )
-        state.seq = int(data["seq"])
+        try:
+            with paused_gc():
+                state.seq, state.cards, state.assignments = unpack_state(blob, state.assigner)
+        except (ValueError, KeyError, TypeError, struct.error) as exc:
+            raise ValueError(f"unreadable stories snapshot: {exc}") from exc
         return state

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections import OrderedDict
 from datetime import date, timedelta
 
-import pydantic_core
 import pytest
 
 from services.stories.assign import Assignment, FocusRelation, StoryAssigner, score_story
@@ -18,8 +18,8 @@ from services.stories.features import (
     story_features,
     text_year,
 )
-from services.stories.index import MemoryStoryIndex, StoryState
-from services.stories.snapshot import dump_assigner, restore_assigner
+from services.stories.index import MemoryCopyIndex, MemoryStoryIndex, StoryState
+from services.stories.snapshot import pack_state, unpack_state
 from services.stories.tuning import DEFAULT_TUNING
 from shared.schemas import Entity, Mention, Place
 from shared.text import tokenize_words
@@ -205,7 +205,7 @@ def test_a_posting_list_keeps_its_latest_stories_and_a_snapshot_keeps_them_too()
     assigner.stories = index
     again = StoryAssigner.in_memory(DEFAULT_TUNING)
     again.stories = MemoryStoryIndex(window_days=10.0, capacity=100, posting_limit=3)
-    restore_assigner(pydantic_core.from_json(pydantic_core.to_json(dump_assigner(assigner))), again)
+    unpack_state(pack_state(0, assigner, {}, OrderedDict()), again)
     assert {s.id for s in again.stories.candidates({"t:fire": 1.0}, limit=10)} == latest
 
 
@@ -440,3 +440,22 @@ def test_a_headline_outweighs_the_body_words() -> None:
     # "harbour" is in the title once and the body once, "committee" in the body twice:
     # the headline word weighs more, as a headline names the event.
     assert features.terms["harbour"] > features.terms["committee"]
+
+
+def test_the_copy_index_forgets_evicted_articles_whether_alone_in_a_band_or_not() -> None:
+    index = MemoryCopyIndex(bands=16, window_days=10.0, capacity=2)
+    words = [f"w{n}" for n in range(200)]
+    signature = minhash(words)
+    other = minhash([f"v{n}" for n in range(200)])
+    assert signature is not None and other is not None
+    index.add("a", "a", "s1", None, signature)
+    index.add("b", "a", "s1", None, signature.copy())  # the same bands: lists of two
+    found = index.nearest(signature, 0.8)
+    assert found is not None and found.original == "a" and found.jaccard == 1.0
+    index.add("c", "c", "s2", None, other)  # beyond the capacity: "a" goes
+    assert len(index) == 2 and "a" not in index._copies
+    assert all(isinstance(entry, str) for entry in index._buckets.values())
+    index.add("d", "d", "s3", None, minhash([f"u{n}" for n in range(200)]))  # type: ignore[arg-type]
+    # "b" has gone too: its bands' entries with it, and nothing finds it any more.
+    assert index.nearest(signature, 0.8) is None
+    assert set(index._buckets.values()) == {"c", "d"}

@@ -3,12 +3,19 @@ that restore the very state they saved (services/stories/state.py, snapshot.py).
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import struct
+import zlib
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from services.stories.cards import card_view
+from services.stories.index import MemoryCopyIndex, MemoryStoryIndex
+from services.stories.packing import MAGIC
+from services.stories.snapshot import SNAPSHOT_VERSION
 from services.stories.state import StoriesState
 from services.stories.tuning import Tuning
 from tests.story_fixtures import DAY, STORIES, STREAM, article
@@ -86,3 +93,53 @@ def test_a_vetoed_join_still_scores_a_json_number() -> None:
     assert ref.is_new and ref.duplicate_of is None
     assert ref.score == ref.score and abs(ref.score) < 1e9
     assert json.loads(ref.model_dump_json())["score"] is not None
+
+
+def _contents(state: StoriesState) -> dict[str, Any]:
+    """Everything a state holds, as plain data (not through the snapshot's own encoding)."""
+    stories, copies = state.assigner.stories, state.assigner.copies
+    assert isinstance(stories, MemoryStoryIndex) and isinstance(copies, MemoryCopyIndex)
+    return {
+        "seq": state.seq,
+        "stories": [dataclasses.asdict(s) for s in stories._stories.values()],
+        "postings": list(stories._postings.items()),
+        "expiry": (
+            stories._expiry.now,
+            stories._expiry._heap,
+            list(stories._expiry._order.items()),
+        ),
+        "copies": [
+            (a, c.original, c.story_id, c.signature.tolist()) for a, c in copies._copies.items()
+        ],
+        "buckets": sorted(copies._buckets.items()),
+        "copy_expiry": (copies._expiry._heap, list(copies._expiry._order.items())),
+        "cards": [dataclasses.asdict(c) for c in state.cards.values()],
+        "assignments": list(state.assignments.items()),
+    }
+
+
+def test_a_snapshot_restores_every_field_undated_stories_and_evictions_included() -> None:
+    state = StoriesState(Tuning(window_days=2.0, df_buckets=1 << 12))
+    vote = article("u1", "vote")
+    undated = vote.model_copy(update={"meta": vote.meta.model_copy(update={"published_at": None})})
+    gone = [
+        state.assign(item).evicted for item in [undated, *STREAM[:3], article("q", "quake", days=9)]
+    ]
+    assert gone[-1]  # the dated stories went quiet
+    restored = StoriesState.restore(state.snapshot(), state.tuning)
+    contents = _contents(restored)
+    assert contents == _contents(state)
+    assert next(s["first_day"] for s in contents["stories"]) is None
+
+
+def test_a_snapshot_of_another_format_is_refused_with_a_reason() -> None:
+    blob = StoriesState().snapshot()
+    assert blob.startswith(MAGIC)
+    other = blob[: len(MAGIC)] + struct.pack("<I", SNAPSHOT_VERSION + 1) + blob[len(MAGIC) + 4 :]
+    with pytest.raises(ValueError, match=f"format {SNAPSHOT_VERSION + 1}"):
+        StoriesState.restore(other)
+    # A snapshot of format 1 was zlib-compressed JSON.
+    with pytest.raises(ValueError, match="not a packed snapshot"):
+        StoriesState.restore(zlib.compress(b'{"seq": 1, "assigner": {"version": 1}}'))
+    with pytest.raises(ValueError, match="corrupt snapshot"):
+        StoriesState.restore(blob[: len(MAGIC) + 4] + b"garbage")
