@@ -20,6 +20,7 @@ from services.stories.features import DocumentFrequencies
 from services.stories.index import MemoryCopyIndex, MemoryStoryIndex
 from services.stories.packing import paused_gc
 from services.stories.snapshot import pack_state, unpack_state
+from services.stories.snapshot_v1 import is_format_1, unpack_format_1
 from services.stories.tuning import DEFAULT_TUNING, Tuning
 from shared.schemas import StoryRef
 from shared.story_schemas import StoryInput
@@ -135,7 +136,8 @@ class StoriesState:
         state = cls(tuning)
         try:
             with paused_gc():
-                state.seq, state.cards, state.assignments = unpack_state(blob, state.assigner)
+                unpack = unpack_format_1 if is_format_1(blob) else unpack_state
+                state.seq, state.cards, state.assignments = unpack(blob, state.assigner)
         except (ValueError, KeyError, TypeError, struct.error) as exc:
             raise ValueError(f"unreadable stories snapshot: {exc}") from exc
         return state

@@ -3,6 +3,7 @@ that restore the very state they saved (services/stories/state.py, snapshot.py).
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import struct
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from services.stories.cards import card_view
-from services.stories.index import MemoryCopyIndex, MemoryStoryIndex
+from services.stories.index import MemoryCopyIndex, MemoryStoryIndex, members
 from services.stories.packing import MAGIC
 from services.stories.snapshot import SNAPSHOT_VERSION
 from services.stories.state import StoriesState
@@ -138,8 +139,72 @@ def test_a_snapshot_of_another_format_is_refused_with_a_reason() -> None:
     other = blob[: len(MAGIC)] + struct.pack("<I", SNAPSHOT_VERSION + 1) + blob[len(MAGIC) + 4 :]
     with pytest.raises(ValueError, match=f"format {SNAPSHOT_VERSION + 1}"):
         StoriesState.restore(other)
-    # A snapshot of format 1 was zlib-compressed JSON.
-    with pytest.raises(ValueError, match="not a packed snapshot"):
+    # A snapshot of format 1 is zlib-compressed JSON: read when it is one, else refused.
+    with pytest.raises(ValueError, match="unreadable stories snapshot: 'frequencies'"):
         StoriesState.restore(zlib.compress(b'{"seq": 1, "assigner": {"version": 1}}'))
+    with pytest.raises(ValueError, match="version 3 is not 1"):
+        StoriesState.restore(zlib.compress(b'{"seq": 1, "assigner": {"version": 3}}'))
     with pytest.raises(ValueError, match="corrupt snapshot"):
         StoriesState.restore(blob[: len(MAGIC) + 4] + b"garbage")
+
+
+def _format_1(state: StoriesState) -> bytes:
+    """``state`` as the format 1 writer (commit 4fb5132, since replaced) saved it."""
+
+    def array(values: Any) -> str:
+        return base64.b64encode(values.tobytes()).decode("ascii")
+
+    def expiry(queue: Any) -> dict[str, Any]:
+        return {
+            "now": queue.now,
+            "heap": [[day, key] for day, key in queue._heap],
+            "order": [[key, day] for key, day in queue._order.items()],
+        }
+
+    assigner = state.assigner
+    stories, copies = assigner.stories, assigner.copies
+    assert isinstance(stories, MemoryStoryIndex) and isinstance(copies, MemoryCopyIndex)
+    data = {
+        "seq": state.seq,
+        "assigner": {
+            "version": 1,
+            "frequencies": {
+                "counts": array(assigner.frequencies._counts),  # type: ignore[attr-defined]
+                "documents": assigner.frequencies._documents,  # type: ignore[attr-defined]
+                "since_decay": assigner.frequencies._since_decay,  # type: ignore[attr-defined]
+            },
+            "stories": {
+                "stories": [s.to_json() for s in stories._stories.values()],
+                "postings": {k: list(members(p)) for k, p in stories._postings.items()},
+                "expiry": expiry(stories._expiry),
+                "evicted_since_sweep": stories._evicted_since_sweep,
+            },
+            "copies": {
+                "copies": [
+                    [article_id, c.original, c.story_id, array(c.signature)]
+                    for article_id, c in copies._copies.items()
+                ],
+                "buckets": {b.hex(): list(members(m)) for b, m in copies._buckets.items()},
+                "expiry": expiry(copies._expiry),
+            },
+        },
+        "cards": [c.to_json() for c in state.cards.values()],
+        "assignments": [[a, r.model_dump(mode="json")] for a, r in state.assignments.items()],
+    }
+    return zlib.compress(json.dumps(data).encode(), 1)
+
+
+def test_a_snapshot_of_format_1_is_read_into_the_very_state() -> None:
+    # An owner of this version takes over from one of the version before: the window's
+    # stories, near-copies and assignments carry on, and later articles agree.
+    tuning = Tuning(df_buckets=1 << 12)
+    whole, cut = StoriesState(tuning), StoriesState(tuning)
+    for item in STREAM[:5]:
+        whole.assign(item)
+        cut.assign(item)
+    assert len(cut.cards) == 3 and cut.assigner.copies._copies  # type: ignore[attr-defined]
+    restored = StoriesState.restore(_format_1(cut), tuning)
+    assert _contents(restored) == _contents(cut)
+    assert restored.snapshot() == cut.snapshot()  # and the next snapshot is of format 2
+    later = [whole.assign(a).ref for a in STREAM[4:]]
+    assert [restored.assign(a).ref for a in STREAM[4:]] == later
