@@ -139,7 +139,8 @@ def _scan_span(
     norm: str | None = None,
 ) -> Span:
     span = make_span(
-        cand.model_copy(update={"label": "GPE"}),
+        cand,
+        label="GPE",
         text=text,
         start=cand.sentence_start + rel_start,
         norm=norm or normalize_name(text),
@@ -304,7 +305,8 @@ def _scanned(
     or country right after it counts), and only then is it marked with ``origin``.
     """
     span = make_span(
-        cand.model_copy(update={"label": "GPE"}),
+        cand,
+        label="GPE",
         text=match.group(1),
         start=cand.sentence_start + match.start(1),
         norm=norm,
