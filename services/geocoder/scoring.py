@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -78,8 +79,9 @@ class _Context:
     named_regions: dict[tuple[str, str], float] = field(default_factory=lambda: defaultdict(float))
 
 
-def _votes(group: Group) -> _Context:
-    """One group's votes: each reading votes for its country and region by its probability.
+def _votes(group: Group, probs: list[float]) -> _Context:
+    """One group's votes: each reading votes for its country and region by its probability
+    (``probs``, the softmax of its scores).
 
     Soft votes keep an undecided name from steering the others with its current guess,
     and let readings that fit together ("Athens" and "Georgia", both in the US) reinforce
@@ -88,16 +90,25 @@ def _votes(group: Group) -> _Context:
     votes = _Context()
     weight = _group_weight(group)
     votes.total = weight
-    for entry, prob in zip(group.entries, softmax(group.scores), strict=True):
-        if entry.country_code:
-            votes.countries[entry.country_code] += weight * prob
-            if entry.admin1:
-                votes.regions[(entry.country_code, entry.admin1)] += weight * prob
-            if entry.is_country:
-                votes.named_countries[entry.country_code] += prob
-            elif entry.feature_code == "ADM1" and entry.admin1:
-                votes.named_regions[(entry.country_code, entry.admin1)] += prob
+    for entry, prob in zip(group.entries, probs, strict=True):
+        cc = entry.country_code
+        if cc:
+            votes.countries[cc] += weight * prob
+            admin1 = entry.admin1
+            if admin1:
+                votes.regions[(cc, admin1)] += weight * prob
+            if entry.feature_code.startswith("PCL"):  # is_country
+                votes.named_countries[cc] += prob
+            elif entry.feature_code == "ADM1" and admin1:
+                votes.named_regions[(cc, admin1)] += prob
     return votes
+
+
+def _round_votes(groups: list[Group]) -> tuple[list[list[float]], list[_Context]]:
+    """Each group's reading probabilities and votes for one round: the probabilities
+    once, since the proximity of the same round weighs the readings by them too."""
+    probs = [softmax(group.scores) for group in groups]
+    return probs, [_votes(group, p) for group, p in zip(groups, probs, strict=True)]
 
 
 def _context(votes: list[_Context]) -> _Context:
@@ -145,15 +156,18 @@ def score_groups(groups: list[Group], gazetteer: Gazetteer) -> None:
     votes: list[_Context] = []
     for iteration in range(t.iterations):
         before = [group.choice for group in placed]
-        votes = [_votes(group) for group in placed]
+        probs, votes = _round_votes(placed)
         ctx = _context(votes)
-        near = proximity(placed)
+        near = proximity(placed, probs=probs)
         for index, group in enumerate(placed):
             _rescore(group, votes[index], ctx, near[index], gazetteer)
         if iteration > 0 and before == [group.choice for group in placed]:
             break  # settled: another round would only sharpen the same choices
     if doubtful:
-        ctx = _context(votes or [_votes(group) for group in placed])
+        if not votes:
+            probs, votes = _round_votes(placed)
+        ctx = _context(votes)
+        # Not ``probs``: the placed groups give proximity by the scores of their last round.
         near = proximity([*placed, *doubtful], givers=len(placed))
         for index, group in enumerate(doubtful):
             _rescore(group, _Context(), ctx, near[len(placed) + index], gazetteer)
@@ -161,9 +175,9 @@ def score_groups(groups: list[Group], gazetteer: Gazetteer) -> None:
         if promoted:
             # One more round with them: "State of Ohio", promoted, makes "Dublin" Ohio's.
             placed.extend(promoted)
-            votes = [_votes(group) for group in placed]
+            probs, votes = _round_votes(placed)
             ctx = _context(votes)
-            near = proximity(placed)
+            near = proximity(placed, probs=probs)
             for index, group in enumerate(placed):
                 _rescore(group, votes[index], ctx, near[index], gazetteer)
     _discount_isolated(placed)
@@ -181,6 +195,8 @@ def _rescore(
     by_country: dict[str, tuple[float, float]] = {}
     by_region: dict[tuple[str, str], tuple[float, float]] = {}
     scores = []
+    # Python floats at once: indexing the array per reading costs more than the sums.
+    closeness = near.tolist()
     for i, entry in enumerate(group.entries):
         score = group.prior[i]
         cc = entry.country_code
@@ -221,7 +237,7 @@ def _rescore(
                     score += terms[1]
             elif not entry.feature_code.startswith("PCL"):
                 score += cached[1]
-        score += t.proximity_weight * float(near[i])
+        score += t.proximity_weight * closeness[i]
         scores.append(score)
     group.scores = scores
     group.choice = max(range(len(scores)), key=scores.__getitem__)
@@ -287,7 +303,9 @@ def _near_any(entry: GazetteerEntry, others: list[GazetteerEntry]) -> bool:
     return False
 
 
-def proximity(groups: list[Group], givers: int | None = None) -> list[np.ndarray]:
+def proximity(
+    groups: list[Group], givers: int | None = None, probs: list[list[float]] | None = None
+) -> list[np.ndarray]:
     """For each reading of each group, how close it is to the other groups' readings.
 
     Every plausible reading of the other names counts, weighted by how plausible it is,
@@ -298,23 +316,31 @@ def proximity(groups: list[Group], givers: int | None = None) -> list[np.ndarray
     of rows at a time, so that a very long article costs time, not memory. Only the first
     ``TUNING.proximity_names`` names (in order of first mention) take part at all: the
     others get no proximity and give none. With ``givers``, only the first so many
-    groups give proximity (the doubtful ones after them only receive it).
+    groups give proximity (the doubtful ones after them only receive it). ``probs`` are
+    the softmax of each group's scores when the caller has them already.
     """
     owner: list[int] = []
     slots: list[tuple[int, int]] = []
     rows: list[tuple[float, float, float]] = []
+    limit = TUNING.proximity_readings
     # The distances are all pairs of readings: only the first names take part, so that
     # a list of thousands of places costs linear time (news names far fewer).
     for index, group in enumerate(groups[: TUNING.proximity_names]):
-        probs = softmax(group.scores)
-        likeliest = sorted(range(len(probs)), key=probs.__getitem__, reverse=True)
-        for i in sorted(likeliest[: TUNING.proximity_readings]):
-            entry = group.entries[i]
+        p = softmax(group.scores) if probs is None else probs[index]
+        taking: Iterable[int]
+        if len(p) <= limit:
+            taking = range(len(p))  # every reading: no need to rank them
+        else:
+            likeliest = sorted(range(len(p)), key=p.__getitem__, reverse=True)
+            taking = sorted(likeliest[:limit])
+        gives = givers is None or index < givers
+        entries = group.entries
+        for i in taking:
+            entry = entries[i]
             if entry.feature_class == "P" or entry.feature_code == "ADM2":
                 owner.append(index)
                 slots.append((index, i))
-                gives = givers is None or index < givers
-                rows.append((entry.latitude, entry.longitude, math.sqrt(probs[i]) * gives))
+                rows.append((entry.latitude, entry.longitude, math.sqrt(p[i]) * gives))
     out = [np.zeros(len(group.entries)) for group in groups]
     if len({*owner}) < 2:
         return out
