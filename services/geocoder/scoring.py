@@ -5,10 +5,10 @@ the choices settle; then small towns nothing else supports are doubted."""
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, TypeVar
 
 import numpy as np
 
@@ -17,6 +17,8 @@ from services.geocoder.index import Gazetteer, GazetteerEntry
 from services.geocoder.placeness import Group
 from services.geocoder.tuning import TUNING
 from shared.schemas import GAZETTEER_INITIAL_LABEL
+
+_K = TypeVar("_K")
 
 # Rows of the distance matrix built at once: bounds memory, changes no result.
 _PROXIMITY_BLOCK: Final = 256
@@ -69,14 +71,18 @@ def _contained(entry: GazetteerEntry, container: GazetteerEntry) -> bool:
 
 @dataclass
 class _Context:
-    """What the article says about countries and regions, as soft votes."""
+    """What the article says about countries and regions, as soft votes.
 
-    countries: dict[str, float] = field(default_factory=lambda: defaultdict(float))
-    regions: dict[tuple[str, str], float] = field(default_factory=lambda: defaultdict(float))
+    Plain dicts, added to with ``get(key, 0.0)``: a round builds one per name, and a
+    defaultdict costs a factory call each.
+    """
+
+    countries: dict[str, float] = field(default_factory=dict)
+    regions: dict[tuple[str, str], float] = field(default_factory=dict)
     total: float = 0.0
     # Countries and first-level regions named as such, by the probability of that reading.
-    named_countries: dict[str, float] = field(default_factory=lambda: defaultdict(float))
-    named_regions: dict[tuple[str, str], float] = field(default_factory=lambda: defaultdict(float))
+    named_countries: dict[str, float] = field(default_factory=dict)
+    named_regions: dict[tuple[str, str], float] = field(default_factory=dict)
 
 
 def _votes(group: Group, probs: list[float]) -> _Context:
@@ -90,17 +96,21 @@ def _votes(group: Group, probs: list[float]) -> _Context:
     votes = _Context()
     weight = _group_weight(group)
     votes.total = weight
+    countries, regions = votes.countries, votes.regions
+    named_countries, named_regions = votes.named_countries, votes.named_regions
     for entry, prob in zip(group.entries, probs, strict=True):
         cc = entry.country_code
         if cc:
-            votes.countries[cc] += weight * prob
+            countries[cc] = countries.get(cc, 0.0) + weight * prob
             admin1 = entry.admin1
             if admin1:
-                votes.regions[(cc, admin1)] += weight * prob
+                key = (cc, admin1)
+                regions[key] = regions.get(key, 0.0) + weight * prob
             if entry.feature_code.startswith("PCL"):  # is_country
-                votes.named_countries[cc] += prob
+                named_countries[cc] = named_countries.get(cc, 0.0) + prob
             elif entry.feature_code == "ADM1" and admin1:
-                votes.named_regions[(cc, admin1)] += prob
+                key = (cc, admin1)
+                named_regions[key] = named_regions.get(key, 0.0) + prob
     return votes
 
 
@@ -115,15 +125,16 @@ def _context(votes: list[_Context]) -> _Context:
     ctx = _Context()
     for vote in votes:
         ctx.total += vote.total
-        for cc, value in vote.countries.items():
-            ctx.countries[cc] += value
-        for key, value in vote.regions.items():
-            ctx.regions[key] += value
-        for cc, value in vote.named_countries.items():
-            ctx.named_countries[cc] += value
-        for key, value in vote.named_regions.items():
-            ctx.named_regions[key] += value
+        _add(ctx.countries, vote.countries)
+        _add(ctx.regions, vote.regions)
+        _add(ctx.named_countries, vote.named_countries)
+        _add(ctx.named_regions, vote.named_regions)
     return ctx
+
+
+def _add(into: dict[_K, float], values: dict[_K, float]) -> None:
+    for key, value in values.items():
+        into[key] = into.get(key, 0.0) + value
 
 
 def _group_weight(group: Group) -> float:
