@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import weakref
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -69,81 +68,19 @@ class Span:
     club_cue: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class _Found:
-    """A name a candidate's text holds, as its text and label alone decide: no context."""
-
-    #: From the candidate's start.
-    offset: int
-    text: str
-    norm: str
-    entries: list[GazetteerEntry]
-    origin: str = "whole"
-    #: "Louisiana" of "Alexandria, Louisiana" for its first part; else read in context.
-    container: str | None = None
-    locates_institution: bool = False
-    heads_name: bool = False
-    heads_state_body: bool = False
-
-
-#: Names found per (text, label), per gazetteer: news repeats its names (half of the
-#: candidates of a set of articles were seen before), and finding them is most of the
-#: cost of a candidate. Cleared when full, like the gazetteer's own look-up cache.
-_FOUND_CACHE_SIZE: Final = 20_000
-_found_cache: weakref.WeakKeyDictionary[
-    Gazetteer, dict[tuple[str, str], tuple[list[_Found], bool]]
-] = weakref.WeakKeyDictionary()
-
-
 def candidate_spans(cand: PlaceCandidate, gazetteer: Gazetteer) -> list[Span]:
     """The places a candidate names: the whole span, its parts, or names inside it."""
-    cache = _found_cache.get(gazetteer)
-    if cache is None:
-        cache = _found_cache[gazetteer] = {}
-    key = (cand.text, cand.label)
-    known = cache.get(key)
-    if known is None:
-        if len(cache) >= _FOUND_CACHE_SIZE:
-            cache.clear()
-        known = cache[key] = _found_names(cand.text, cand.label, gazetteer)
-    found, one_part = known
-    out = [_found_span(cand, name) for name in found]
-    if one_part and len(out) == 1 and out[0].container_text and out[0].origin == "whole":
-        container = _container_span(cand, out[0], gazetteer)
-        if container is not None:
-            out.append(container)
-    return out
-
-
-def _found_span(cand: PlaceCandidate, found: _Found) -> Span:
-    span = make_span(
-        cand,
-        text=found.text,
-        start=cand.start + found.offset,
-        norm=found.norm,
-        entries=found.entries,
-        origin=found.origin,
-        container=found.container,
-    )
-    span.locates_institution = found.locates_institution
-    span.heads_name = found.heads_name
-    span.heads_state_body = found.heads_state_body
-    return span
-
-
-def _found_names(text: str, label: str, gazetteer: Gazetteer) -> tuple[list[_Found], bool]:
-    """The names in a candidate's text, and whether the text was one part (no comma)."""
-    start = 0
+    text, start = cand.text, cand.start
     lead = _TRIM_LEAD.match(text)
     if lead:
-        text, start = text[lead.end() :], lead.end()
+        text, start = text[lead.end() :], start + lead.end()
     tail = _TRIM_TAIL.search(text)
     if tail:
         text = text[: tail.start()]
     # Keep a final dot: it belongs to "U.S." and "Ga.", and normalisation ignores it.
     text = text.rstrip(" ,;:")
     if not text or not (text[0].isupper() or text[0].isdigit()):
-        return [], True  # "n't", "the" and other tokenizer debris
+        return []  # "n't", "the" and other tokenizer debris
     parts: list[tuple[str, int]] = [(text, start)]
     if "," in text:
         # "Alexandria, Louisiana": the second part is the first one's container.
@@ -155,8 +92,12 @@ def _found_names(text: str, label: str, gazetteer: Gazetteer) -> tuple[list[_Fou
         if not part:
             continue
         container = parts[1][0] if len(parts) == 2 and index == 0 else None
-        out.extend(_part_names(label, part, part_start, container, gazetteer))
-    return out, len(parts) == 1
+        out.extend(_part_spans(cand, part, part_start, container, gazetteer))
+    if len(parts) == 1 and len(out) == 1 and out[0].container_text and out[0].origin == "whole":
+        found = _container_span(cand, out[0], gazetteer)
+        if found is not None:
+            out.append(found)
+    return out
 
 
 def _container_span(cand: PlaceCandidate, head: Span, gazetteer: Gazetteer) -> Span | None:
@@ -191,22 +132,26 @@ def _container_span(cand: PlaceCandidate, head: Span, gazetteer: Gazetteer) -> S
     return None
 
 
-def _part_names(
-    label: str, part: str, part_start: int, container: str | None, gazetteer: Gazetteer
-) -> list[_Found]:
+def _part_spans(
+    cand: PlaceCandidate, part: str, part_start: int, container: str | None, gazetteer: Gazetteer
+) -> list[Span]:
     norm = normalize_name(part)
     if not norm or norm in _NOT_PLACES:
         return []
-    if norm in _CALENDAR and label not in ("GPE", "LOC"):
+    if norm in _CALENDAR and cand.label not in ("GPE", "LOC"):
         return []  # "in August" is a month, whatever town is called August
     entries = gazetteer.lookup_normalized(norm)
-    if label == "NORP":
+    if cand.label == "NORP":
         # "Canadian" is the people of Canada before it is Canadian, Texas.
         entries = [e for e in entries if e.name_kind == "demonym"] or entries
         if not entries:
             entries = region_demonym(norm, gazetteer)
     if entries:
-        return [_found(part_start, part, norm, entries, container=container)]
+        return [
+            make_span(
+                cand, text=part, start=part_start, norm=norm, entries=entries, container=container
+            )
+        ]
     # "Russian-American", "Logan-Rogersville": each part of a compound may be a place.
     tokens = list(_PART_TOKEN.finditer(part))
     if len(tokens) < 2:
@@ -215,7 +160,7 @@ def _part_names(
     if first in _DIRECTIONS or first.replace(".", "") in _DIRECTIONS:
         # "Northeast Georgia", "North Texas": the region is inside the named place.
         rest = part[tokens[1].start() :]
-        found = _part_names(label, rest, part_start + tokens[1].start(), container, gazetteer)
+        found = _part_spans(cand, rest, part_start + tokens[1].start(), container, gazetteer)
         if found:
             return found
     if last in _GENERIC_TAIL:
@@ -224,48 +169,30 @@ def _part_names(
         head_norm = normalize_name(head)
         entries = gazetteer.lookup_normalized(head_norm) if head_norm else []
         if entries:
-            return [_found(part_start, head, head_norm, entries, container=container)]
-    inner = _inner_names(part, part_start, tokens, gazetteer)
-    if label == "PERSON":
+            return [
+                make_span(
+                    cand,
+                    text=head,
+                    start=part_start,
+                    norm=head_norm,
+                    entries=entries,
+                    container=container,
+                )
+            ]
+    inner = _inner_spans(cand, part, part_start, tokens, gazetteer)
+    if cand.label == "PERSON":
         # A person's name holds no place, but "Alexandria Police", "Avondale Mayor" or
         # "Laurel County Clerk Dean Johnson", which the small model tags PERSON, do.
-        return [name for name in inner if name.locates_institution or _heads_with_county(name)]
+        return [span for span in inner if span.locates_institution or _heads_with_county(span)]
     return inner
 
 
-def _found(
-    offset: int,
-    text: str,
-    norm: str,
-    entries: list[GazetteerEntry],
-    *,
-    container: str | None = None,
-    origin: str = "whole",
-    locates_institution: bool = False,
-    heads_name: bool = False,
-    heads_state_body: bool = False,
-) -> _Found:
-    # The readings a span keeps (make_span's cut), so that a test on them here is the
-    # test on the span's.
-    return _Found(
-        offset=offset,
-        text=text,
-        norm=norm,
-        entries=entries[: TUNING.max_readings],
-        origin=origin,
-        container=container,
-        locates_institution=locates_institution,
-        heads_name=heads_name,
-        heads_state_body=heads_state_body,
-    )
-
-
-def _heads_with_county(name: _Found) -> bool:
+def _heads_with_county(span: Span) -> bool:
     """A county named in full at the head of a longer name ("Anderson County Sheriff")."""
     return (
-        name.heads_name
-        and any(e.feature_code == "ADM2" and e.name_kind == "name" for e in name.entries)
-        and " " in name.text
+        span.heads_name
+        and any(e.feature_code == "ADM2" and e.name_kind == "name" for e in span.entries)
+        and " " in span.text
     )
 
 
@@ -295,9 +222,13 @@ def region_demonym(norm: str, gazetteer: Gazetteer) -> list[GazetteerEntry]:
     return []
 
 
-def _inner_names(
-    part: str, part_start: int, tokens: list[re.Match[str]], gazetteer: Gazetteer
-) -> list[_Found]:
+def _inner_spans(
+    cand: PlaceCandidate,
+    part: str,
+    part_start: int,
+    tokens: list[re.Match[str]],
+    gazetteer: Gazetteer,
+) -> list[Span]:
     """Place names inside a longer name: "University of Georgia", "Gainesville Police"."""
     out = []
     folded = [tok.group().casefold().rstrip(".") for tok in tokens]
@@ -334,20 +265,21 @@ def _inner_names(
             locates = (i > 0 and folded[i - 1] in _INSTITUTION_LOCATIVES) or (
                 i == 0 and any(word in _INSTITUTIONS for word in folded[i + size : i + size + 2])
             )
-            out.append(
-                _found(
-                    part_start + window[0].start(),
-                    text,
-                    norm,
-                    entries,
-                    origin="inner",
-                    locates_institution=locates,
-                    heads_name=i == 0,
-                    # "the Georgian Foreign Ministry": a demonym heading a state body's name.
-                    heads_state_body=i == 0
-                    and any(word in _STATE_BODIES for word in folded[i + size :]),
-                )
+            span = make_span(
+                cand,
+                text=text,
+                start=part_start + window[0].start(),
+                norm=norm,
+                entries=entries,
+                origin="inner",
             )
+            span.locates_institution = locates
+            span.heads_name = i == 0
+            # "the Georgian Foreign Ministry": a demonym heading a state body's name.
+            span.heads_state_body = i == 0 and any(
+                word in _STATE_BODIES for word in folded[i + size :]
+            )
+            out.append(span)
             i += size - 1
             break
         i += 1
