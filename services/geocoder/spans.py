@@ -41,7 +41,7 @@ _TRIM_LEAD: Final = re.compile(r"^(?:the|The|THE)\s+")
 _TRIM_TAIL: Final = re.compile(r"(?:['’]s|['’])$")
 
 
-@dataclass
+@dataclass(slots=True)
 class Span:
     """A trimmed candidate span with its context."""
 
