@@ -195,7 +195,7 @@ def score_groups(groups: list[Group], gazetteer: Gazetteer) -> None:
 
 
 def _rescore(
-    group: Group, own: _Context, ctx: _Context, near: np.ndarray, gazetteer: Gazetteer
+    group: Group, own: _Context, ctx: _Context, near: list[float], gazetteer: Gazetteer
 ) -> None:
     """Score each reading of ``group`` from its prior and the other groups' context."""
     t = TUNING
@@ -206,8 +206,6 @@ def _rescore(
     by_country: dict[str, tuple[float, float]] = {}
     by_region: dict[tuple[str, str], tuple[float, float]] = {}
     scores = []
-    # Python floats at once: indexing the array per reading costs more than the sums.
-    closeness = near.tolist()
     for i, entry in enumerate(group.entries):
         score = group.prior[i]
         cc = entry.country_code
@@ -248,7 +246,7 @@ def _rescore(
                     score += terms[1]
             elif not entry.feature_code.startswith("PCL"):
                 score += cached[1]
-        score += t.proximity_weight * closeness[i]
+        score += t.proximity_weight * near[i]
         scores.append(score)
     group.scores = scores
     group.choice = max(range(len(scores)), key=scores.__getitem__)
@@ -316,7 +314,7 @@ def _near_any(entry: GazetteerEntry, others: list[GazetteerEntry]) -> bool:
 
 def proximity(
     groups: list[Group], givers: int | None = None, probs: list[list[float]] | None = None
-) -> list[np.ndarray]:
+) -> list[list[float]]:
     """For each reading of each group, how close it is to the other groups' readings.
 
     Every plausible reading of the other names counts, weighted by how plausible it is,
@@ -330,9 +328,12 @@ def proximity(
     groups give proximity (the doubtful ones after them only receive it). ``probs`` are
     the softmax of each group's scores when the caller has them already.
     """
-    owner: list[int] = []
     slots: list[tuple[int, int]] = []
     rows: list[tuple[float, float, float]] = []
+    # Where each name's rows start, and each row's name by its rank among those with rows:
+    # the names come in order, so both are known as the rows are listed.
+    starts: list[int] = []
+    own_column: list[int] = []
     limit = TUNING.proximity_readings
     # The distances are all pairs of readings: only the first names take part, so that
     # a list of thousands of places costs linear time (news names far fewer).
@@ -346,26 +347,27 @@ def proximity(
             taking = sorted(likeliest[:limit])
         gives = givers is None or index < givers
         entries = group.entries
+        first = len(rows)
         for i in taking:
             entry = entries[i]
             if entry.feature_class == "P" or entry.feature_code == "ADM2":
-                owner.append(index)
                 slots.append((index, i))
                 rows.append((entry.latitude, entry.longitude, math.sqrt(p[i]) * gives))
-    out = [np.zeros(len(group.entries)) for group in groups]
-    if len({*owner}) < 2:
+        if len(rows) > first:
+            own_column.extend([len(starts)] * (len(rows) - first))
+            starts.append(first)
+    # Lists, not arrays: the caller reads each value as a Python float.
+    out = [[0.0] * len(group.entries) for group in groups]
+    if len(starts) < 2:
         return out
     table = np.asarray(rows)
     lat = np.radians(table[:, 0])
     lon = np.radians(table[:, 1])
     weight = table[:, 2]
-    owners = np.asarray(owner)
-    # np.r_ would do, at several times the cost of the call for these small arrays.
-    starts = np.flatnonzero(np.concatenate(([True], owners[1:] != owners[:-1])))
-    own_column = np.searchsorted(starts, np.arange(len(owner)), side="right") - 1
-    total = np.empty(len(owner))
-    for lo in range(0, len(owner), _PROXIMITY_BLOCK):
-        hi = min(len(owner), lo + _PROXIMITY_BLOCK)
+    columns = np.asarray(own_column)
+    total = np.empty(len(rows))
+    for lo in range(0, len(rows), _PROXIMITY_BLOCK):
+        hi = min(len(rows), lo + _PROXIMITY_BLOCK)
         dlon = (lon[lo:hi, None] - lon[None, :] + np.pi) % (2 * np.pi) - np.pi
         dist = EARTH_RADIUS_KM * np.hypot(
             lat[lo:hi, None] - lat[None, :], dlon * np.cos((lat[lo:hi, None] + lat[None, :]) / 2)
@@ -373,9 +375,9 @@ def proximity(
         per_group = np.maximum.reduceat(
             np.exp(-dist / TUNING.proximity_km) * weight, starts, axis=1
         )
-        per_group[np.arange(hi - lo), own_column[lo:hi]] = 0.0
+        per_group[np.arange(hi - lo), columns[lo:hi]] = 0.0
         total[lo:hi] = np.minimum(per_group.sum(axis=1), TUNING.proximity_cap)
-    for (index, i), value in zip(slots, total, strict=True):
+    for (index, i), value in zip(slots, total.tolist(), strict=True):
         out[index][i] = value
     return out
 
