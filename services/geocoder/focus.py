@@ -22,7 +22,8 @@ def places_with_focus(groups: list[Group]) -> list[Place]:
             merged[group.entries[group.choice].geonameid].append(group)
     if not merged:
         return []
-    results: list[tuple[Place, float]] = []
+    # The places are built once the focus is known: a copy of one to set it costs as much.
+    results: list[tuple[GazetteerEntry, float, list[Mention], float]] = []
     for members in merged.values():
         entry = members[0].entries[members[0].choice]
         spans = sorted((s for g in members for s in g.spans), key=lambda s: s.start)
@@ -34,7 +35,11 @@ def places_with_focus(groups: list[Group]) -> list[Place]:
         )
         demonym_only = all(g.demonym_only for g in members)
         weight = _focus_weight(entry, spans, confidence, demonym_only)
-        place = Place(
+        results.append((entry, confidence, _mentions(spans), weight))
+    results.sort(key=lambda result: result[2][0].start)
+    focus = max(range(len(results)), key=lambda i: results[i][3])
+    return [
+        Place(
             name=entry.name,
             geonameid=entry.geonameid,
             latitude=entry.latitude,
@@ -45,14 +50,11 @@ def places_with_focus(groups: list[Group]) -> list[Place]:
             feature_code=entry.feature_code,
             population=max(0, entry.population),
             confidence=round(min(1.0, max(0.0, confidence)), 3),
-            mentions=_mentions(spans),
+            mentions=mentions,
+            # Set only on the focus, as the copy with it set did: the others leave it unset.
+            **({"focus": True} if i == focus else {}),
         )
-        results.append((place, weight))
-    results.sort(key=lambda pair: pair[0].mentions[0].start)
-    focus = max(range(len(results)), key=lambda i: results[i][1])
-    return [
-        place.model_copy(update={"focus": True}) if i == focus else place
-        for i, (place, _) in enumerate(results)
+        for i, (entry, confidence, mentions, _) in enumerate(results)
     ]
 
 

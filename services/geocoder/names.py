@@ -40,9 +40,14 @@ REGION_AFFIX: Final = re.compile(
 @lru_cache(maxsize=65_536)
 def normalize_name(text: str) -> str:
     """The form names are matched in: no case, accents or punctuation, "St." as "saint"."""
-    folded = unicodedata.normalize("NFKD", text.translate(_CHAR_FOLDS))
-    folded = "".join(ch for ch in folded if not unicodedata.combining(ch)).casefold()
-    folded = _NON_WORD.sub(" ", _PUNCT_DROP.sub("", folded.translate(_CHAR_FOLDS)))
+    if text.isascii():
+        # Most names: the folds and NFKD leave ASCII as it is, and casefold is lower.
+        folded = text.lower()
+    else:
+        folded = unicodedata.normalize("NFKD", text.translate(_CHAR_FOLDS))
+        folded = "".join(ch for ch in folded if not unicodedata.combining(ch)).casefold()
+        folded = folded.translate(_CHAR_FOLDS)
+    folded = _NON_WORD.sub(" ", _PUNCT_DROP.sub("", folded))
     return " ".join(_TOKEN_EXPANSIONS.get(token, token) for token in folded.split())
 
 

@@ -5,9 +5,10 @@ the choices settle; then small towns nothing else supports are doubted."""
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, TypeVar
 
 import numpy as np
 
@@ -16,6 +17,8 @@ from services.geocoder.index import Gazetteer, GazetteerEntry
 from services.geocoder.placeness import Group
 from services.geocoder.tuning import TUNING
 from shared.schemas import GAZETTEER_INITIAL_LABEL
+
+_K = TypeVar("_K")
 
 # Rows of the distance matrix built at once: bounds memory, changes no result.
 _PROXIMITY_BLOCK: Final = 256
@@ -68,18 +71,23 @@ def _contained(entry: GazetteerEntry, container: GazetteerEntry) -> bool:
 
 @dataclass
 class _Context:
-    """What the article says about countries and regions, as soft votes."""
+    """What the article says about countries and regions, as soft votes.
 
-    countries: dict[str, float] = field(default_factory=lambda: defaultdict(float))
-    regions: dict[tuple[str, str], float] = field(default_factory=lambda: defaultdict(float))
+    Plain dicts, added to with ``get(key, 0.0)``: a round builds one per name, and a
+    defaultdict costs a factory call each.
+    """
+
+    countries: dict[str, float] = field(default_factory=dict)
+    regions: dict[tuple[str, str], float] = field(default_factory=dict)
     total: float = 0.0
     # Countries and first-level regions named as such, by the probability of that reading.
-    named_countries: dict[str, float] = field(default_factory=lambda: defaultdict(float))
-    named_regions: dict[tuple[str, str], float] = field(default_factory=lambda: defaultdict(float))
+    named_countries: dict[str, float] = field(default_factory=dict)
+    named_regions: dict[tuple[str, str], float] = field(default_factory=dict)
 
 
-def _votes(group: Group) -> _Context:
-    """One group's votes: each reading votes for its country and region by its probability.
+def _votes(group: Group, probs: list[float]) -> _Context:
+    """One group's votes: each reading votes for its country and region by its probability
+    (``probs``, the softmax of its scores).
 
     Soft votes keep an undecided name from steering the others with its current guess,
     and let readings that fit together ("Athens" and "Georgia", both in the US) reinforce
@@ -88,31 +96,45 @@ def _votes(group: Group) -> _Context:
     votes = _Context()
     weight = _group_weight(group)
     votes.total = weight
-    for entry, prob in zip(group.entries, softmax(group.scores), strict=True):
-        if entry.country_code:
-            votes.countries[entry.country_code] += weight * prob
-            if entry.admin1:
-                votes.regions[(entry.country_code, entry.admin1)] += weight * prob
-            if entry.is_country:
-                votes.named_countries[entry.country_code] += prob
-            elif entry.feature_code == "ADM1" and entry.admin1:
-                votes.named_regions[(entry.country_code, entry.admin1)] += prob
+    countries, regions = votes.countries, votes.regions
+    named_countries, named_regions = votes.named_countries, votes.named_regions
+    for entry, prob in zip(group.entries, probs, strict=True):
+        cc = entry.country_code
+        if cc:
+            countries[cc] = countries.get(cc, 0.0) + weight * prob
+            admin1 = entry.admin1
+            if admin1:
+                key = (cc, admin1)
+                regions[key] = regions.get(key, 0.0) + weight * prob
+            if entry.feature_code.startswith("PCL"):  # is_country
+                named_countries[cc] = named_countries.get(cc, 0.0) + prob
+            elif entry.feature_code == "ADM1" and admin1:
+                key = (cc, admin1)
+                named_regions[key] = named_regions.get(key, 0.0) + prob
     return votes
+
+
+def _round_votes(groups: list[Group]) -> tuple[list[list[float]], list[_Context]]:
+    """Each group's reading probabilities and votes for one round: the probabilities
+    once, since the proximity of the same round weighs the readings by them too."""
+    probs = [softmax(group.scores) for group in groups]
+    return probs, [_votes(group, p) for group, p in zip(groups, probs, strict=True)]
 
 
 def _context(votes: list[_Context]) -> _Context:
     ctx = _Context()
     for vote in votes:
         ctx.total += vote.total
-        for cc, value in vote.countries.items():
-            ctx.countries[cc] += value
-        for key, value in vote.regions.items():
-            ctx.regions[key] += value
-        for cc, value in vote.named_countries.items():
-            ctx.named_countries[cc] += value
-        for key, value in vote.named_regions.items():
-            ctx.named_regions[key] += value
+        _add(ctx.countries, vote.countries)
+        _add(ctx.regions, vote.regions)
+        _add(ctx.named_countries, vote.named_countries)
+        _add(ctx.named_regions, vote.named_regions)
     return ctx
+
+
+def _add(into: dict[_K, float], values: dict[_K, float]) -> None:
+    for key, value in values.items():
+        into[key] = into.get(key, 0.0) + value
 
 
 def _group_weight(group: Group) -> float:
@@ -145,15 +167,18 @@ def score_groups(groups: list[Group], gazetteer: Gazetteer) -> None:
     votes: list[_Context] = []
     for iteration in range(t.iterations):
         before = [group.choice for group in placed]
-        votes = [_votes(group) for group in placed]
+        probs, votes = _round_votes(placed)
         ctx = _context(votes)
-        near = proximity(placed)
+        near = proximity(placed, probs=probs)
         for index, group in enumerate(placed):
             _rescore(group, votes[index], ctx, near[index], gazetteer)
         if iteration > 0 and before == [group.choice for group in placed]:
             break  # settled: another round would only sharpen the same choices
     if doubtful:
-        ctx = _context(votes or [_votes(group) for group in placed])
+        if not votes:
+            probs, votes = _round_votes(placed)
+        ctx = _context(votes)
+        # Not ``probs``: the placed groups give proximity by the scores of their last round.
         near = proximity([*placed, *doubtful], givers=len(placed))
         for index, group in enumerate(doubtful):
             _rescore(group, _Context(), ctx, near[len(placed) + index], gazetteer)
@@ -161,16 +186,16 @@ def score_groups(groups: list[Group], gazetteer: Gazetteer) -> None:
         if promoted:
             # One more round with them: "State of Ohio", promoted, makes "Dublin" Ohio's.
             placed.extend(promoted)
-            votes = [_votes(group) for group in placed]
+            probs, votes = _round_votes(placed)
             ctx = _context(votes)
-            near = proximity(placed)
+            near = proximity(placed, probs=probs)
             for index, group in enumerate(placed):
                 _rescore(group, votes[index], ctx, near[index], gazetteer)
     _discount_isolated(placed)
 
 
 def _rescore(
-    group: Group, own: _Context, ctx: _Context, near: np.ndarray, gazetteer: Gazetteer
+    group: Group, own: _Context, ctx: _Context, near: list[float], gazetteer: Gazetteer
 ) -> None:
     """Score each reading of ``group`` from its prior and the other groups' context."""
     t = TUNING
@@ -221,7 +246,7 @@ def _rescore(
                     score += terms[1]
             elif not entry.feature_code.startswith("PCL"):
                 score += cached[1]
-        score += t.proximity_weight * float(near[i])
+        score += t.proximity_weight * near[i]
         scores.append(score)
     group.scores = scores
     group.choice = max(range(len(scores)), key=scores.__getitem__)
@@ -287,7 +312,9 @@ def _near_any(entry: GazetteerEntry, others: list[GazetteerEntry]) -> bool:
     return False
 
 
-def proximity(groups: list[Group], givers: int | None = None) -> list[np.ndarray]:
+def proximity(
+    groups: list[Group], givers: int | None = None, probs: list[list[float]] | None = None
+) -> list[list[float]]:
     """For each reading of each group, how close it is to the other groups' readings.
 
     Every plausible reading of the other names counts, weighted by how plausible it is,
@@ -298,37 +325,49 @@ def proximity(groups: list[Group], givers: int | None = None) -> list[np.ndarray
     of rows at a time, so that a very long article costs time, not memory. Only the first
     ``TUNING.proximity_names`` names (in order of first mention) take part at all: the
     others get no proximity and give none. With ``givers``, only the first so many
-    groups give proximity (the doubtful ones after them only receive it).
+    groups give proximity (the doubtful ones after them only receive it). ``probs`` are
+    the softmax of each group's scores when the caller has them already.
     """
-    owner: list[int] = []
     slots: list[tuple[int, int]] = []
     rows: list[tuple[float, float, float]] = []
+    # Where each name's rows start, and each row's name by its rank among those with rows:
+    # the names come in order, so both are known as the rows are listed.
+    starts: list[int] = []
+    own_column: list[int] = []
+    limit = TUNING.proximity_readings
     # The distances are all pairs of readings: only the first names take part, so that
     # a list of thousands of places costs linear time (news names far fewer).
     for index, group in enumerate(groups[: TUNING.proximity_names]):
-        probs = softmax(group.scores)
-        likeliest = sorted(range(len(probs)), key=probs.__getitem__, reverse=True)
-        for i in sorted(likeliest[: TUNING.proximity_readings]):
-            entry = group.entries[i]
+        p = softmax(group.scores) if probs is None else probs[index]
+        taking: Iterable[int]
+        if len(p) <= limit:
+            taking = range(len(p))  # every reading: no need to rank them
+        else:
+            likeliest = sorted(range(len(p)), key=p.__getitem__, reverse=True)
+            taking = sorted(likeliest[:limit])
+        gives = givers is None or index < givers
+        entries = group.entries
+        first = len(rows)
+        for i in taking:
+            entry = entries[i]
             if entry.feature_class == "P" or entry.feature_code == "ADM2":
-                owner.append(index)
                 slots.append((index, i))
-                gives = givers is None or index < givers
-                rows.append((entry.latitude, entry.longitude, math.sqrt(probs[i]) * gives))
-    out = [np.zeros(len(group.entries)) for group in groups]
-    if len({*owner}) < 2:
+                rows.append((entry.latitude, entry.longitude, math.sqrt(p[i]) * gives))
+        if len(rows) > first:
+            own_column.extend([len(starts)] * (len(rows) - first))
+            starts.append(first)
+    # Lists, not arrays: the caller reads each value as a Python float.
+    out = [[0.0] * len(group.entries) for group in groups]
+    if len(starts) < 2:
         return out
     table = np.asarray(rows)
     lat = np.radians(table[:, 0])
     lon = np.radians(table[:, 1])
     weight = table[:, 2]
-    owners = np.asarray(owner)
-    # np.r_ would do, at several times the cost of the call for these small arrays.
-    starts = np.flatnonzero(np.concatenate(([True], owners[1:] != owners[:-1])))
-    own_column = np.searchsorted(starts, np.arange(len(owner)), side="right") - 1
-    total = np.empty(len(owner))
-    for lo in range(0, len(owner), _PROXIMITY_BLOCK):
-        hi = min(len(owner), lo + _PROXIMITY_BLOCK)
+    columns = np.asarray(own_column)
+    total = np.empty(len(rows))
+    for lo in range(0, len(rows), _PROXIMITY_BLOCK):
+        hi = min(len(rows), lo + _PROXIMITY_BLOCK)
         dlon = (lon[lo:hi, None] - lon[None, :] + np.pi) % (2 * np.pi) - np.pi
         dist = EARTH_RADIUS_KM * np.hypot(
             lat[lo:hi, None] - lat[None, :], dlon * np.cos((lat[lo:hi, None] + lat[None, :]) / 2)
@@ -336,9 +375,9 @@ def proximity(groups: list[Group], givers: int | None = None) -> list[np.ndarray
         per_group = np.maximum.reduceat(
             np.exp(-dist / TUNING.proximity_km) * weight, starts, axis=1
         )
-        per_group[np.arange(hi - lo), own_column[lo:hi]] = 0.0
+        per_group[np.arange(hi - lo), columns[lo:hi]] = 0.0
         total[lo:hi] = np.minimum(per_group.sum(axis=1), TUNING.proximity_cap)
-    for (index, i), value in zip(slots, total, strict=True):
+    for (index, i), value in zip(slots, total.tolist(), strict=True):
         out[index][i] = value
     return out
 

@@ -41,7 +41,7 @@ _TRIM_LEAD: Final = re.compile(r"^(?:the|The|THE)\s+")
 _TRIM_TAIL: Final = re.compile(r"(?:['’]s|['’])$")
 
 
-@dataclass
+@dataclass(slots=True)
 class Span:
     """A trimmed candidate span with its context."""
 
@@ -119,7 +119,8 @@ def _container_span(cand: PlaceCandidate, head: Span, gazetteer: Gazetteer) -> S
             start = head.end + comma.end()
             # The dot of "Ont." is the abbreviation's; a sentence's last dot is not.
             span = make_span(
-                cand.model_copy(update={"label": "GPE"}),
+                cand,
+                label="GPE",
                 text=text,
                 start=start,
                 norm=norm,
@@ -312,11 +313,13 @@ def make_span(
     entries: list[GazetteerEntry],
     origin: str = "whole",
     container: str | None = None,
+    label: str | None = None,
 ) -> Span:
     """A :class:`Span` of ``cand``'s sentence: ``text`` at ``start``, with its readings.
 
     Its context is read here: the words before and after it, and for a whole span the
     region or country right after it ("Gainesville, Ga.") unless ``container`` is given.
+    ``label`` overrides the candidate's (a scan's find is a GPE whatever held its sentence).
     """
     sent = cand.sentence
     rel_start = start - cand.sentence_start
@@ -332,7 +335,7 @@ def make_span(
         text=text,
         start=start,
         end=start + len(text),
-        label=cand.label,
+        label=cand.label if label is None else label,
         before=sent[max(0, rel_start - TUNING.context_chars) : max(0, rel_start)],
         after=after,
         container_text=container,

@@ -162,8 +162,8 @@ def test_proximity_takes_only_the_first_names(gazetteer: Gazetteer) -> None:
     for group in groups:
         group.scores = reading_priors(group.entries)
     near = proximity(groups)
-    assert any(row.any() for row in near[: TUNING.proximity_names])
-    assert not any(row.any() for row in near[TUNING.proximity_names :])
+    assert any(any(row) for row in near[: TUNING.proximity_names])
+    assert not any(any(row) for row in near[TUNING.proximity_names :])
 
 
 def test_resolve_is_linear_in_distinct_places(gazetteer: Gazetteer) -> None:
