@@ -19,6 +19,7 @@ from newsflow.bench.bare import STARTUP_TIMEOUT_S
 from newsflow.supervisor import SERVICES, Supervisor
 from shared.redis_client import read_after
 from shared.streams import DATA_FIELD, Keys
+from shared.worker import stop_if_cancelled
 
 #: How often service memory and Redis memory are sampled.
 SAMPLE_INTERVAL_S = 0.2
@@ -69,10 +70,14 @@ class EnrichedEvents:
                 entries = await read_after(
                     self.client, self.keys.enriched, last, count=100, block_ms=100
                 )
-            except (aredis.ConnectionError, aredis.TimeoutError):
+            except (aredis.ConnectionError, aredis.TimeoutError) as exc:
+                # redis-py can turn the task's cancellation into a connection error (or
+                # swallow it): reading again would never end, and the bench would hang.
+                stop_if_cancelled(exc)
                 # A busy machine can starve a read past its socket timeout: read again.
                 await asyncio.sleep(0.2)
                 continue
+            stop_if_cancelled()
             observed = time.time()
             for entry_id, fields in entries:
                 last = entry_id.decode()
@@ -149,6 +154,7 @@ class ServiceProbe:
                     self.rss[service] = max(self.rss.get(service, 0), process.memory_info().rss)
             self.used_memory_peak = max(self.used_memory_peak, await self.used_memory())
             self.restarts += len(self.supervisor.check())
+            stop_if_cancelled()
             await asyncio.sleep(SAMPLE_INTERVAL_S)
 
     def log_tails(self, chars: int = 1500) -> str:
@@ -261,6 +267,7 @@ class InFlightMemory:
             if state > self.story_state_peak:
                 self.story_state_peak = state
                 self.story_log_entries = int(await self.client.xlen(self.keys.story_state("log")))
+            stop_if_cancelled()
             await asyncio.sleep(SAMPLE_INTERVAL_S)
 
     def bytes_per_article(self, *, overheads: bool = False) -> float:

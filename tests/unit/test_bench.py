@@ -301,3 +301,38 @@ def test_waiting_fails_at_once_when_following_the_events_stopped() -> None:
     # The timeout was read again, the lasting error was not: no minute-long wait for it.
     assert events.client.reads == 2  # type: ignore[attr-defined]
     assert waited < 10
+
+
+class _CancelIntoConnectionError:
+    """A client whose blocking read turns its task's cancellation into a connection
+    error, as redis-py can: a follower that reads again on it would never stop."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+        self.cancelled = False
+
+    async def xread(self, *_args: object, **_kwargs: object) -> list[object]:
+        if self.cancelled:  # a follower that went on reading: end it, and the test fails
+            raise RuntimeError("read again after its task was cancelled")
+        self.reads += 1
+        try:
+            await asyncio.sleep(0.05)
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise redis.asyncio.ConnectionError("Connection closed by server.") from None
+        return []
+
+
+def test_the_event_follower_stops_when_cancelled_even_if_the_read_hides_it() -> None:
+    async def run() -> EnrichedEvents:
+        events = EnrichedEvents(_CancelIntoConnectionError(), Keys("p"), "run")  # type: ignore[arg-type]
+        follower = asyncio.create_task(events.follow())
+        await asyncio.sleep(0.2)
+        follower.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(follower, timeout=5)
+        return events
+
+    events = asyncio.run(run())
+    assert events.client.reads >= 2  # type: ignore[attr-defined]
+    assert events.error is None  # cancelling is how it ends, not an error
