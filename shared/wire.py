@@ -54,6 +54,11 @@ def pack(message: BaseModel) -> bytes:
     return zlib.compress(encode(message), COMPRESSION_LEVEL)
 
 
+def is_compressed(payload: bytes) -> bool:
+    """Whether ``payload`` starts as a zlib stream does (see :func:`unpack`)."""
+    return len(payload) >= 2 and payload[0] == 0x78 and (0x78 << 8 | payload[1]) % 31 == 0
+
+
 def unpack(payload: bytes) -> bytes:
     """The JSON bytes of a payload, whether :func:`pack` compressed it or not.
 
@@ -62,7 +67,7 @@ def unpack(payload: bytes) -> bytes:
     JSON from any client or a requeued dead letter, passes through unchanged. Raises
     ValueError for a corrupt, truncated or oversized compressed payload.
     """
-    if len(payload) < 2 or payload[0] != 0x78 or (0x78 << 8 | payload[1]) % 31:
+    if not is_compressed(payload):
         return payload
     inflater = zlib.decompressobj()
     try:

@@ -276,19 +276,30 @@ class InFlightMemory:
         article keeps for a week (its dedupe and merge markers, about 150 bytes each) and
         what trimming has not yet reached, and the ratio says little about an article.
         ``overheads`` counts Redis' own too (client buffers of the burst's pipelines)."""
+        at = self._largest_ratio(overheads=overheads)
+        if at is None:
+            return 0.0
+        working, total, count = self.samples[at]
+        return (total if overheads else working) / count
+
+    def _largest_ratio(self, *, overheads: bool) -> int | None:
+        """The sample :meth:`bytes_per_article` reads: the largest ratio of bytes to
+        articles in flight among those with at least half the peak in flight."""
         most = self.peak()
-        ratios = [(t if overheads else b) / n for b, t, n in self.samples if n * 2 >= most]
-        return max(ratios, default=0.0)
+        chosen = [
+            ((t if overheads else b) / n, i)
+            for i, (b, t, n) in enumerate(self.samples)
+            if n * 2 >= most
+        ]
+        return max(chosen)[1] if chosen else None
 
     def breakdown(self) -> dict[str, float]:
         """Where the bytes per in-flight article of :meth:`bytes_per_article` were, in the
         sample it comes from: each work stream's share, and the rest (merge state, markers
         and Redis' own per-key overhead) as ``other``."""
-        most = self.peak()
-        chosen = [(b / n, i) for i, (b, _, n) in enumerate(self.samples) if n * 2 >= most]
-        if not chosen or len(self.by_stream) != len(self.samples):
+        at = self._largest_ratio(overheads=False)
+        if at is None or len(self.by_stream) != len(self.samples):
             return {}
-        _, at = max(chosen)
         working, _, count = self.samples[at]
         shares = {s: b / count for s, b in self.by_stream[at].items()}
         shares["other"] = working / count - sum(shares.values())

@@ -31,6 +31,7 @@ from services.stories.index import (
 )
 from services.stories.snapshot import _in_memory
 from shared.schemas import StoryRef
+from shared.wire import is_compressed
 
 #: The format number format 1 documents carried (``{"assigner": {"version": 1, ...}}``).
 FORMAT = 1
@@ -80,7 +81,7 @@ def _copies(data: dict[str, Any], index: MemoryCopyIndex) -> None:
 
 def is_format_1(blob: bytes) -> bool:
     """Whether ``blob`` looks like a format 1 snapshot (zlib's header, not format 2's)."""
-    return len(blob) >= 2 and blob[0] == 0x78 and (blob[0] << 8 | blob[1]) % 31 == 0
+    return is_compressed(blob)
 
 
 def unpack_format_1(
