@@ -24,8 +24,8 @@ TR-News: recognition P 0.910 R 0.930 F1 0.920, accuracy@161km 0.922, end to end 
 (issue 16; before it LGL P 0.901 R 0.759 end to end 0.740, TR-News P 0.920 R 0.875 end to
 end 0.832). Resolution costs about a third more CPU than before issue 16 (700-730 articles
 per CPU second against 900-1,000, candidates extracted once); 500-570 articles/s through
-resolution on a quiet machine before it. After the speed-ups of 2026-12-02 (1.22-1.27x
-fewer instructions, same output) and with the heap frozen as the service runs: LGL 333-406,
+resolution on a quiet machine before it. After the speed-ups of 2026-12-02 (same output)
+and with the heap frozen as the service runs: LGL 333-406,
 TR-News 328-414 articles/s (three runs each, 00:22-00:24 UTC, nothing else running).
 """
 
@@ -89,8 +89,8 @@ def evaluate_geo(
 
     # The geocoder service holds no NER model and freezes what it loaded at start-up
     # (shared.service.freeze_heap); here the model and the extractions are on the heap,
-    # and a full collection walking them during resolution cost 0.11-0.21 s of about 2 s
-    # on LGL (the geocoder's own objects are collected as usual).
+    # and a full collection walking them during the timed resolution would be counted
+    # against the geocoder (its own objects are collected as usual).
     gc.collect()
     gc.freeze()
     try:
